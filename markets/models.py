@@ -1,0 +1,140 @@
+"""The market catalog: markets, their tags, their state history and editorial boosts."""
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Tag(models.Model):
+    slug = models.SlugField(max_length=120, unique=True)
+    label = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+class Market(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+        RESOLVED = "resolved"
+
+    market_id = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=64, db_index=True)
+    tags = models.ManyToManyField(Tag, related_name="markets", blank=True)
+    probability = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    volume_24h = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    volume_total = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    participant_count = models.PositiveIntegerField(default=0)
+    image_url = models.URLField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    resolution_date = models.DateTimeField(null=True, blank=True)
+    event_start_at = models.DateTimeField(null=True, blank=True)
+    news_at = models.DateTimeField(null=True, blank=True)
+    editorial_description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-volume_24h", "market_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__gte=0.0) & Q(probability__lte=1.0),
+                name="market_probability_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_24h__gte=0.0) & Q(volume_total__gte=0.0),
+                name="market_volumes_non_negative",
+            ),
+            models.CheckConstraint(condition=Q(status__in=["open", "closed", "resolved"]), name="market_status_valid"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class MarketSnapshot(models.Model):
+    """The state of a market at one moment: source of odds changes and volume spikes."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField()
+    probability = models.FloatField()
+    volume_24h = models.FloatField()
+    volume_total = models.FloatField()
+    participant_count = models.PositiveIntegerField()
+
+    class Meta:
+        get_latest_by = "taken_at"
+        indexes = [models.Index(fields=["market", "taken_at"], name="snapshot_market_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__gte=0.0) & Q(probability__lte=1.0),
+                name="snapshot_probability_0_1",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.market_id} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class EditorialBoost(models.Model):
+    """An editor's push (or demotion) of a market, active only inside its window."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="boosts")
+    value = models.FloatField(validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)])
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    surfaces = models.JSONField(default=list, blank=True, help_text="Surfaces it applies to; empty means all.")
+    pinned_slot = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="0-based feed position this market takes while the boost is active."
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["starts_at", "ends_at"], name="boost_window")]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=-1.0) & Q(value__lte=1.0), name="boost_value_range"),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="boost_window_ordered"),
+        ]
+
+    def __str__(self):
+        return f"{self.market_id} {self.value:+.2f}"
+
+
+class MarketVelocity(models.Model):
+    """How fast a market moves in one scope ("global" or a country code); rewritten by beat."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="velocities")
+    scope = models.CharField(max_length=8)
+    views_5m = models.PositiveIntegerField(default=0)
+    views_1h = models.PositiveIntegerField(default=0)
+    views_24h = models.PositiveIntegerField(default=0)
+    trades_5m = models.PositiveIntegerField(default=0)
+    trades_1h = models.PositiveIntegerField(default=0)
+    trades_24h = models.PositiveIntegerField(default=0)
+    unique_users_5m = models.PositiveIntegerField(default=0)
+    unique_users_1h = models.PositiveIntegerField(default=0)
+    unique_users_24h = models.PositiveIntegerField(default=0)
+    ctr_24h = models.FloatField(default=0.0)
+    odds_change_1h = models.FloatField(default=0.0)
+    odds_change_24h = models.FloatField(default=0.0)
+    volume_spike_ratio = models.FloatField(default=0.0)
+    participant_delta_24h = models.IntegerField(default=0)
+    trending_score = models.FloatField(default=0.0)
+    rising_score = models.FloatField(default=0.0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "market velocities"
+        constraints = [models.UniqueConstraint(fields=["market", "scope"], name="velocity_market_scope")]
+        indexes = [models.Index(fields=["scope", "-trending_score"], name="velocity_scope_trending")]
+
+    def __str__(self):
+        return f"{self.market_id}/{self.scope}"

@@ -1,0 +1,1 @@
+"""The ranking math: pure Python + numpy. No Django import here (a test enforces it)."""

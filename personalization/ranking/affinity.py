@@ -1,0 +1,65 @@
+"""Event weights and the lazy exponential decay of topic affinities (SPEC sections 3 and 4)."""
+from datetime import timedelta
+
+EVENT_WEIGHTS = {
+    "participate": 6.0,
+    "participate_intent": 3.0,
+    "share": 4.0,
+    "comment": 4.5,
+    "bookmark": 3.5,
+    "click": 2.0,
+    "view_market": 2.0,
+    "return_visit": 3.0,
+    "dwell_30+": 2.0,
+    "dwell_5+": 1.0,
+    "scroll_past": -0.5,
+    "skip_fast": -1.0,
+    "hide": -6.0,
+    "not_interested": -4.0,
+    "unhide": 0.0,
+}
+EVENT_TYPES = frozenset(EVENT_WEIGHTS)
+CATEGORY_FACTOR = 1.0
+TAG_FACTOR = 0.8
+
+HALF_LIFE = {"long": timedelta(days=30), "session": timedelta(minutes=30)}
+SESSION_GAP = timedelta(minutes=30)
+PRUNE_BELOW = 0.01
+
+
+def dwell_multiplier(dwell_ms):
+    if dwell_ms is None:
+        return 1.0
+    if dwell_ms >= 30_000:
+        return 1.5
+    if dwell_ms >= 5_000:
+        return 1.2
+    return 1.0
+
+
+def event_weight(event_type, dwell_ms=None):
+    return EVENT_WEIGHTS[event_type] * dwell_multiplier(dwell_ms)
+
+
+def decay_factor(elapsed, half_life):
+    """2^(-elapsed / half_life); `elapsed` and `half_life` are timedeltas."""
+    return 2.0 ** (-(elapsed / half_life))
+
+
+def decayed(score, updated_at, now, half_life):
+    """The value at `now` of a score stored at `updated_at`."""
+    return score * decay_factor(now - updated_at, half_life)
+
+
+def add_at(score, updated_at, delta, at, half_life):
+    """Add `delta`, happening at time `at`, to a lazily decayed score.
+
+    Returns the new (score, updated_at). A late event (at < updated_at) is decayed
+    forward to updated_at instead of moving the reference time back, so the result
+    does not depend on the order in which events arrive: a replay equals live traffic.
+    """
+    if updated_at is None:
+        return delta, at
+    if at >= updated_at:
+        return decayed(score, updated_at, at, half_life) + delta, at
+    return score + delta * decay_factor(updated_at - at, half_life), updated_at

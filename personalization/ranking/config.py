@@ -1,0 +1,114 @@
+"""Feed parameters: every tunable of SPEC sections 4-8 with its default and bounds.
+
+FeedConfig rows store these as nested JSON ({"weights": {...}, "quotas": {...}, ...});
+admin builds its form from PARAMS, and the ranking code reads a `FeedParams`.
+"""
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Param:
+    group: str
+    name: str
+    default: float
+    low: float
+    high: float
+    help: str = ""
+    integer: bool = False
+
+    @property
+    def key(self):
+        return f"{self.group}.{self.name}"
+
+
+PARAMS = (
+    # SPEC 6: score weights
+    Param("weights", "interest", 0.35, 0, 2, "personal: blended long-term + session interest"),
+    Param("weights", "similarity", 0.25, 0, 2, "personal: overlap with recently viewed markets"),
+    Param("weights", "depth", 0.15, 0, 2, "personal: mean dwell in the category / 30 s"),
+    Param("weights", "freshness", 0.10, 0, 2, "personal: newness of the market"),
+    Param("weights", "followup", 0.10, 0, 2, "personal: odds moved on a market the user engaged with"),
+    Param("weights", "negative", 0.10, 0, 2, "personal: subtracted negative affinity"),
+    Param("weights", "trending", 0.40, 0, 2),
+    Param("weights", "rising", 0.15, 0, 2),
+    Param("weights", "editorial", 0.05, 0, 2),
+    Param("weights", "news_boost", 1.0, 0, 2, "multiplier of the 0.8 / 0.5 news boost"),
+    Param("weights", "sports_boost", 1.0, 0, 2, "multiplier of the 0.5 sports boost"),
+    Param("weights", "cooldown", 0.15, 0, 2),
+    Param("weights", "frequency", 0.10, 0, 2),
+    # SPEC 8: quotas (must sum to 1)
+    Param("quotas", "personal", 0.50, 0, 1),
+    Param("quotas", "trending_local", 0.10, 0, 1),
+    Param("quotas", "trending_global", 0.15, 0, 1),
+    Param("quotas", "exploration", 0.15, 0, 1),
+    Param("quotas", "editorial", 0.10, 0, 1),
+    # SPEC 7: caps and fatigue
+    Param("caps", "cooldown_minutes", 30, 0, 1440, "do not re-show a market shown this recently", integer=True),
+    Param("caps", "max_shows_24h", 3, 1, 50, "do not re-show after this many showings in 24 h", integer=True),
+    Param("caps", "fatigue_shows_7d", 5, 1, 100, "showings in 7 days without a positive action", integer=True),
+    Param("caps", "fatigue_days", 7, 1, 60, "how long a fatigued market stays suppressed", integer=True),
+    Param("caps", "cooldown_half_life_hours", 6, 0.1, 168, "half-life of the cooldown penalty"),
+    # SPEC 7: changed enough to re-show
+    Param("reshow", "min_abs_prob_change", 0.10, 0.01, 1),
+    Param("reshow", "min_abs_logit_change", 0.8, 0.05, 10),
+    Param("reshow", "volume_ratio", 2.0, 1.1, 100),
+    Param("reshow", "min_volume", 1000, 0, 1e9),
+    Param("reshow", "max_extra_per_day", 2, 0, 20, integer=True),
+    # SPEC 8: diversity
+    Param("diversity", "max_per_category_top", 3, 1, 20, "at most this many of one category in the first N", integer=True),
+    Param("diversity", "top_n", 9, 1, 50, integer=True),
+    Param("diversity", "repeat_decay", 0.5, 0, 1, "k-th repeat of a category scored x(a * decay^k + floor)"),
+    Param("diversity", "repeat_scale", 0.75, 0, 1),
+    Param("diversity", "repeat_floor", 0.25, 0, 1),
+    Param("diversity", "max_non_personal_run", 2, 1, 10, integer=True),
+    # SPEC 8: exploration
+    Param("exploration", "max_long_affinity", 0.1, 0, 1, "categories below this long-term affinity are explored"),
+    Param("exploration", "trending_weight", 0.5, 0, 1),
+    Param("exploration", "freshness_weight", 0.5, 0, 1),
+    # SPEC 4: blending and features
+    Param("interest", "beta_max", 0.5, 0, 1, "largest share of session intent in the blend"),
+    Param("interest", "beta_k", 3.0, 0.1, 100, "session mass at which beta is half of beta_max"),
+    Param("interest", "prior_mass", 5.0, 0, 100, "prior k of the affinity normalisation"),
+    Param("features", "freshness_half_life_hours", 72, 1, 10000),
+    Param("features", "followup_full_change", 0.20, 0.01, 1),
+    Param("features", "depth_full_dwell_seconds", 30, 1, 600),
+    Param("features", "local_min_users", 5, 0, 1000, "local trending needs this many users in 24 h", integer=True),
+    Param("features", "local_trending_share", 0.4, 0, 1),
+)
+
+PARAMS_BY_KEY = MappingProxyType({p.key: p for p in PARAMS})
+GROUPS = tuple(dict.fromkeys(p.group for p in PARAMS))
+
+
+def default_params():
+    """The SPEC defaults as the nested dict stored in FeedConfig.params."""
+    nested = {group: {} for group in GROUPS}
+    for p in PARAMS:
+        nested[p.group][p.name] = p.default
+    return nested
+
+
+def validate_params(params):
+    """Return a list of (key, message) for every missing, unknown or out-of-bounds value."""
+    errors = []
+    for p in PARAMS:
+        value = params.get(p.group, {}).get(p.name)
+        if value is None:
+            errors.append((p.key, "is required"))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            errors.append((p.key, "must be a number"))
+        elif not p.low <= value <= p.high:
+            errors.append((p.key, f"must be between {p.low:g} and {p.high:g}, got {value:g}"))
+        elif p.integer and value != int(value):
+            errors.append((p.key, "must be a whole number"))
+    for group, values in params.items():
+        for name in values if isinstance(values, dict) else ():
+            if f"{group}.{name}" not in PARAMS_BY_KEY:
+                errors.append((f"{group}.{name}", "is not a known parameter"))
+    quotas = params.get("quotas", {})
+    if all(isinstance(v, (int, float)) for v in quotas.values()):
+        total = sum(quotas.values())
+        if abs(total - 1.0) > 1e-6:
+            errors.append(("quotas", f"must sum to 1, they sum to {total:g}"))
+    return errors

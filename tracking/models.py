@@ -1,0 +1,116 @@
+"""The raw event log (impressions, interactions, rejects) and per-market activity buckets."""
+from django.db import models
+
+from markets.models import Market
+
+
+class Section(models.TextChoices):
+    HERO = "hero"
+    GRID = "grid"
+    STREAM = "stream"
+
+
+class Impression(models.Model):
+    event_id = models.UUIDField(unique=True)
+    user_key = models.CharField(max_length=64)
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="impressions")
+    feed_request_id = models.UUIDField(null=True, blank=True)
+    surface = models.CharField(max_length=32, default="home")
+    section = models.CharField(max_length=8, choices=Section.choices, blank=True)
+    position = models.PositiveSmallIntegerField(null=True, blank=True)
+    shown_at = models.DateTimeField(help_text="Client time corrected for clock skew.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user_key", "shown_at"], name="impression_user_time"),
+            models.Index(fields=["market", "shown_at"], name="impression_market_time"),
+            models.Index(fields=["shown_at"], name="impression_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_key} saw {self.market_id}"
+
+
+class Interaction(models.Model):
+    event_id = models.UUIDField(unique=True)
+    user_key = models.CharField(max_length=64)
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="interactions")
+    event_type = models.CharField(max_length=32)
+    occurred_at = models.DateTimeField(help_text="Client time corrected for clock skew.")
+    received_at = models.DateTimeField()
+    dwell_ms = models.PositiveIntegerField(null=True, blank=True)
+    section = models.CharField(max_length=8, choices=Section.choices, blank=True)
+    position = models.PositiveSmallIntegerField(null=True, blank=True)
+    geo_country = models.CharField(max_length=2, blank=True)
+    feed_request_id = models.UUIDField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user_key", "occurred_at"], name="interaction_user_time"),
+            models.Index(fields=["market", "occurred_at"], name="interaction_market_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_key} {self.event_type} {self.market_id}"
+
+
+class RejectedEvent(models.Model):
+    """An event that failed validation, kept whole for inspection (SPEC 11)."""
+
+    received_at = models.DateTimeField()
+    endpoint = models.CharField(max_length=32)
+    user_key = models.CharField(max_length=64, blank=True)
+    event_id = models.CharField(max_length=64, blank=True)
+    field = models.CharField(max_length=64)
+    reason = models.CharField(max_length=300)
+    payload = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="rejected_time")]
+
+    def __str__(self):
+        return f"{self.endpoint}: {self.field}: {self.reason}"
+
+
+class MarketActivity(models.Model):
+    """Counters of one market in one scope over one time bucket, keyed by the events' own time."""
+
+    BUCKET_SECONDS = 300
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="activity")
+    scope = models.CharField(max_length=8, help_text='"global" or an ISO country code.')
+    bucket_start = models.DateTimeField()
+    views = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    trades = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(default=0)
+    engagements = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "market activity"
+        constraints = [
+            models.UniqueConstraint(fields=["market", "scope", "bucket_start"], name="activity_bucket_unique"),
+        ]
+        indexes = [models.Index(fields=["bucket_start", "scope"], name="activity_time_scope")]
+
+    def __str__(self):
+        return f"{self.market_id}/{self.scope}@{self.bucket_start:%H:%M}"
+
+
+class MarketActivityUser(models.Model):
+    """Who was active on a market in a bucket: distinct users are a set, not a summable counter."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=8)
+    bucket_start = models.DateTimeField()
+    user_key = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["market", "scope", "bucket_start", "user_key"], name="activity_user_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["bucket_start", "scope"], name="activity_user_time_scope")]
