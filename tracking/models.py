@@ -51,6 +51,7 @@ class Interaction(models.Model):
             models.Index(fields=["user_key", "occurred_at"], name="interaction_user_time"),
             models.Index(fields=["market", "occurred_at"], name="interaction_market_time"),
         ]
+        permissions = [("act_for_any_user", "Can act for any user_key (service token)")]
 
     def __str__(self):
         return f"{self.user_key} {self.event_type} {self.market_id}"

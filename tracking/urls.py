@@ -1,1 +1,8 @@
-urlpatterns = []
+from django.urls import path
+
+from tracking import apis
+
+urlpatterns = [
+    path("track", apis.TrackApi.as_view(), name="track"),
+    path("impressions", apis.ImpressionsApi.as_view(), name="impressions"),
+]

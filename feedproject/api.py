@@ -1,0 +1,53 @@
+"""Pieces shared by every JSON endpoint: the size-checked parser and caller identity."""
+import io
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import JSONParser
+from rest_framework.views import APIView
+
+from tracking.identity import caller_resolve
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class LimitedJSONParser(JSONParser):
+    """Refuses a body over TRACK_MAX_BODY_BYTES before reading it (Content-Length), or while reading it."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.TRACK_MAX_BODY_BYTES
+        request = parser_context["request"]
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The body is over the limit of {limit} bytes.")
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+class CallerApi(APIView):
+    """An APIView that knows its caller and hands a new anonymous key back when it issued one."""
+
+    def caller(self, request, acting_for=None):
+        if not hasattr(request, "_feed_caller"):
+            request._feed_caller = caller_resolve(request, acting_for=acting_for)
+        return request._feed_caller
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        caller = getattr(request, "_feed_caller", None)
+        if caller is not None and caller.issued_token:
+            response.set_cookie(
+                settings.ANON_KEY_COOKIE, caller.issued_token, max_age=settings.ANON_KEY_MAX_AGE,
+                httponly=True, samesite="Lax", secure=not settings.DEBUG,
+            )
+            response["X-User-Key"] = caller.issued_token
+        return response

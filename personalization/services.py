@@ -1,0 +1,133 @@
+"""Writes of what the service learns about a user: profile, session, affinities, per-market state."""
+from django.db import transaction
+
+from personalization.models import TopicAffinity, UserMarketState, UserProfile
+from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
+
+LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
+CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
+
+
+@transaction.atomic
+def user_state_apply(*, events, now):
+    """Apply accepted events (tracking.services.Event) to their users' state; returns {user_key: country}.
+
+    Each user's profile row is locked first, so concurrent batches of one user are applied
+    one after the other; the rest is read-modify-write in a fixed number of queries.
+    """
+    events = sorted(events, key=lambda e: (e.user_key, e.at))
+    users = sorted({e.user_key for e in events})
+    UserProfile.objects.bulk_create([UserProfile(user_key=u, created_at=now) for u in users], ignore_conflicts=True)
+    profiles = {p.user_key: p for p in UserProfile.objects.select_for_update().filter(user_key__in=users).order_by("user_key")}
+
+    interactions = [e for e in events if e.event_type]
+    affinities = _affinities_load(interactions)
+    states = {
+        (s.user_key, s.market_id): s
+        for s in UserMarketState.objects.filter(user_key__in=users, market_id__in={e.market.pk for e in events})
+    }
+    session_reset, touched = set(), set()
+
+    for e in events:
+        profile = profiles[e.user_key]
+        if profile.last_active_at is None or e.at - profile.last_active_at > SESSION_GAP:
+            profile.session_started_at = e.at
+            session_reset.add(e.user_key)
+            for key in [k for k in affinities if k[0] == e.user_key and k[1] == SESSION]:
+                del affinities[key]
+                touched.discard(key)
+        if profile.last_active_at is None or e.at > profile.last_active_at:
+            profile.last_active_at = e.at
+
+        state = states.get((e.user_key, e.market.pk))
+        if state is None:
+            state = states[(e.user_key, e.market.pk)] = UserMarketState(
+                user_key=e.user_key, market_id=e.market.pk, impressions_total=0
+            )
+        state.updated_at = now
+        if not e.event_type:
+            profile.total_impressions += 1
+            _impression_apply(state, e)
+            continue
+
+        profile.total_interactions += 1
+        if e.geo_country:
+            profile.geo_country = e.geo_country
+        if e.dwell_ms is not None:
+            dwell = profile.category_dwell.setdefault(e.market.category, {"count": 0, "total_ms": 0})
+            dwell["count"] += 1
+            dwell["total_ms"] += e.dwell_ms
+        _interaction_apply(state, e)
+        weight = e.weight
+        if weight == 0:
+            continue
+        horizons = (LONG, SESSION) if e.at >= profile.session_started_at else (LONG,)
+        topics = [(CATEGORY, e.market.category, weight * CATEGORY_FACTOR)]
+        topics += [(TAG, tag, weight * TAG_FACTOR) for tag in e.market.tags]
+        for horizon in horizons:
+            for topic_type, value, delta in topics:
+                key = (e.user_key, horizon, topic_type, value)
+                score, updated_at = affinities.get(key, (0.0, None))
+                affinities[key] = add_at(score, updated_at, delta, e.at, HALF_LIFE[horizon])
+                touched.add(key)
+
+    if session_reset:
+        TopicAffinity.objects.filter(user_key__in=session_reset, horizon=SESSION).delete()
+    TopicAffinity.objects.bulk_create(
+        [
+            TopicAffinity(user_key=k[0], horizon=k[1], topic_type=k[2], topic_value=k[3], score=s, updated_at=at)
+            for k in sorted(touched)
+            for s, at in [affinities[k]]
+        ],
+        update_conflicts=True,
+        unique_fields=["user_key", "horizon", "topic_type", "topic_value"],
+        update_fields=["score", "updated_at"],
+    )
+    UserMarketState.objects.bulk_create(
+        sorted(states.values(), key=lambda s: (s.user_key, s.market_id)),
+        update_conflicts=True,
+        unique_fields=["user_key", "market"],
+        update_fields=[
+            "first_shown_at", "last_shown_at", "impressions_total", "probability_at_last_shown",
+            "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "hidden", "updated_at",
+        ],
+    )
+    UserProfile.objects.bulk_update(
+        profiles.values(),
+        ["last_active_at", "session_started_at", "total_interactions", "total_impressions", "geo_country",
+         "category_dwell"],
+    )
+    return {key: p.geo_country for key, p in profiles.items()}
+
+
+def _affinities_load(interactions):
+    """{(user, horizon, type, value): (score, updated_at)} for the topics these events touch."""
+    if not interactions:
+        return {}
+    values = {e.market.category for e in interactions} | {t for e in interactions for t in e.market.tags}
+    rows = TopicAffinity.objects.filter(
+        user_key__in={e.user_key for e in interactions}, topic_value__in=values
+    ).values_list("user_key", "horizon", "topic_type", "topic_value", "score", "updated_at")
+    return {(u, h, t, v): (score, at) for u, h, t, v, score, at in rows}
+
+
+def _impression_apply(state, e):
+    state.impressions_total += 1
+    if state.first_shown_at is None or e.at < state.first_shown_at:
+        state.first_shown_at = e.at
+    if state.last_shown_at is None or e.at >= state.last_shown_at:
+        state.last_shown_at = e.at
+        state.probability_at_last_shown = e.market.probability
+        state.volume_24h_at_last_shown = e.market.volume_24h
+
+
+def _interaction_apply(state, e):
+    if e.event_type == "hide":
+        state.hidden = True
+    elif e.event_type == "unhide":
+        state.hidden = False
+    weight = e.weight
+    if weight > 0 and (state.last_positive_at is None or e.at > state.last_positive_at):
+        state.last_positive_at = e.at
+    elif weight < 0 and (state.last_negative_at is None or e.at > state.last_negative_at):
+        state.last_negative_at = e.at

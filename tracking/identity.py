@@ -1,0 +1,61 @@
+"""Who is calling (SPEC 10): a logged-in user, a signed anonymous key, or a service acting for users.
+
+- An authenticated user is `u:<id>`.
+- An anonymous visitor carries a key signed by the server (cookie `feed_uk` or header
+  `X-User-Key`). A missing, tampered or expired key gets a fresh anonymous key, so it
+  can never reach another user's data.
+- A token whose user has the `tracking.act_for_any_user` permission is a service: it may
+  name any `user_key` (query parameter or per event).
+"""
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+
+_SIGNER_SALT = "feed.anonymous-user-key"
+SERVICE_PERMISSION = "tracking.act_for_any_user"
+USER_KEY_HEADER = "HTTP_X_USER_KEY"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_key: str
+    is_service: bool = False
+    is_staff: bool = False
+    issued_token: str | None = None  # a new signed anonymous key to hand back
+
+
+def anonymous_key_sign(user_key):
+    return signing.TimestampSigner(salt=_SIGNER_SALT).sign(user_key)
+
+
+def anonymous_key_unsign(token):
+    """The user_key inside a valid token, or None for a missing, tampered or expired one."""
+    if not token:
+        return None
+    try:
+        value = signing.TimestampSigner(salt=_SIGNER_SALT).unsign(token, max_age=settings.ANON_KEY_MAX_AGE)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
+    return value if value.startswith("a:") else None
+
+
+def anonymous_key_new():
+    user_key = f"a:{uuid.uuid4().hex}"
+    return user_key, anonymous_key_sign(user_key)
+
+
+def caller_resolve(request, *, acting_for=None):
+    """The Caller of a DRF request. `acting_for` is a user_key a service asks to act as."""
+    user = request.user
+    if user is not None and user.is_authenticated:
+        if user.has_perm(SERVICE_PERMISSION):
+            return Caller(user_key=acting_for or f"svc:{user.pk}", is_service=True, is_staff=user.is_staff)
+        return Caller(user_key=f"u:{user.pk}", is_staff=user.is_staff)
+    token = request.META.get(USER_KEY_HEADER) or request.COOKIES.get(settings.ANON_KEY_COOKIE)
+    user_key = anonymous_key_unsign(token)
+    if user_key is not None:
+        return Caller(user_key=user_key)
+    user_key, token = anonymous_key_new()
+    return Caller(user_key=user_key, issued_token=token)
