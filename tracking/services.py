@@ -86,7 +86,7 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
     results = [None] * len(raw_events)
     valid = []  # (index, validated data)
     for index, raw in enumerate(raw_events):
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        event_id = _get(raw, "event_id")
         try:
             if index >= max_batch:
                 raise _Rejected("events", f"over the batch limit of {max_batch}; send it in another batch")
@@ -250,7 +250,7 @@ def _store_rejections(kind, raw_events, results, user_key, received_at):
         RejectedEvent(
             received_at=received_at,
             endpoint=kind,
-            user_key=user_key,
+            user_key=str(_get(raw_events[index], "user_key") or user_key or "")[:64],
             event_id=(result["event_id"] or "")[:64],
             field=result["field"][:64],
             reason=result["reason"][:300],
@@ -260,6 +260,10 @@ def _store_rejections(kind, raw_events, results, user_key, received_at):
         if result["status"] == "rejected"
     ]
     RejectedEvent.objects.bulk_create(rows)
+
+
+def _get(raw, key):
+    return raw.get(key) if isinstance(raw, dict) else None
 
 
 def _jsonable(value):

@@ -1,0 +1,72 @@
+"""Read the catalog; let the trading backend push market state."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from markets.models import Market
+from markets.serializers import MarketSerializer, MarketStateSerializer
+from markets.services import market_state_update
+
+
+class CanChangeMarkets(permissions.BasePermission):
+    message = "A service token with the markets.change_market permission is required."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm("markets.change_market"))
+
+
+class MarketListApi(generics.ListAPIView):
+    """Markets, newest volume first; filter by status, category, tag (slug) or a title search."""
+
+    serializer_class = MarketSerializer
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["open", "closed", "resolved"]),
+            OpenApiParameter("category", str),
+            OpenApiParameter("tag", str, description="Tag slug."),
+            OpenApiParameter("q", str, description="Words in the title."),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        queryset = Market.objects.prefetch_related("tags")
+        if params.get("status"):
+            queryset = queryset.filter(status=params["status"])
+        if params.get("category"):
+            queryset = queryset.filter(category=params["category"])
+        if params.get("tag"):
+            queryset = queryset.filter(tags__slug=params["tag"])
+        if params.get("q"):
+            queryset = queryset.filter(title__icontains=params["q"])
+        return queryset
+
+
+class MarketDetailApi(APIView):
+    """One market (GET); its trading state pushed by a service token (PATCH), which writes a snapshot."""
+
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [CanChangeMarkets()]
+        return [permissions.AllowAny()]
+
+    @extend_schema(responses=MarketSerializer)
+    def get(self, request, market_id):
+        market = get_object_or_404(Market.objects.prefetch_related("tags"), market_id=market_id)
+        return Response(MarketSerializer(market).data)
+
+    @extend_schema(request=MarketStateSerializer, responses=MarketSerializer)
+    def patch(self, request, market_id):
+        get_object_or_404(Market, market_id=market_id)
+        serializer = MarketStateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        market, _ = market_state_update(market_id=market_id, changes=serializer.validated_data)
+        market = Market.objects.prefetch_related("tags").get(pk=market.pk)
+        return Response(MarketSerializer(market).data)

@@ -1,0 +1,40 @@
+from rest_framework import serializers
+
+from markets.models import Market
+
+
+class MarketSerializer(serializers.ModelSerializer):
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Market
+        fields = [
+            "market_id", "title", "description", "category", "tags", "probability", "volume_24h", "volume_total",
+            "participant_count", "image_url", "status", "created_at", "resolution_date", "event_start_at",
+            "news_at", "editorial_description",
+        ]
+
+    def get_tags(self, market) -> list[str]:
+        return [t.label for t in market.tags.all()]
+
+
+class MarketStateSerializer(serializers.Serializer):
+    """What the trading backend may push. Everything else about a market is editorial."""
+
+    probability = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    volume_24h = serializers.FloatField(min_value=0.0, required=False)
+    volume_total = serializers.FloatField(min_value=0.0, required=False)
+    participant_count = serializers.IntegerField(min_value=0, required=False)
+    status = serializers.ChoiceField(choices=Market.Status.choices, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({k: "cannot be changed through this endpoint" for k in unknown})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send at least one of: " + ", ".join(self.fields))
+        return attrs

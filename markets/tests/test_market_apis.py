@@ -1,0 +1,75 @@
+"""GET /api/markets, GET and PATCH /api/markets/{market_id}."""
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from markets.models import MarketSnapshot
+from markets.tests.factories import MarketFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trading_backend():
+    user = User.objects.create_user("trading-backend")
+    user.user_permissions.add(Permission.objects.get(codename="change_market"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def test_the_list_filters_by_category_and_tag_without_a_query_per_market(django_assert_num_queries):
+    nba = TagFactory(label="NBA")
+    MarketFactory.create_batch(5, category="Sports", tags=[nba])
+    MarketFactory.create_batch(3, category="Crypto")
+    with django_assert_num_queries(3):  # count, page, tags
+        response = APIClient().get("/api/markets?tag=nba&limit=50")
+    body = response.json()
+    assert body["count"] == 5
+    assert {m["category"] for m in body["results"]} == {"Sports"}
+    assert body["results"][0]["tags"] == ["NBA"]
+
+
+def test_patch_updates_the_state_and_writes_a_snapshot(trading_backend):
+    market = MarketFactory(probability=0.41)
+    response = trading_backend.patch(
+        f"/api/markets/{market.market_id}", {"probability": 0.58, "volume_24h": 9000}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["probability"] == 0.58
+    snapshot = MarketSnapshot.objects.get(market=market)
+    assert (snapshot.probability, snapshot.volume_24h) == (0.58, 9000)
+
+
+def test_patch_with_nothing_new_writes_no_snapshot(trading_backend):
+    market = MarketFactory(probability=0.41)
+    trading_backend.patch(f"/api/markets/{market.market_id}", {"probability": 0.41}, format="json")
+    assert MarketSnapshot.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({"probability": 1.5}, "probability"), ({"title": "New title"}, "title"), ({"status": "paused"}, "status")],
+)
+def test_patch_refuses_bad_values_and_editorial_fields(trading_backend, body, field):
+    market = MarketFactory(probability=0.41)
+    response = trading_backend.patch(f"/api/markets/{market.market_id}", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    market.refresh_from_db()
+    assert market.probability == 0.41
+
+
+def test_patch_needs_a_service_token():
+    market = MarketFactory()
+    assert APIClient().patch(f"/api/markets/{market.market_id}", {"probability": 0.9}, format="json").status_code == 401
+    user = User.objects.create_user("reader")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.patch(f"/api/markets/{market.market_id}", {"probability": 0.9}, format="json").status_code == 403
+
+
+def test_an_unknown_market_is_a_404(trading_backend):
+    assert trading_backend.patch("/api/markets/nope", {"probability": 0.5}, format="json").status_code == 404
+    assert APIClient().get("/api/markets/nope").status_code == 404
