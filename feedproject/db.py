@@ -1,58 +1,85 @@
-"""Two bulk statements the ORM does not offer, written once in SQL that SQLite and PostgreSQL share."""
+"""One bulk INSERT ... ON CONFLICT for the hot write paths, in SQL that SQLite and PostgreSQL share.
+
+The ORM's bulk_create cannot add to counters in place nor say which rows it really
+inserted, and building a model instance per row costs more than the write itself at
+thousands of events a second. Rows here are plain tuples. On PostgreSQL they travel
+as one array per column (INSERT ... SELECT FROM unnest(...)), so the statement text and
+its plan do not change with the number of rows.
+"""
 import uuid
 
 from django.db import connection
+from django.db.models import JSONField
+
+SQLITE_MAX_PARAMS = 30_000  # SQLite refuses statements with more than 32,766 parameters
 
 
-def _prep(model, field_names, objs):
-    fields = [model._meta.get_field(name) for name in field_names]
-    params = []
-    for obj in objs:
-        params.extend(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields)
-    return [f.column for f in fields], params
+def bulk_upsert(model, columns, rows, *, conflict, replace=(), add=(), returning=None):
+    """Insert `rows` (tuples in the order of `columns`, field names) into `model`'s table.
+
+    On a conflict on `conflict` (field names): overwrite the `replace` fields, add the
+    `add` fields to the stored values, or do nothing if both are empty. Rows must have
+    distinct conflict keys. With `returning` (a field name), returns that field's values
+    for the rows actually inserted or updated.
+    """
+    if not rows:
+        return []
+    qn = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in columns]
+    table = qn(model._meta.db_table)
+    column_sql = ", ".join(qn(f.column) for f in fields)
+    conflict_sql = ", ".join(qn(model._meta.get_field(name).column) for name in conflict)
+    updates = [f"{qn(c)} = excluded.{qn(c)}" for c in _columns(model, replace)]
+    updates += [f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in _columns(model, add)]
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    returning_sql = f" RETURNING {qn(model._meta.get_field(returning).column)}" if returning else ""
+    result = []
+    with connection.cursor() as cursor:
+        for source, params in _sources(fields, rows):
+            cursor.execute(
+                f"INSERT INTO {table} ({column_sql}) {source} ON CONFLICT ({conflict_sql}) {action}{returning_sql}",
+                params,
+            )
+            if returning:
+                result.extend(cursor.fetchall())
+    return result
 
 
-def insert_new_returning_ids(model, objs, *, field_names, unique_field="event_id"):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the set of `unique_field` values actually inserted.
+def insert_new_ids(model, columns, rows, *, unique="event_id"):
+    """Insert rows whose `unique` value is new; returns the set of UUIDs actually inserted.
 
     Tells a retried event from a new one in one statement, even when two requests carry
     the same event at the same moment.
     """
-    if not objs:
-        return set()
-    qn = connection.ops.quote_name
-    columns, params = _prep(model, field_names, objs)
-    unique_column = model._meta.get_field(unique_field).column
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(map(qn, columns))}) "
-        f"VALUES {', '.join([row] * len(objs))} "
-        f"ON CONFLICT ({qn(unique_column)}) DO NOTHING RETURNING {qn(unique_column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        returned = cursor.fetchall()
-    return {value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for (value,) in returned}
+    returned = bulk_upsert(model, columns, rows, conflict=[unique], returning=unique)
+    return {v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for (v,) in returned}
 
 
-def upsert_add_counters(model, objs, *, key_fields, counter_fields):
-    """INSERT ... ON CONFLICT (key) DO UPDATE SET counter = counter + excluded.counter.
+def _columns(model, names):
+    return [model._meta.get_field(name).column for name in names]
 
-    `objs` must have distinct keys. Increments happen in the database, so concurrent
-    writers never lose each other's counts.
-    """
-    if not objs:
+
+def _sources(fields, rows):
+    """(SQL, params) pairs that feed the INSERT: one unnest on PostgreSQL, VALUES chunks elsewhere."""
+    if connection.vendor == "postgresql":
+        arrays = []
+        for i, field in enumerate(fields):
+            values = [row[i] for row in rows]
+            if isinstance(field, JSONField):
+                values = [field.get_db_prep_save(v, connection) for v in values]
+            arrays.append(values)
+        casts = ", ".join(f"%s::{_db_type(f)}[]" for f in fields)
+        # A SELECT feeding INSERT ... ON CONFLICT needs a WHERE to parse unambiguously.
+        yield f"SELECT * FROM unnest({casts}) WHERE true", arrays
         return
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    columns, params = _prep(model, [*key_fields, *counter_fields], objs)
-    key_columns = columns[: len(key_fields)]
-    counter_columns = columns[len(key_fields) :]
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in counter_columns)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(map(qn, columns))}) VALUES {', '.join([row] * len(objs))} "
-        f"ON CONFLICT ({', '.join(map(qn, key_columns))}) DO UPDATE SET {updates}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    per_statement = max(1, SQLITE_MAX_PARAMS // len(fields))
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        params = [f.get_db_prep_save(value, connection) for row in chunk for f, value in zip(fields, row)]
+        yield "VALUES " + ", ".join([placeholder] * len(chunk)), params
+
+
+def _db_type(field):
+    target = field.target_field if field.is_relation else field
+    return target.rel_db_type(connection) if field.is_relation else target.db_type(connection)

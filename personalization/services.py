@@ -1,6 +1,7 @@
 """Writes of what the service learns about a user: profile, session, affinities, per-market state."""
 from django.db import transaction
 
+from feedproject.db import bulk_upsert
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
 
@@ -8,7 +9,7 @@ LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
 CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def user_state_apply(*, events, now):
     """Apply accepted events (tracking.services.Event) to their users' state; returns {user_key: country}.
 
@@ -73,15 +74,13 @@ def user_state_apply(*, events, now):
 
     if session_reset:
         TopicAffinity.objects.filter(user_key__in=session_reset, horizon=SESSION).delete()
-    TopicAffinity.objects.bulk_create(
-        [
-            TopicAffinity(user_key=k[0], horizon=k[1], topic_type=k[2], topic_value=k[3], score=s, updated_at=at)
-            for k in sorted(touched)
-            for s, at in [affinities[k]]
-        ],
-        update_conflicts=True,
-        unique_fields=["user_key", "horizon", "topic_type", "topic_value"],
-        update_fields=["score", "updated_at"],
+    topic_key = ("user_key", "horizon", "topic_type", "topic_value")
+    bulk_upsert(
+        TopicAffinity,
+        (*topic_key, "score", "updated_at"),
+        [(*key, *affinities[key]) for key in sorted(touched)],
+        conflict=topic_key,
+        replace=("score", "updated_at"),
     )
     UserMarketState.objects.bulk_create(
         sorted(states.values(), key=lambda s: (s.user_key, s.market_id)),
@@ -92,10 +91,12 @@ def user_state_apply(*, events, now):
             "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "hidden", "updated_at",
         ],
     )
-    UserProfile.objects.bulk_update(
-        profiles.values(),
-        ["last_active_at", "session_started_at", "total_interactions", "total_impressions", "geo_country",
-         "category_dwell"],
+    UserProfile.objects.bulk_create(
+        list(profiles.values()),
+        update_conflicts=True,
+        unique_fields=["user_key"],
+        update_fields=["last_active_at", "session_started_at", "total_interactions", "total_impressions",
+                       "geo_country", "category_dwell"],
     )
     return {key: p.geo_country for key, p in profiles.items()}
 

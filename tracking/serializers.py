@@ -1,59 +1,50 @@
-"""Shapes of the tracking API: one validated event, and the batch envelopes around it."""
+"""DRF serializers that document the tracking API; built from the validation table in tracking/validation.py."""
 from rest_framework import serializers
 
-from personalization.ranking.affinity import EVENT_TYPES
-from tracking.models import Section
+from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS
 
-SERVER_OWNED = frozenset({"received_at", "weight", "weights", "score", "affinity", "id", "pk", "hidden"})
 COUNTRY = r"^[A-Za-z]{2}$"
 
 
-class _EventSerializer(serializers.Serializer):
-    """Common fields; unknown or server-owned keys are refused, not silently dropped."""
-
-    event_id = serializers.UUIDField()
-    market_id = serializers.CharField(max_length=200)
-    sent_at = serializers.DateTimeField(required=False)
-    section = serializers.ChoiceField(choices=Section.choices, required=False, allow_blank=True)
-    position = serializers.IntegerField(min_value=0, max_value=10_000, required=False, allow_null=True)
-    feed_request_id = serializers.UUIDField(required=False, allow_null=True)
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            for key in data:
-                if key in SERVER_OWNED:
-                    raise serializers.ValidationError({key: "is set by the server and cannot be sent"})
-                if key not in self.fields:
-                    raise serializers.ValidationError({key: "is not a known field"})
-        return super().to_internal_value(data)
+def _drf_field(field):
+    common = {"required": field.required, "help_text": field.help or None}
+    if field.kind == "uuid":
+        return serializers.UUIDField(**common)
+    if field.kind == "datetime":
+        return serializers.DateTimeField(**common)
+    if field.kind == "choice":
+        return serializers.ChoiceField(choices=field.choices, **common)
+    if field.kind == "int":
+        return serializers.IntegerField(min_value=field.low, max_value=field.high, **common)
+    if field.kind == "str":
+        return serializers.CharField(max_length=field.max_length, **common)
+    if field.kind == "country":
+        return serializers.RegexField(COUNTRY, **common)
+    return serializers.DictField(**common)
 
 
-class InteractionEventSerializer(_EventSerializer):
-    event_type = serializers.ChoiceField(choices=sorted(EVENT_TYPES))
-    occurred_at = serializers.DateTimeField()
-    dwell_ms = serializers.IntegerField(min_value=0, max_value=86_400_000, required=False, allow_null=True)
-    geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
-    surface = serializers.CharField(max_length=32, required=False)
-    metadata = serializers.DictField(required=False)
+def _serializer(name, fields):
+    return type(name, (serializers.Serializer,), {f.name: _drf_field(f) for f in fields.values()})
 
 
-class ImpressionEventSerializer(_EventSerializer):
-    shown_at = serializers.DateTimeField()
+InteractionEventSerializer = _serializer("InteractionEvent", INTERACTION_FIELDS)
+ImpressionEventSerializer = _serializer("ImpressionEvent", IMPRESSION_FIELDS)
 
 
 class TrackBatchSerializer(serializers.Serializer):
-    """Documentation of `POST /api/track`: one event object, or a batch under `events`."""
+    """`POST /api/track`: one event object, or a batch under `events`."""
 
     events = InteractionEventSerializer(many=True, help_text="Up to 500 events.")
     sent_at = serializers.DateTimeField(required=False, help_text="Client clock when the batch was sent.")
     geo_country = serializers.RegexField(COUNTRY, required=False)
+    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
 
 
 class ImpressionBatchSerializer(serializers.Serializer):
     feed_request_id = serializers.UUIDField(required=False, allow_null=True)
     surface = serializers.CharField(max_length=32, required=False)
     sent_at = serializers.DateTimeField(required=False)
+    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
     impressions = ImpressionEventSerializer(many=True, help_text="Up to 500 impressions.")
 
 
@@ -66,6 +57,7 @@ class EventResultSerializer(serializers.Serializer):
 
 class IngestResponseSerializer(serializers.Serializer):
     user_key = serializers.CharField()
+    anon_key = serializers.CharField(required=False, help_text="A newly issued signed anonymous key.")
     accepted = serializers.IntegerField()
     duplicate = serializers.IntegerField()
     rejected = serializers.IntegerField()

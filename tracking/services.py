@@ -15,16 +15,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from feedproject.db import insert_new_returning_ids, upsert_add_counters
+from feedproject.db import bulk_upsert, insert_new_ids
 from markets.selectors import markets_for_ingest
 from personalization.ranking.affinity import event_weight
 from personalization.services import user_state_apply
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
-from tracking.serializers import ImpressionEventSerializer, InteractionEventSerializer
+from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS, Invalid, validate
 
 INTERACTION = "interaction"
 IMPRESSION = "impression"
-_SERIALIZERS = {INTERACTION: InteractionEventSerializer, IMPRESSION: ImpressionEventSerializer}
+_FIELDS = {INTERACTION: INTERACTION_FIELDS, IMPRESSION: IMPRESSION_FIELDS}
 _TIME_FIELD = {INTERACTION: "occurred_at", IMPRESSION: "shown_at"}
 _ACTIVITY_COUNTER = {"view_market": "views", "click": "clicks", "participate": "trades"}
 
@@ -52,9 +52,7 @@ class Event:
         return event_weight(self.event_type, self.dwell_ms) if self.event_type else 0.0
 
 
-class _Rejected(Exception):
-    def __init__(self, field_name, reason):
-        self.field, self.reason = field_name, reason
+_Rejected = Invalid
 
 
 @dataclass
@@ -85,12 +83,13 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
     max_batch = settings.TRACK_MAX_BATCH
     results = [None] * len(raw_events)
     valid = []  # (index, validated data)
+    fields = _FIELDS[kind]
     for index, raw in enumerate(raw_events):
         event_id = _get(raw, "event_id")
         try:
             if index >= max_batch:
                 raise _Rejected("events", f"over the batch limit of {max_batch}; send it in another batch")
-            valid.append((index, _validate(kind, raw, user_key=user_key, acting_service=acting_service)))
+            valid.append((index, _validate(fields, raw, user_key=user_key, acting_service=acting_service)))
         except _Rejected as rejected:
             results[index] = _rejection(event_id, rejected)
 
@@ -123,18 +122,13 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
     return IngestResult(results)
 
 
-def _validate(kind, raw, *, user_key, acting_service):
+def _validate(fields, raw, *, user_key, acting_service):
     if not isinstance(raw, dict):
         raise _Rejected("event", "must be a JSON object")
     size = len(json.dumps(raw, separators=(",", ":"), default=str))
     if size > settings.TRACK_MAX_EVENT_BYTES:
         raise _Rejected("event", f"is {size} bytes, the limit is {settings.TRACK_MAX_EVENT_BYTES}")
-    serializer = _SERIALIZERS[kind](data=raw)
-    if not serializer.is_valid():
-        field_name, messages = next(iter(serializer.errors.items()))
-        message = messages[0] if isinstance(messages, list) else messages
-        raise _Rejected(field_name, str(message))
-    data = serializer.validated_data
+    data = validate(raw, fields)
     named_user = data.get("user_key")
     if named_user and named_user != user_key and not acting_service:
         raise _Rejected("user_key", "only a service token may send events for another user")
@@ -184,29 +178,31 @@ def _rejection(event_id, rejected):
     }
 
 
+_RAW_COLUMNS = {
+    IMPRESSION: ("event_id", "user_key", "market", "feed_request_id", "surface", "section", "position",
+                 "shown_at", "received_at"),
+    INTERACTION: ("event_id", "user_key", "market", "event_type", "occurred_at", "received_at", "dwell_ms",
+                  "section", "position", "geo_country", "feed_request_id", "metadata"),
+}
+
+
 def _store_raw(kind, events, received_at):
+    """Append new events to the raw log; returns the ids that were not stored before."""
     if kind == IMPRESSION:
+        model = Impression
         rows = [
-            Impression(
-                event_id=e.event_id, user_key=e.user_key, market_id=e.market.pk, feed_request_id=e.feed_request_id,
-                surface=e.surface, section=e.section, position=e.position, shown_at=e.at, received_at=received_at,
-            )
+            (e.event_id, e.user_key, e.market.pk, e.feed_request_id, e.surface, e.section, e.position, e.at,
+             received_at)
             for e in events
         ]
-        names = ["event_id", "user_key", "market", "feed_request_id", "surface", "section", "position",
-                 "shown_at", "received_at"]
-        return insert_new_returning_ids(Impression, rows, field_names=names)
-    rows = [
-        Interaction(
-            event_id=e.event_id, user_key=e.user_key, market_id=e.market.pk, event_type=e.event_type,
-            occurred_at=e.at, received_at=received_at, dwell_ms=e.dwell_ms, section=e.section,
-            position=e.position, geo_country=e.geo_country, feed_request_id=e.feed_request_id, metadata=e.metadata,
-        )
-        for e in events
-    ]
-    names = ["event_id", "user_key", "market", "event_type", "occurred_at", "received_at", "dwell_ms", "section",
-             "position", "geo_country", "feed_request_id", "metadata"]
-    return insert_new_returning_ids(Interaction, rows, field_names=names)
+    else:
+        model = Interaction
+        rows = [
+            (e.event_id, e.user_key, e.market.pk, e.event_type, e.at, received_at, e.dwell_ms, e.section,
+             e.position, e.geo_country, e.feed_request_id, e.metadata)
+            for e in events
+        ]
+    return insert_new_ids(model, _RAW_COLUMNS[kind], rows)
 
 
 def _bucket_start(at):
@@ -233,15 +229,17 @@ def _market_activity_add(events, countries):
                 if e.weight > 0:
                     counts["engagements"] += 1
             users.add((e.market.pk, scope, bucket, e.user_key))
-    names = ["views", "clicks", "trades", "impressions", "engagements"]
-    rows = [
-        MarketActivity(market_id=m, scope=s, bucket_start=b, **{n: counts[n] for n in names})
-        for (m, s, b), counts in sorted(counters.items())
-    ]
-    upsert_add_counters(MarketActivity, rows, key_fields=["market", "scope", "bucket_start"], counter_fields=names)
-    MarketActivityUser.objects.bulk_create(
-        [MarketActivityUser(market_id=m, scope=s, bucket_start=b, user_key=u) for m, s, b, u in sorted(users)],
-        ignore_conflicts=True,
+    names = ("views", "clicks", "trades", "impressions", "engagements")
+    bulk_upsert(
+        MarketActivity,
+        ("market", "scope", "bucket_start", *names),
+        [(*key, *(counts[n] for n in names)) for key, counts in sorted(counters.items())],
+        conflict=("market", "scope", "bucket_start"),
+        add=names,
+    )
+    bulk_upsert(
+        MarketActivityUser, ("market", "scope", "bucket_start", "user_key"), sorted(users),
+        conflict=("market", "scope", "bucket_start", "user_key"),
     )
 
 

@@ -140,4 +140,4 @@ def test_the_query_count_of_a_batch_does_not_grow_with_its_size(api):
         with CaptureQueriesContext(connection) as queries:
             assert post(api, {"events": events}).json()["accepted"] == size
         counts.append(len(queries))
-    assert counts[0] == counts[1] == 17, counts
+    assert counts[0] == counts[1] == 15, counts
