@@ -1,6 +1,7 @@
 """Writes to the catalog that other parts of the system must hear about."""
 import logging
 import time
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import transaction
@@ -52,3 +53,34 @@ def market_state_update(*, market_id, changes, at=None):
     market_snapshot_take(markets=[market], at=at)
     transaction.on_commit(catalog_version_bump)
     return market, changed
+
+
+SNAPSHOT_SLOT = timedelta(minutes=15)
+
+
+def market_snapshots_refresh(*, now=None):
+    """Snapshot every open market that has none in the current 15-minute slot; returns how many.
+
+    The slot makes it idempotent: a second run in the same slot, or a run after a crash
+    half-way, writes only what is missing.
+    """
+    now = now or timezone.now()
+    slot_start = now - (now - now.replace(minute=0, second=0, microsecond=0)) % SNAPSHOT_SLOT
+    done = MarketSnapshot.objects.filter(taken_at__gte=slot_start, taken_at__lt=slot_start + SNAPSHOT_SLOT)
+    missing = Market.objects.filter(status=Market.Status.OPEN).exclude(pk__in=done.values("market_id"))
+    taken = 0
+    for chunk in _chunks(missing.only(*STATE_FIELDS).order_by("pk").iterator(chunk_size=2000), 2000):
+        market_snapshot_take(markets=chunk, at=now)
+        taken += len(chunk)
+    return taken
+
+
+def _chunks(iterable, size):
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
