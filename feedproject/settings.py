@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "markets",
     "tracking",
@@ -153,6 +154,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ranked feeds, event tracking and market state for the prediction-market site.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files are served by the project, not fetched from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MarketStatusEnum": "markets.models.Market.Status",
+        "EventResultStatusEnum": ["accepted", "duplicate", "rejected"],
+    },
 }
 
 # Ingestion limits (SPEC 10, 11). The body limit is checked before the body is read.
