@@ -1,0 +1,505 @@
+"""Admin for the catalog: editors edit markets, tags and boosts; snapshots and velocities are read-only.
+
+This module also holds the building blocks every app's admin uses for its big,
+server-written tables (ReadOnlyAdmin, CappedCountPaginator, ExactSearchMixin,
+recent_filter, ScopeFilter): tracking and personalization depend on markets anyway.
+"""
+from datetime import timedelta
+from functools import cached_property
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity, Tag
+from personalization.models import FeedConfig
+from tracking.models import Interaction, MarketActivity
+
+# --- Building blocks for big tables ----------------------------------------------------
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: COUNT(*) over a log of millions is a full scan on every page view.
+
+    Past the cap the changelist says "more than 10000 ..."; narrow down with a filter or
+    a search instead of paging that far.
+    """
+
+    CAP = 10_000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.approximate = False
+
+    @cached_property
+    def count(self):
+        # SELECT COUNT(*) FROM (SELECT ... LIMIT CAP + 1): stops reading after CAP + 1 rows.
+        found = self.object_list.order_by()[: self.CAP + 1].count()
+        if found > self.CAP:
+            self.approximate = True
+            return self.CAP
+        return found
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the server (events, counters, profiles): nobody adds or edits them here.
+
+    Superusers may delete (a bad import, a test user), one page of rows at a time.
+    """
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a COUNT per filter choice over the whole table
+    # Newest first through the primary key index; a sort on an unindexed column of a
+    # big table would read all of it, so only the columns listed here are sortable.
+    ordering = ("-pk",)
+    sortable_by = ()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (self._delete_selected_on_page, name, description)
+        return actions
+
+    @staticmethod
+    def _delete_selected_on_page(modeladmin, request, queryset):
+        # "Select all N" would delete every matching row of a log in one request (and
+        # load them all for the confirmation page); retention is the beat task's job.
+        if request.POST.get("select_across") == "1":
+            modeladmin.message_user(
+                request,
+                "Deleting across all pages is disabled for this table: select rows on one page.",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(modeladmin, request, queryset)
+
+
+class ExactSearchMixin:
+    """Search by exact values through indexes only (a LIKE '%term%' over millions of rows is a scan).
+
+    `exact_search_fields` are local fields compared with `=` after conversion (a term
+    that is not a UUID is simply not compared with a UUID field); with
+    `market_search_field`, a term that is a market's slug matches that market's rows.
+    """
+
+    exact_search_fields = ()
+    market_search_field = None
+
+    def get_search_fields(self, request):
+        fields = tuple(self.exact_search_fields)
+        if self.market_search_field:
+            fields += (f"{self.market_search_field}__market_id",)
+        return fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        conditions = []
+        for name in self.exact_search_fields:
+            try:
+                value = self.model._meta.get_field(name).to_python(term)
+            except ValidationError:
+                continue
+            conditions.append(Q(**{name: value}))
+        if self.market_search_field:
+            # One indexed lookup on the catalog, then an indexed `market_id = pk` on the
+            # log, instead of a join from every log row to the catalog.
+            market_pks = list(Market.objects.filter(market_id=term).order_by().values_list("pk", flat=True))
+            if market_pks:
+                conditions.append(Q(**{f"{self.market_search_field}_id": market_pks[0]}))
+        if not conditions:
+            return queryset.none(), False
+        combined = conditions[0]
+        for condition in conditions[1:]:
+            combined |= condition
+        return queryset.filter(combined), False
+
+    @property
+    def search_help_text(self):
+        parts = [self.model._meta.get_field(name).verbose_name for name in self.exact_search_fields]
+        if self.market_search_field:
+            parts.append("market id (slug)")
+        return "Exact match on " + ", ".join(parts) + "."
+
+
+RECENT_WINDOWS = {
+    "1h": ("Last hour", timedelta(hours=1)),
+    "24h": ("Last 24 hours", timedelta(hours=24)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+    "30d": ("Last 30 days", timedelta(days=30)),
+}
+
+
+def recent_filter(field_name, title=None):
+    """A list filter "<field> within the last hour / day / week / month".
+
+    Used instead of date_hierarchy on big tables: the hierarchy runs
+    SELECT DISTINCT date_trunc(...) over every matching row on each page view, while
+    a range on the (indexed) time column reads only the window.
+    """
+
+    class RecentFilter(admin.SimpleListFilter):
+        parameter_name = f"{field_name}_within"
+
+        def lookups(self, request, model_admin):
+            return [(key, label) for key, (label, _) in RECENT_WINDOWS.items()]
+
+        def queryset(self, request, queryset):
+            window = RECENT_WINDOWS.get(self.value())
+            if window is None:
+                return queryset
+            return queryset.filter(**{f"{field_name}__gte": timezone.now() - window[1]})
+
+    RecentFilter.title = title or field_name.replace("_", " ")
+    RecentFilter.__name__ = f"Recent{field_name.title().replace('_', '')}Filter"
+    return RecentFilter
+
+
+class ScopeFilter(admin.SimpleListFilter):
+    """Global vs. per-country rows; a single country is found by searching its code (e.g. IL)."""
+
+    title = "scope"
+    parameter_name = "scope_kind"
+
+    def lookups(self, request, model_admin):
+        return [("global", "Global"), ("country", "Any country")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "global":
+            return queryset.filter(scope="global")
+        if self.value() == "country":
+            return queryset.exclude(scope="global")
+        return queryset
+
+
+@admin.display(description="market", ordering="market__market_id")
+def market_column(obj):
+    """The market's slug: the title is long, and the slug is what logs and the API use."""
+    return obj.market.market_id
+
+
+def changelist_link(model, label, **params):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(params), label)
+
+
+# --- Editors: tags, markets, boosts -----------------------------------------------------
+
+
+class TagUseFilter(admin.SimpleListFilter):
+    title = "use"
+    parameter_name = "used"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "On at least one market"), ("no", "Unused")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(market_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(market_count=0)
+        return queryset
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("label", "slug", "market_count")
+    search_fields = ("label", "slug")
+    list_filter = (TagUseFilter,)
+    prepopulated_fields = {"slug": ("label",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(market_count=Count("markets"))
+
+    @admin.display(description="markets", ordering="market_count")
+    def market_count(self, obj):
+        return obj.market_count
+
+
+def boost_window_state(boost, now):
+    """The boost's window at `now`: active while starts_at <= now < ends_at, else upcoming or expired."""
+    if now < boost.starts_at:
+        return "upcoming"
+    if now >= boost.ends_at:
+        return "expired"
+    return "active"
+
+
+def editorial_boost_stamp_creator(*, boost, user):
+    """Record who created a boost; called by the admin on creation only."""
+    boost.created_by = user
+
+
+class EditorialBoostForm(forms.ModelForm):
+    value = forms.FloatField(
+        help_text="From -1 (bury the market) to 1 (push it hardest); 0 is neutral.",
+        validators=[
+            MinValueValidator(-1.0, message="The boost value must be between -1 and 1; %(show_value)s is below -1."),
+            MaxValueValidator(1.0, message="The boost value must be between -1 and 1; %(show_value)s is above 1."),
+        ],
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": "-1", "max": "1"}),
+    )
+    surfaces = forms.MultipleChoiceField(
+        choices=FeedConfig.Surface.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unchecked for every surface.",
+    )
+
+    class Meta:
+        model = EditorialBoost
+        fields = ("market", "value", "starts_at", "ends_at", "surfaces", "pinned_slot", "note")
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", "The boost must end after it starts: “ends at” must be later than “starts at”.")
+        return cleaned
+
+
+class BoostWindowFilter(admin.SimpleListFilter):
+    title = "window"
+    parameter_name = "window"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active now"), ("upcoming", "Upcoming"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(starts_at__lte=now, ends_at__gt=now)
+        if self.value() == "upcoming":
+            return queryset.filter(starts_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(ends_at__lte=now)
+        return queryset
+
+
+class BoostDisplayMixin:
+    @admin.display(boolean=True, description="active now")
+    def is_active_now(self, obj):
+        if obj.starts_at is None or obj.ends_at is None:  # an empty inline row
+            return None
+        return boost_window_state(obj, timezone.now()) == "active"
+
+    @admin.display(description="surfaces")
+    def surfaces_display(self, obj):
+        return ", ".join(obj.surfaces) if obj.surfaces else "all"
+
+
+class EditorialBoostInline(BoostDisplayMixin, admin.TabularInline):
+    model = EditorialBoost
+    form = EditorialBoostForm
+    extra = 0
+    fields = ("value", "starts_at", "ends_at", "is_active_now", "surfaces", "pinned_slot", "note", "created_by")
+    readonly_fields = ("is_active_now", "created_by")
+    ordering = ("-starts_at",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+
+@admin.register(Market)
+class MarketAdmin(admin.ModelAdmin):
+    list_display = (
+        "market_id",
+        "title",
+        "category",
+        "status",
+        "probability",
+        "volume_24h",
+        "participant_count",
+        "tag_list",
+        "created_at",
+    )
+    list_filter = ("status", "category", "resolution_date")
+    search_fields = ("market_id", "title", "=tags__slug")
+    search_help_text = "Market id or title contains; or a tag's exact slug."
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("tags",)
+    inlines = (EditorialBoostInline,)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = (
+        (None, {"fields": ("market_id", "title", "category", "tags", "status")}),
+        (
+            "Editorial",
+            {
+                "fields": (
+                    "description",
+                    "editorial_description",
+                    "image_url",
+                    "news_at",
+                    "event_start_at",
+                    "resolution_date",
+                )
+            },
+        ),
+        (
+            "Trading state",
+            {
+                "description": "Pushed by the trading backend (which also writes a snapshot); read-only once created.",
+                "fields": ("probability", "volume_24h", "volume_total", "participant_count", "created_at", "updated_at"),
+            },
+        ),
+        ("History", {"fields": ("history_links",)}),
+    )
+    # Server-owned once the market exists: the slug is what the API and the logs refer to,
+    # and the trading numbers come with snapshots that an admin edit would not write.
+    SERVER_OWNED = ("market_id", "probability", "volume_24h", "volume_total", "participant_count", "created_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tags")
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # nothing to link to yet
+            return self.fieldsets[:-1]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("updated_at",)
+        return ("updated_at", "history_links") + self.SERVER_OWNED
+
+    def get_changeform_initial_data(self, request):
+        return {"created_at": timezone.now(), **super().get_changeform_initial_data(request)}
+
+    def has_delete_permission(self, request, obj=None):
+        # A market's delete cascades to its whole event history (and the confirmation page
+        # would load it): close or resolve it instead.
+        return False
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is EditorialBoost:
+            for boost_form in formset.forms:
+                if boost_form.instance.pk is None:
+                    editorial_boost_stamp_creator(boost=boost_form.instance, user=request.user)
+        super().save_formset(request, form, formset, change)
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return ", ".join(tag.label for tag in obj.tags.all())
+
+    @admin.display(description="history")
+    def history_links(self, obj):
+        links = [
+            changelist_link(MarketSnapshot, "Snapshots", q=obj.market_id),
+            changelist_link(MarketVelocity, "Velocity", q=obj.market_id),
+            changelist_link(MarketActivity, "Activity buckets", q=obj.market_id),
+            changelist_link(Interaction, "Interactions", q=obj.market_id),
+        ]
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+
+@admin.register(EditorialBoost)
+class EditorialBoostAdmin(BoostDisplayMixin, admin.ModelAdmin):
+    form = EditorialBoostForm
+    list_display = (
+        "market_column",
+        "value",
+        "starts_at",
+        "ends_at",
+        "is_active_now",
+        "surfaces_display",
+        "pinned_slot",
+        "created_by",
+        "note",
+    )
+    list_display_links = ("market_column",)
+    list_filter = (BoostWindowFilter, ("created_by", admin.RelatedOnlyFieldListFilter), "starts_at")
+    list_select_related = ("market", "created_by")
+    search_fields = ("market__market_id", "market__title", "note")
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ("market",)
+    readonly_fields = ("is_active_now", "created_by", "created_at")
+    fields = (
+        "market",
+        "value",
+        "starts_at",
+        "ends_at",
+        "is_active_now",
+        "surfaces",
+        "pinned_slot",
+        "note",
+        "created_by",
+        "created_at",
+    )
+    ordering = ("-starts_at",)
+    market_column = staticmethod(market_column)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("market", "created_by")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:  # window state and authorship exist once the boost is saved
+            return tuple(f for f in self.fields if f not in self.readonly_fields)
+        return self.fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            editorial_boost_stamp_creator(boost=obj, user=request.user)
+        super().save_model(request, obj, form, change)
+
+
+# --- Server-written catalog tables --------------------------------------------------------
+
+
+@admin.register(MarketSnapshot)
+class MarketSnapshotAdmin(ExactSearchMixin, ReadOnlyAdmin):
+    list_display = ("market_column", "taken_at", "probability", "volume_24h", "volume_total", "participant_count")
+    list_filter = (recent_filter("taken_at", "taken"),)
+    market_search_field = "market"
+    market_column = staticmethod(market_column)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("market")
+
+
+@admin.register(MarketVelocity)
+class MarketVelocityAdmin(ExactSearchMixin, ReadOnlyAdmin):
+    list_display = (
+        "market_column",
+        "scope",
+        "trending_score",
+        "rising_score",
+        "views_1h",
+        "views_24h",
+        "trades_24h",
+        "unique_users_24h",
+        "ctr_24h",
+        "odds_change_1h",
+        "odds_change_24h",
+        "volume_spike_ratio",
+        "computed_at",
+    )
+    list_filter = (ScopeFilter, recent_filter("computed_at", "computed"))
+    exact_search_fields = ("scope",)
+    market_search_field = "market"
+    # One row per market and scope (not a log): sorting the scores is what ops come for.
+    ordering = ("scope", "-trending_score")
+    sortable_by = ("scope", "trending_score", "rising_score", "computed_at")
+    market_column = staticmethod(market_column)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("market")

@@ -1,0 +1,123 @@
+"""The FeedConfig admin form: one labelled number field per parameter of ranking/config.PARAMS."""
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+from personalization.models import FeedConfig
+from personalization.ranking.config import GROUPS, PARAMS, PARAMS_BY_KEY, default_params, validate_params
+
+GROUP_TITLES = {
+    "weights": "Score weights",
+    "quotas": "Quotas (must sum to 1)",
+    "caps": "Frequency caps and fatigue",
+    "reshow": "Changed enough to re-show",
+    "diversity": "Category diversity",
+    "exploration": "Exploration",
+    "interest": "Interest blend",
+    "features": "Features",
+}
+
+
+def param_field_name(param):
+    return f"{param.group}__{param.name}"
+
+
+def param_label(param):
+    return param.name.replace("_", " ").capitalize()
+
+
+def _sentence(text):
+    return text[:1].upper() + text[1:]
+
+
+def _number(value):
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
+
+
+def _param_field(param):
+    label = param_label(param)
+    bounds = f"between {_number(param.low)} and {_number(param.high)}"
+    help_parts = [param.help.rstrip(".") + "."] if param.help else []
+    help_parts.append(f"Default {_number(param.default)}, allowed {bounds}.")
+    field_class = forms.IntegerField if param.integer else forms.FloatField
+    return field_class(
+        label=label,
+        help_text=_sentence(" ".join(help_parts)),
+        validators=[
+            MinValueValidator(param.low, message=f"{label} must be {bounds}; %(show_value)s is too low."),
+            MaxValueValidator(param.high, message=f"{label} must be {bounds}; %(show_value)s is too high."),
+        ],
+        error_messages={
+            "required": f"{label} is required.",
+            "invalid": f"{label} must be {'a whole number' if param.integer else 'a number'}.",
+        },
+        widget=forms.NumberInput(
+            attrs={"min": f"{param.low:g}", "max": f"{param.high:g}", "step": "1" if param.integer else "any"}
+        ),
+    )
+
+
+def param_fieldsets():
+    """Admin fieldsets: one per PARAMS group, in the order config.py declares them."""
+    return [
+        (GROUP_TITLES.get(group, group.capitalize()), {"fields": [param_field_name(p) for p in PARAMS if p.group == group]})
+        for group in GROUPS
+    ]
+
+
+class FeedConfigBaseForm(forms.ModelForm):
+    """Shows `params` as separate fields and validates them all with validate_params.
+
+    The form never writes the row: the admin hands `cleaned_params` to
+    personalization.feed_configs.feed_config_save_version, which makes a new version.
+    """
+
+    class Meta:
+        model = FeedConfig
+        fields = ("surface", "note")
+        help_texts = {"note": "What changed and why; kept with the new version."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.params if self.instance.pk and isinstance(self.instance.params, dict) else {}
+        defaults = default_params()
+        for p in PARAMS:
+            group_values = stored.get(p.group) if isinstance(stored.get(p.group), dict) else {}
+            self.fields[param_field_name(p)].initial = group_values.get(p.name, defaults[p.group][p.name])
+        if self.instance.pk:
+            # A new version starts with the edited version's note blank: the note describes a change.
+            self.initial["note"] = ""
+        self.cleaned_params = None
+
+    def clean(self):
+        cleaned = super().clean()
+        params = {group: {} for group in GROUPS}
+        invalid = set()
+        for p in PARAMS:
+            name = param_field_name(p)
+            if name in self.errors or cleaned.get(name) is None:
+                invalid.add(p.key)
+            else:
+                params[p.group][p.name] = cleaned[name]
+        for key, message in validate_params(params):
+            param = PARAMS_BY_KEY.get(key)
+            if param is not None:
+                if key not in invalid:  # a field's own error already says what is wrong
+                    self.add_error(param_field_name(param), f"{param_label(param)} {message}.")
+            elif key in GROUPS:
+                if not any(k.startswith(f"{key}.") for k in invalid):  # a sum of incomplete values misleads
+                    self.add_error(None, f"{_sentence(key)} {message}.")
+            else:
+                self.add_error(None, f"{key} {message}.")
+        if not self.errors:
+            self.cleaned_params = params
+        return cleaned
+
+    def params_changed(self):
+        return any(param_field_name(p) in self.changed_data for p in PARAMS)
+
+
+FeedConfigForm = type(
+    "FeedConfigForm",
+    (FeedConfigBaseForm,),
+    {param_field_name(p): _param_field(p) for p in PARAMS},
+)
