@@ -1,0 +1,169 @@
+"""Feed composition (SPEC section 8): pools, quotas with rollover, interleaving, diversity, sections."""
+from dataclasses import dataclass
+
+import numpy as np
+
+PERSONAL, LOCAL, GLOBAL, EXPLORATION, EDITORIAL = (
+    "personal", "trending_local", "trending_global", "exploration", "editorial",
+)
+POOLS = (PERSONAL, LOCAL, GLOBAL, EXPLORATION, EDITORIAL)
+POOL_DEPTH = 200  # candidates kept per pool: far more than a page needs after caps and diversity
+
+
+@dataclass
+class Pick:
+    index: int  # catalog index
+    pool: str
+
+
+def largest_remainder(quotas, n):
+    """Integer slot counts for a feed of n that sum to n, by the largest-remainder method."""
+    names = list(quotas)
+    exact = np.array([quotas[p] for p in names], dtype=float) * n
+    counts = np.floor(exact).astype(int)
+    order = sorted(range(len(names)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: n - counts.sum()]:
+        counts[i] += 1
+    return dict(zip(names, counts.tolist()))
+
+
+def cold_start_quotas(quotas):
+    """No history: personal's share goes to trending and exploration, in proportion to theirs."""
+    receivers = [LOCAL, GLOBAL, EXPLORATION]
+    base = sum(quotas[p] for p in receivers)
+    moved = dict(quotas, **{PERSONAL: 0.0})
+    for p in receivers:
+        share = quotas[p] / base if base else 1 / len(receivers)
+        moved[p] = quotas[p] + quotas[PERSONAL] * share
+    return moved
+
+
+def top(order_key, allowed, depth=POOL_DEPTH):
+    """Indices of the `depth` best allowed markets by `order_key`, best first (argpartition, not a full sort)."""
+    candidates = np.flatnonzero(allowed)
+    if len(candidates) > depth:
+        part = np.argpartition(-order_key[candidates], depth - 1)[:depth]
+        candidates = candidates[part]
+    return candidates[np.argsort(-order_key[candidates], kind="stable")]
+
+
+def exploration_pool(order_key, allowed, rng, depth=POOL_DEPTH):
+    """Sample without replacement, weighted by the key, from the best explorable markets."""
+    candidates = top(order_key, allowed, depth * 3)
+    if not len(candidates):
+        return candidates
+    weights = np.maximum(order_key[candidates], 0) + 1e-6
+    size = min(depth, len(candidates))
+    return rng.choice(candidates, size=size, replace=False, p=weights / weights.sum())
+
+
+class Composer:
+    """Fills a feed slot by slot from ranked pools, keeping quotas, diversity and the run rule."""
+
+    def __init__(self, pools, pool_scores, categories, has_image, quotas, params, n, pinned=None):
+        self.pools = {p: list(map(int, pools.get(p, ()))) for p in POOLS}
+        self.scores = pool_scores  # pool -> array over the catalog (the pool's ranking key)
+        self.categories = categories
+        self.has_image = has_image
+        self.quotas = quotas
+        self.d = params.diversity
+        self.n = n
+        self.pinned = pinned or {}  # position -> catalog index
+        self.slots = largest_remainder(quotas, n)
+        self.taken = dict.fromkeys(POOLS, 0)
+        self.used = set(self.pinned.values())
+        self.category_count = {}
+        self.picks = []
+
+    def _available(self, pool):
+        return any(i not in self.used for i in self.pools[pool])
+
+    def _diversity_factor(self, category):
+        k = self.category_count.get(category, 0)
+        return self.d.repeat_scale * self.d.repeat_decay**k + self.d.repeat_floor if k else 1.0
+
+    def _best(self, pool, need_image):
+        """The pool's best unused market after the diversity penalty and the first-N category cap."""
+        position = len(self.picks)
+        best, best_score = None, -np.inf
+        for i in self.pools[pool]:
+            if i in self.used or (need_image and not self.has_image[i]):
+                continue
+            category = int(self.categories[i])
+            if position < self.d.top_n and self.category_count.get(category, 0) >= self.d.max_per_category_top:
+                continue
+            adjusted = self.scores[pool][i]
+            adjusted = adjusted * self._diversity_factor(category) if adjusted > 0 else adjusted
+            if adjusted > best_score:
+                best, best_score = i, adjusted
+        return best
+
+    def _roll_over(self, pool):
+        """A dry pool gives its remaining slots to personal, then to trending_global."""
+        left = self.slots[pool] - self.taken[pool]
+        self.slots[pool] = self.taken[pool]
+        for receiver in (PERSONAL, GLOBAL, *POOLS):
+            if receiver != pool and self._available(receiver):
+                self.slots[receiver] += left
+                return
+
+    def _pool_order(self):
+        """Pools by their deficit at this prefix: quota x (position + 1) - taken, personal first on ties."""
+        position = len(self.picks) + 1
+        candidates = [p for p in POOLS if self.taken[p] < self.slots[p]]
+        share = {p: self.slots[p] / self.n for p in POOLS}
+        return sorted(candidates, key=lambda p: (-(share[p] * position - self.taken[p]), POOLS.index(p)))
+
+    def _run_too_long(self):
+        run = self.d.max_non_personal_run
+        recent = self.picks[-run:]
+        return len(recent) == run and all(p.pool != PERSONAL for p in recent)
+
+    def compose(self):
+        while len(self.picks) < self.n:
+            position = len(self.picks)
+            if position in self.pinned:
+                self._take(self.pinned[position], EDITORIAL)
+                continue
+            need_image = position == 0
+            order = self._pool_order()
+            if self._run_too_long() and PERSONAL in order and self._available(PERSONAL):
+                order = [PERSONAL]
+            picked = None
+            for pool in order:
+                i = self._best(pool, need_image)
+                if i is None and need_image:
+                    i = self._best(pool, False)
+                if i is not None:
+                    picked = (i, pool)
+                    break
+                if not self._available(pool):
+                    self._roll_over(pool)
+            if picked is None:
+                if not any(self._available(p) for p in POOLS):
+                    break
+                # Every pool with slots is held back by the category cap: relax it for this slot.
+                picked = self._any_remaining()
+                if picked is None:
+                    break
+            self._take(*picked)
+        return self.picks
+
+    def _any_remaining(self):
+        for pool in (PERSONAL, GLOBAL, *POOLS):
+            for i in self.pools[pool]:
+                if i not in self.used:
+                    return i, pool
+        return None
+
+    def _take(self, i, pool):
+        self.used.add(i)
+        self.taken[pool] += 1
+        category = int(self.categories[i])
+        self.category_count[category] = self.category_count.get(category, 0) + 1
+        self.picks.append(Pick(i, pool))
+
+
+def sections(n):
+    """hero = 1, grid = next 9, stream = the rest."""
+    return ["hero" if i == 0 else "grid" if i < 10 else "stream" for i in range(n)]

@@ -1,0 +1,182 @@
+"""Candidate features of SPEC section 5 and the score of section 6, vectorized over the catalog."""
+from dataclasses import dataclass
+
+import numpy as np
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+NEWS_24H, NEWS_7D, SPORTS_BOOST = 0.8, 0.5, 0.5
+COMPONENTS = (
+    "interest", "similarity", "depth", "freshness", "followup", "negative", "trending", "rising", "editorial",
+    "news_boost", "sports_boost", "cooldown", "frequency",
+)
+
+
+@dataclass
+class Scored:
+    features: dict  # name -> float array over the catalog
+    personal: np.ndarray
+    final: np.ndarray
+    beta: float
+
+
+def affinity_tables(values, catalog, prior_mass):
+    """(category array, tag array) of a_t = max(v, 0) / (max positive v + k), and the same for negatives.
+
+    Tag arrays have one extra slot (the padding code) that stays 0.
+    """
+    cat_v = np.zeros(len(catalog.categories))
+    tag_v = np.zeros(len(catalog.tag_slugs) + 1)
+    for (topic_type, value), score in values.items():
+        if topic_type == "category" and value in catalog.category_code:
+            cat_v[catalog.category_code[value]] = score
+        elif topic_type == "tag" and value in catalog.tag_code:
+            tag_v[catalog.tag_code[value]] = score
+    out = []
+    for sign in (1.0, -1.0):
+        cat, tag = np.maximum(sign * cat_v, 0), np.maximum(sign * tag_v, 0)
+        top = max(cat.max(initial=0.0), tag.max(initial=0.0))
+        out.append((cat / (top + prior_mass), tag / (top + prior_mass)))
+    return out  # [(positive cat, positive tag), (negative cat, negative tag)]
+
+
+def interest(catalog, cat_a, tag_a):
+    """0.5 a_category + 0.5 (0.7 max_tag a + 0.3 mean_tag a); markets without tags score the category half."""
+    per_tag = tag_a[catalog.tags]
+    counts = np.maximum(catalog.tag_count, 1)
+    tag_part = 0.7 * per_tag.max(axis=1, initial=0.0) + 0.3 * per_tag.sum(axis=1) / counts
+    return 0.5 * cat_a[catalog.category] + 0.5 * tag_part
+
+
+def session_beta(session_values, beta_max, beta_k):
+    mass = sum(abs(v) for v in session_values.values())
+    return beta_max * mass / (mass + beta_k)
+
+
+def similarity(catalog, recent):
+    """Max Jaccard overlap of {category} ∪ tags with the recently viewed markets (each excluded from itself)."""
+    n = len(catalog)
+    best = np.zeros(n)
+    if not recent:
+        return best
+    pad = len(catalog.tag_slugs)
+    sizes = catalog.tag_count + 1
+    for r in recent:  # at most 20 recent markets, never a loop over candidates
+        in_r = np.zeros(pad + 1, dtype=bool)
+        in_r[catalog.tags[r]] = True
+        in_r[pad] = False
+        inter = in_r[catalog.tags].sum(axis=1) + (catalog.category == catalog.category[r])
+        jaccard = inter / (sizes + sizes[r] - inter)
+        jaccard[r] = 0.0
+        np.maximum(best, jaccard, out=best)
+    return best
+
+
+def freshness(catalog, now, half_life_hours):
+    age_hours = np.maximum(now - catalog.created_at, 0) / HOUR
+    return 0.3 + 0.7 * np.exp2(-age_hours / half_life_hours)
+
+
+def trending(catalog, country, share_local, min_users):
+    """0.4 local + 0.6 global when the user's country has enough traffic on the market, else global."""
+    global_ = catalog.trending_global
+    local = catalog.trending_local.get(country) if country else None
+    if local is None:
+        return global_, np.zeros(len(catalog))
+    supported = catalog.local_users_24h[country] >= min_users
+    local = np.where(supported, local, 0.0)
+    return np.where(supported, share_local * local + (1 - share_local) * global_, global_), local
+
+
+def editorial(catalog, now, surface):
+    """The value of the active boost of each market for this surface (the largest if several)."""
+    values = np.zeros(len(catalog))
+    b = catalog.boosts
+    if len(b.index):
+        active = (b.starts_at <= now) & (now < b.ends_at)
+        active &= np.array([not s or surface in s for s in b.surfaces], dtype=bool)
+        order = np.argsort(b.value[active])  # ascending, so the largest value is written last
+        values[b.index[active][order]] = b.value[active][order]
+    return values
+
+
+def news_and_sports(catalog, now):
+    with np.errstate(invalid="ignore"):
+        news_age = now - catalog.news_at
+        news = np.where((news_age >= 0) & (news_age <= DAY), NEWS_24H, 0.0)
+        news = np.where((news == 0) & (news_age >= 0) & (news_age <= 7 * DAY), NEWS_7D, news)
+        ahead = catalog.event_start_at - now
+        sports = np.where((ahead >= DAY) & (ahead <= 3 * DAY), SPORTS_BOOST, 0.0)
+    return news, sports
+
+
+def user_state_features(catalog, user, now, params):
+    """depth, followup, cooldown and frequency, scattered from the user's few seen markets."""
+    n = len(catalog)
+    depth_by_cat = np.zeros(len(catalog.categories))
+    for name, mean_ms in user.dwell_mean_ms.items():
+        if name in catalog.category_code:
+            depth_by_cat[catalog.category_code[name]] = min(1.0, mean_ms / 1000 / params.features.depth_full_dwell_seconds)
+    depth = depth_by_cat[catalog.category]
+    followup, cooldown, frequency = np.zeros(n), np.zeros(n), np.zeros(n)
+    idx = user.seen_index
+    if len(idx):
+        engaged = ~np.isnan(user.last_positive_at) & ~np.isnan(user.prob_at_last_shown)
+        change = np.abs(catalog.probability[idx] - np.nan_to_num(user.prob_at_last_shown))
+        followup[idx] = np.where(engaged, np.minimum(1.0, change / params.features.followup_full_change), 0.0)
+        hours = (now - user.last_shown_at) / HOUR
+        cooldown[idx] = np.where(
+            np.isnan(hours), 0.0, np.exp2(-np.nan_to_num(hours) / params.caps.cooldown_half_life_hours)
+        )
+        frequency[idx] = np.minimum(1.0, user.shows_24h / 3.0)
+    return depth, followup, cooldown, frequency
+
+
+def score(catalog, user, params, now, surface="home"):
+    """Every feature of SPEC 5 and the personal / final scores of SPEC 6 for every market."""
+    k = params.interest.prior_mass
+    (long_cat, long_tag), (neg_cat, neg_tag) = affinity_tables(user.long, catalog, k)
+    (sess_cat, sess_tag), _ = affinity_tables(user.session, catalog, k)
+    beta = session_beta(user.session, params.interest.beta_max, params.interest.beta_k)
+    interest_ = (1 - beta) * interest(catalog, long_cat, long_tag) + beta * interest(catalog, sess_cat, sess_tag)
+    negative = np.maximum(neg_cat[catalog.category], neg_tag[catalog.tags].max(axis=1, initial=0.0))
+    depth, followup, cooldown, frequency = user_state_features(catalog, user, now, params)
+    trending_, _ = trending(
+        catalog, user.country, params.features.local_trending_share, params.features.local_min_users
+    )
+    news, sports = news_and_sports(catalog, now)
+    f = {
+        "interest": interest_,
+        "similarity": similarity(catalog, user.recent),
+        "depth": depth,
+        "freshness": freshness(catalog, now, params.features.freshness_half_life_hours),
+        "followup": followup,
+        "negative": negative,
+        "trending": trending_,
+        "rising": catalog.rising,
+        "editorial": editorial(catalog, now, surface),
+        "news_boost": news,
+        "sports_boost": sports,
+        "cooldown": cooldown,
+        "frequency": frequency,
+    }
+    w = params.weights
+    personal = (
+        w.interest * f["interest"] + w.similarity * f["similarity"] + w.depth * f["depth"]
+        + w.freshness * f["freshness"] + w.followup * f["followup"] - w.negative * f["negative"]
+    )
+    final = (
+        personal + w.trending * f["trending"] + w.rising * f["rising"] + w.editorial * f["editorial"]
+        + w.news_boost * f["news_boost"] + w.sports_boost * f["sports_boost"]
+        - w.cooldown * f["cooldown"] - w.frequency * f["frequency"]
+    )
+    return Scored(features=f, personal=personal, final=final, beta=beta)
+
+
+def rising_score(p_now, p_24h_ago, trades_24h):
+    """SPEC 5: min(1, |logit(p_now) - logit(p_24h)| / 1.5) * min(1, ln(1 + trades) / ln(51)), vectorized."""
+    p_now = np.clip(np.asarray(p_now, dtype=float), 0.01, 0.99)
+    p_old = np.clip(np.asarray(p_24h_ago, dtype=float), 0.01, 0.99)
+    logit_change = np.abs(np.log(p_now / (1 - p_now)) - np.log(p_old / (1 - p_old)))
+    support = np.minimum(1.0, np.log1p(np.asarray(trades_24h, dtype=float)) / np.log(51))
+    return np.minimum(1.0, logit_change / 1.5) * support

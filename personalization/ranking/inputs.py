@@ -1,0 +1,84 @@
+"""The data the ranking functions take: per-market arrays shared by all users, and one user's rows.
+
+Times are seconds since the epoch (float64, NaN for "never"), so every rule is array math.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Boosts:
+    """Editorial boosts, active or not; the window is checked against `now` per request."""
+
+    index: np.ndarray  # catalog index of the boosted market
+    value: np.ndarray
+    starts_at: np.ndarray
+    ends_at: np.ndarray
+    surfaces: list  # per boost: tuple of surfaces, empty = all
+    pinned_slot: np.ndarray  # -1 = not pinned
+
+    @classmethod
+    def empty(cls):
+        e = np.empty(0)
+        return cls(np.empty(0, dtype=np.int64), e, e, e, [], np.empty(0, dtype=np.int64))
+
+
+@dataclass
+class Catalog:
+    """Open markets as parallel arrays; position i is the same market in every array."""
+
+    pk: np.ndarray
+    market_id: list
+    title: list
+    category: np.ndarray  # int codes into `categories`
+    categories: list
+    tags: np.ndarray  # (n, max_tags) codes into `tag_slugs`; padding = len(tag_slugs)
+    tag_count: np.ndarray
+    tag_slugs: list
+    tag_labels: list
+    probability: np.ndarray
+    volume_24h: np.ndarray
+    created_at: np.ndarray
+    news_at: np.ndarray
+    event_start_at: np.ndarray
+    has_image: np.ndarray
+    trending_global: np.ndarray
+    rising: np.ndarray
+    trending_local: dict = field(default_factory=dict)  # country -> array
+    local_users_24h: dict = field(default_factory=dict)  # country -> int array
+    boosts: Boosts = field(default_factory=Boosts.empty)
+    version: str = ""
+
+    def __post_init__(self):
+        self.index_of_pk = {int(pk): i for i, pk in enumerate(self.pk)}
+        self.category_code = {name: i for i, name in enumerate(self.categories)}
+        self.tag_code = {slug: i for i, slug in enumerate(self.tag_slugs)}
+
+    def __len__(self):
+        return len(self.pk)
+
+
+@dataclass
+class UserData:
+    """One user's rows, reduced to what ranking needs; market positions are catalog indices."""
+
+    user_key: str
+    country: str = ""
+    long: dict = field(default_factory=dict)  # (topic_type, value) -> score decayed to now
+    session: dict = field(default_factory=dict)
+    recent: list = field(default_factory=list)  # catalog indices viewed/clicked in 24 h, newest first
+    dwell_mean_ms: dict = field(default_factory=dict)  # category name -> mean dwell
+    seen_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    last_shown_at: np.ndarray = field(default_factory=lambda: np.empty(0))
+    prob_at_last_shown: np.ndarray = field(default_factory=lambda: np.empty(0))
+    volume_at_last_shown: np.ndarray = field(default_factory=lambda: np.empty(0))
+    last_positive_at: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hidden: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    shows_24h: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    shows_7d: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    first_shown_7d: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def has_history(self):
+        return bool(self.long or self.session or self.recent)

@@ -1,0 +1,104 @@
+"""The whole ranking of one feed: score, filter, pool, compose, explain. Pure: data in, items out."""
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from personalization.ranking import caps, compose, explain, features
+
+
+@dataclass
+class Item:
+    index: int
+    position: int
+    section: str
+    pool: str
+    reason: str
+    reason_text: str
+    score: float
+    components: dict
+
+
+@dataclass
+class Ranking:
+    items: list
+    filtered: dict = field(default_factory=dict)  # catalog index -> rule that left it out
+    beta: float = 0.0
+    cold_start: bool = False
+
+
+def seed_for(user_key, feed_request_id):
+    """Randomness seeded by (user_key, feed_request_id): the same request reproduces its feed."""
+    digest = hashlib.blake2b(f"{user_key}|{feed_request_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
+    """Compose a feed of up to `limit` items for `user` from `catalog` at time `now` (epoch seconds)."""
+    if not len(catalog) or limit <= 0:
+        return Ranking(items=[])
+    rng = np.random.default_rng(seed)
+    scored = features.score(catalog, user, params, now, surface)
+    f = scored.features
+    elig = caps.eligibility(catalog, user, params, now)
+    allowed = elig.allowed
+
+    _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
+    (long_cat, _), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
+    explorable = allowed & (long_cat[catalog.category] < params.exploration.max_long_affinity)
+    explore_key = (
+        params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
+    )
+    boost_values = f["editorial"]
+    explored = compose.exploration_pool(explore_key, explorable, rng)
+    sample_order = np.zeros(len(catalog))  # the seeded sample's order is the pool's ranking
+    sample_order[explored] = np.linspace(1.0, 0.01, len(explored)) if len(explored) else 0
+    pool_keys = {
+        compose.PERSONAL: scored.final,
+        compose.LOCAL: local,
+        compose.GLOBAL: catalog.trending_global,
+        compose.EXPLORATION: sample_order,
+        compose.EDITORIAL: boost_values,
+    }
+    pools = {
+        compose.PERSONAL: compose.top(scored.final, allowed),
+        compose.LOCAL: compose.top(local, allowed & (local > 0)),
+        compose.GLOBAL: compose.top(catalog.trending_global, allowed & (catalog.trending_global > 0)),
+        compose.EXPLORATION: explored,
+        compose.EDITORIAL: compose.top(boost_values, allowed & (boost_values > 0)),
+    }
+    pinned = _pinned(catalog, now, surface, allowed, limit)
+    cold = not user.has_history
+    quotas = compose.cold_start_quotas(params.quotas) if cold else dict(params.quotas)
+    picks = compose.Composer(
+        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned
+    ).compose()
+
+    names = compose.sections(len(picks))
+    items = []
+    for position, pick in enumerate(picks):
+        i = pick.index
+        reason = "followup" if elig.changed[i] else pick.pool
+        components = {name: round(float(f[name][i]), 4) for name in features.COMPONENTS}
+        components.update(personal=round(float(scored.personal[i]), 4), final=round(float(scored.final[i]), 4))
+        items.append(
+            Item(
+                index=i, position=position, section=names[position], pool=pick.pool, reason=reason,
+                reason_text=explain.reason_text(reason, catalog, i, user, f, elig.change_text.get(i)),
+                score=float(scored.final[i]), components=components,
+            )
+        )
+    return Ranking(items=items, filtered=elig.blocked, beta=scored.beta, cold_start=cold)
+
+
+def _pinned(catalog, now, surface, allowed, limit):
+    """{position: catalog index} of the active pinned boosts the user may see."""
+    b = catalog.boosts
+    pinned = {}
+    for k in np.flatnonzero(b.pinned_slot >= 0):
+        if not (b.starts_at[k] <= now < b.ends_at[k]) or (b.surfaces[k] and surface not in b.surfaces[k]):
+            continue
+        i, slot = int(b.index[k]), int(b.pinned_slot[k])
+        if slot < limit and allowed[i] and slot not in pinned and i not in pinned.values():
+            pinned[slot] = i
+    return pinned

@@ -1,0 +1,351 @@
+"""The ranking library (SPEC 4-8), without a database: hand-computed cases and invariants."""
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from personalization.ranking import caps, compose, features
+from personalization.ranking.affinity import HALF_LIFE, decayed
+from personalization.ranking.params import FeedParams
+from personalization.ranking.rank import rank_feed, seed_for
+from personalization.tests.ranking_data import HOUR, NOW, make_catalog, make_user, mixed_catalog
+
+PARAMS = FeedParams.from_dict()
+SPORTS_FAN = {("category", "Sports"): 20.0, ("tag", "sports-1"): 10.0}
+
+
+def feed(catalog, user, limit=20, params=PARAMS, seed=1, now=NOW):
+    return rank_feed(catalog, user, params, now=now, limit=limit, seed=seed)
+
+
+def ids(ranking):
+    return [item.index for item in ranking.items]
+
+
+def test_the_ranking_library_imports_nothing_from_django():
+    for path in Path(features.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert not name.startswith(("django", "rest_framework", "markets", "tracking")), (path, name)
+                assert not name.startswith("personalization.") or name.startswith("personalization.ranking"), name
+
+
+# --- SPEC 4: affinities -----------------------------------------------------------------
+
+
+def test_long_term_decay_halves_a_score_after_one_half_life():
+    assert decayed(8.0, 0, 30 * 24 * 3600, HALF_LIFE["long"].total_seconds()) == pytest.approx(4.0)
+
+
+def test_one_click_is_not_100_percent_of_a_topic_thanks_to_the_prior_mass():
+    catalog = make_catalog([{"category": "Sports"}])
+    (cat, _), _ = features.affinity_tables({("category", "Sports"): 2.0}, catalog, prior_mass=5.0)
+    assert cat[0] == pytest.approx(2 / 7)
+
+
+def test_interest_blends_the_category_with_the_max_and_mean_of_tags():
+    catalog = make_catalog([{"category": "Sports", "tags": ["nba", "lakers"]}])
+    values = {("category", "Sports"): 5.0, ("tag", "nba"): 5.0, ("tag", "lakers"): 0.0}
+    (cat, tag), _ = features.affinity_tables(values, catalog, prior_mass=5.0)
+    assert features.interest(catalog, cat, tag)[0] == pytest.approx(0.5 * 0.5 + 0.5 * (0.7 * 0.5 + 0.3 * 0.25))
+
+
+def test_the_session_share_is_capped_by_beta_max():
+    assert features.session_beta({("category", "Crypto"): 2.0}, 0.5, 3.0) == pytest.approx(0.5 * 2 / 5)
+    assert features.session_beta({("category", "Crypto"): 1e9}, 0.5, 3.0) < 0.5
+
+
+def test_session_intent_shifts_the_feed_but_one_click_does_not_take_it_over():
+    catalog = mixed_catalog()
+    crypto = catalog.category_code["Crypto"]
+    long_only = make_user(catalog, long=SPORTS_FAN)
+    one_click = make_user(catalog, long=SPORTS_FAN, session={("category", "Crypto"): 2.0, ("tag", "crypto-x"): 1.6})
+    personal = lambda r: [it.index for it in r.items if it.pool == "personal"]  # noqa: E731
+    before = sum(catalog.category[i] == crypto for i in personal(feed(catalog, long_only)))
+    after_items = personal(feed(catalog, one_click))
+    after = sum(catalog.category[i] == crypto for i in after_items)
+    assert after > before
+    assert after < len(after_items) / 2
+
+
+# --- SPEC 5-6: features and score -------------------------------------------------------
+
+
+def test_freshness_and_cooldown_follow_their_half_lives():
+    catalog = make_catalog([{"category": "A", "created_at": NOW - 72 * HOUR}])
+    assert features.freshness(catalog, NOW, 72)[0] == pytest.approx(0.3 + 0.35)
+    user = make_user(catalog, seen={0: {"last_shown_at": NOW - 6 * HOUR, "shows_24h": 1}})
+    _, _, cooldown, frequency = features.user_state_features(catalog, user, NOW, PARAMS)
+    assert (cooldown[0], frequency[0]) == (pytest.approx(0.5), pytest.approx(1 / 3))
+
+
+def test_similarity_is_the_best_jaccard_overlap_with_recent_markets_excluding_itself():
+    catalog = make_catalog(
+        [{"category": "S", "tags": ["a", "b"]}, {"category": "S", "tags": ["a", "c"]}, {"category": "P", "tags": ["z"]}]
+    )
+    sim = features.similarity(catalog, [0])
+    assert sim.tolist() == pytest.approx([0.0, 2 / 4, 0.0])
+
+
+def test_followup_needs_a_positive_interaction_and_grows_with_the_odds_change():
+    catalog = make_catalog([{"category": "A", "probability": 0.55}, {"category": "A", "probability": 0.55}])
+    user = make_user(
+        catalog, seen={0: {"prob": 0.50, "positive_at": NOW - HOUR, "last_shown_at": NOW - 2 * HOUR}, 1: {"prob": 0.5}}
+    )
+    _, followup, _, _ = features.user_state_features(catalog, user, NOW, PARAMS)
+    assert followup.tolist() == pytest.approx([0.25, 0.0])
+
+
+def test_rising_combines_the_log_odds_move_with_trade_support():
+    assert features.rising_score(0.5, 0.5, 100) == 0
+    assert features.rising_score(0.99, 0.01, 50) == pytest.approx(1.0)
+    expected = abs(math.log(0.7 / 0.3)) / 1.5 * math.log(11) / math.log(51)
+    assert features.rising_score(0.7, 0.5, 10) == pytest.approx(expected)
+
+
+def test_local_trending_needs_five_users_in_the_country():
+    catalog = make_catalog(
+        [{"category": "A", "trending": 0.5}] * 2, trending_local={"IL": [1.0, 1.0]}, local_users={"IL": [5, 4]}
+    )
+    blended, local = features.trending(catalog, "IL", 0.4, 5)
+    assert blended.tolist() == pytest.approx([0.4 * 1.0 + 0.6 * 0.5, 0.5])
+    assert local.tolist() == [1.0, 0.0]
+
+
+def test_the_final_score_is_the_weighted_sum_of_its_components():
+    catalog = mixed_catalog(5)
+    user = make_user(catalog, long=SPORTS_FAN, recent=[0, 7])
+    scored = features.score(catalog, user, PARAMS, NOW)
+    f, w = scored.features, PARAMS.weights
+    i = 3
+    personal = sum(getattr(w, k) * f[k][i] for k in ("interest", "similarity", "depth", "freshness", "followup"))
+    personal -= w.negative * f["negative"][i]
+    assert scored.personal[i] == pytest.approx(personal)
+    extra = w.trending * f["trending"][i] + w.rising * f["rising"][i] + w.editorial * f["editorial"][i]
+    extra += f["news_boost"][i] + f["sports_boost"][i] - w.cooldown * f["cooldown"][i] - w.frequency * f["frequency"][i]
+    assert scored.final[i] == pytest.approx(personal + extra)
+
+
+# --- SPEC 7: caps and re-show --------------------------------------------------------------
+
+
+def shown(minutes_ago, **extra):
+    return {"last_shown_at": NOW - minutes_ago * 60, "shows_24h": 1, **extra}
+
+
+@pytest.mark.parametrize("minutes, allowed", [(29.9, False), (30, True)])
+def test_a_market_shown_in_the_last_30_minutes_is_not_shown_again(minutes, allowed):
+    catalog = mixed_catalog(4)
+    user = make_user(catalog, long=SPORTS_FAN, seen={0: shown(minutes)})
+    assert caps.eligibility(catalog, user, PARAMS, NOW).allowed[0] == allowed
+
+
+@pytest.mark.parametrize("shows, allowed", [(2, True), (3, False)])
+def test_a_market_shown_3_times_in_24_hours_is_not_shown_again(shows, allowed):
+    catalog = mixed_catalog(4)
+    user = make_user(catalog, seen={0: shown(120, shows_24h=shows)})
+    assert caps.eligibility(catalog, user, PARAMS, NOW).allowed[0] == allowed
+
+
+@pytest.mark.parametrize(
+    "then, now_p, volume_then, volume_now, reshown",
+    [
+        (0.41, 0.51, 5000, 5000, True),  # |dp| = 0.10
+        (0.41, 0.509, 5000, 5000, False),  # |dp| just under 0.10 and |dlogit| = 0.40
+        (0.05, 0.10, 5000, 5000, False),  # |dp| 0.05 and |dlogit| 0.75: neither threshold
+        (0.10, 0.04, 5000, 5000, True),  # |dlogit| = 0.98 >= 0.8 with |dp| 0.06
+        (0.50, 0.50, 1000, 2000, True),  # volume doubled, >= 1000
+        (0.50, 0.50, 1000, 1999, False),
+        (0.50, 0.50, 400, 999, False),  # doubled but under 1,000 of volume
+    ],
+)
+def test_changed_enough_lifts_the_cooldown_on_each_thresholds_boundary(then, now_p, volume_then, volume_now, reshown):
+    catalog = make_catalog([{"category": "A", "probability": now_p, "volume_24h": volume_now}])
+    user = make_user(catalog, seen={0: shown(5, prob=then, volume=volume_then)})
+    assert caps.eligibility(catalog, user, PARAMS, NOW).allowed[0] == reshown
+
+
+def test_the_logit_threshold_on_its_boundary():
+    # Near the extremes a log-odds move of exactly 0.8 is a small |dp|, so only the logit rule can fire.
+    then = 0.02
+    now_p = 1 / (1 + math.exp(-(math.log(then / (1 - then)) + 0.8)))
+    assert abs(now_p - then) < 0.10
+    for p, expected in ((now_p, True), (now_p - 0.0005, False)):
+        catalog = make_catalog([{"category": "A", "probability": p}])
+        user = make_user(catalog, seen={0: shown(5, prob=then)})
+        assert caps.eligibility(catalog, user, PARAMS, NOW).allowed[0] == expected
+
+
+def test_a_changed_market_is_reshown_as_a_followup_with_the_change_in_words():
+    catalog = mixed_catalog(4)
+    catalog.probability[0] = 0.58
+    user = make_user(catalog, long=SPORTS_FAN, seen={0: shown(10, prob=0.41, positive_at=NOW - 3600)})
+    items = {it.index: it for it in feed(catalog, user, limit=20).items}
+    assert items[0].reason == "followup"
+    assert items[0].reason_text == "Odds moved from 41% to 58% since you last saw this"
+
+
+def test_changed_enough_allows_at_most_two_extra_showings_a_day():
+    catalog = make_catalog([{"category": "A", "probability": 0.9}])
+    for shows, expected in ((4, True), (5, False)):
+        user = make_user(catalog, seen={0: shown(5, prob=0.4, shows_24h=shows)})
+        assert caps.eligibility(catalog, user, PARAMS, NOW).allowed[0] == expected
+
+
+def test_fatigue_after_five_ignored_showings_in_seven_days():
+    catalog = mixed_catalog(4)
+    ignored = shown(600, shows_24h=0, shows_7d=5, first_7d=NOW - 5 * 24 * HOUR)
+    clicked = dict(ignored, positive_at=NOW - 4 * 24 * HOUR)
+    four = dict(ignored, shows_7d=4)
+    result = caps.eligibility(catalog, make_user(catalog, seen={0: ignored, 1: clicked, 2: four}), PARAMS, NOW)
+    assert result.allowed[:3].tolist() == [False, True, True]
+    assert result.blocked[0] == caps.FATIGUE
+
+
+def test_hidden_is_never_shown_even_when_it_changed():
+    catalog = mixed_catalog(4)
+    catalog.probability[0] = 0.99
+    user = make_user(catalog, long=SPORTS_FAN, seen={0: shown(600, prob=0.1, hidden=True)})
+    ranking = feed(catalog, user, limit=100)
+    assert 0 not in ids(ranking)
+    assert ranking.filtered[0] == caps.HIDDEN
+
+
+# --- SPEC 8: composition --------------------------------------------------------------------
+
+
+def with_local(catalog, country="IL"):
+    n = len(catalog)
+    catalog.trending_local[country] = np.linspace(1, 0, n)
+    catalog.local_users_24h[country] = np.full(n, 10)
+    return catalog
+
+
+def test_largest_remainder_gives_whole_slots_summing_to_n():
+    assert compose.largest_remainder(PARAMS.quotas, 20) == {
+        "personal": 10, "trending_local": 2, "trending_global": 3, "exploration": 3, "editorial": 2,
+    }
+    assert sum(compose.largest_remainder(PARAMS.quotas, 7).values()) == 7
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(limit=st.integers(1, 40), seed=st.integers(0, 10_000))
+def test_quotas_hold_at_every_prefix_of_the_feed(limit, seed):
+    catalog = with_local(mixed_catalog())
+    boosted = np.arange(0, len(catalog), 7)
+    catalog.boosts = _boosts(boosted)
+    user = make_user(catalog, long=SPORTS_FAN, country="IL")
+    ranking = feed(catalog, user, limit=limit, seed=seed)
+    assert len(ranking.items) == limit
+    slots = compose.largest_remainder(PARAMS.quotas, limit)
+    taken = dict.fromkeys(slots, 0)
+    for k, item in enumerate(ranking.items, start=1):
+        taken[item.pool] += 1
+        for pool, quota in PARAMS.quotas.items():
+            assert abs(taken[pool] - slots[pool] / limit * k) < 1.5, (k, pool, taken)
+    assert taken == slots
+
+
+def _boosts(indices, value=0.8, pinned=None):
+    from personalization.ranking.inputs import Boosts
+
+    n = len(indices)
+    return Boosts(
+        index=np.asarray(indices), value=np.full(n, value), starts_at=np.full(n, NOW - HOUR),
+        ends_at=np.full(n, NOW + HOUR), surfaces=[()] * n,
+        pinned_slot=np.asarray(pinned if pinned is not None else [-1] * n),
+    )
+
+
+def test_no_more_than_two_non_personal_items_stand_in_a_row():
+    catalog = with_local(mixed_catalog())
+    catalog.boosts = _boosts(np.arange(0, len(catalog), 5))
+    ranking = feed(catalog, make_user(catalog, long=SPORTS_FAN, country="IL"), limit=40)
+    pools = [it.pool for it in ranking.items]
+    runs = "".join("p" if p == "personal" else "x" for p in pools)
+    assert "xxx" not in runs
+
+
+def test_a_dry_pool_gives_its_slots_to_personal():
+    catalog = mixed_catalog()  # no local trending, no boosts
+    ranking = feed(catalog, make_user(catalog, long=SPORTS_FAN, country="IL"), limit=20)
+    pools = [it.pool for it in ranking.items]
+    assert pools.count("trending_local") == pools.count("editorial") == 0
+    assert pools.count("personal") == 10 + 2 + 2
+
+
+def test_at_most_three_of_one_category_in_the_first_nine():
+    catalog = mixed_catalog()
+    user = make_user(catalog, long=SPORTS_FAN)
+    first_nine = [catalog.category[it.index] for it in feed(catalog, user, limit=20).items[:9]]
+    assert max(np.bincount(first_nine)) <= 3
+
+
+def test_no_market_appears_twice_and_the_hero_has_an_image():
+    catalog = with_local(mixed_catalog())
+    catalog.has_image[:] = False
+    catalog.has_image[100] = True
+    catalog.boosts = _boosts(np.arange(0, len(catalog), 3))
+    ranking = feed(catalog, make_user(catalog, long=SPORTS_FAN, country="IL"), limit=60)
+    assert len(set(ids(ranking))) == len(ranking.items) == 60
+    assert ranking.items[0].index == 100 and ranking.items[0].section == "hero"
+    assert [it.section for it in ranking.items[:11]] == ["hero"] + ["grid"] * 9 + ["stream"]
+
+
+def test_a_pinned_boost_takes_its_slot():
+    catalog = mixed_catalog()
+    catalog.boosts = _boosts([42], pinned=[3])
+    items = feed(catalog, make_user(catalog, long=SPORTS_FAN), limit=10).items
+    assert (items[3].index, items[3].pool, items[3].reason_text) == (42, "editorial", "Editor's pick")
+
+
+def test_a_cold_start_user_gets_trending_and_exploration():
+    catalog = mixed_catalog()
+    ranking = feed(catalog, make_user(catalog), limit=20)
+    assert ranking.cold_start
+    pools = {it.pool for it in ranking.items}
+    assert pools <= {"trending_global", "exploration", "personal"} and "exploration" in pools
+    assert sum(it.pool == "trending_global" for it in ranking.items) >= 6
+
+
+def test_the_same_request_reproduces_the_same_feed_and_another_request_may_differ():
+    catalog = mixed_catalog()
+    user = make_user(catalog, long=SPORTS_FAN)
+    a, b = (feed(catalog, user, seed=seed_for("u:1", "req-1")) for _ in range(2))
+    assert ids(a) == ids(b)
+    others = {tuple(ids(feed(catalog, user, seed=seed_for("u:1", f"req-{k}")))) for k in range(2, 8)}
+    assert len(others | {tuple(ids(a))}) > 1  # exploration is sampled
+
+
+def test_personal_items_explain_themselves_with_the_users_topic():
+    catalog = mixed_catalog()
+    items = feed(catalog, make_user(catalog, long=SPORTS_FAN)).items
+    sports = catalog.category_code["Sports"]
+    personal = [it for it in items if it.reason == "personal"]
+    liked = [it for it in personal if catalog.category[it.index] == sports]
+    assert liked and all(it.reason_text in ("Because you follow Sports", "Because you follow SPORTS-1") for it in liked)
+    others = [it for it in personal if catalog.category[it.index] != sports]
+    assert not any(it.reason_text.startswith("Because you follow") for it in others)
+    local = with_local(mixed_catalog())
+    texts = {it.reason_text for it in feed(local, make_user(local, long=SPORTS_FAN, country="IL")).items}
+    assert "Trending in Israel" in texts
+
+
+def test_an_all_negative_user_still_gets_a_full_feed_without_their_disliked_topics_first():
+    catalog = mixed_catalog()
+    user = make_user(catalog, long={("category", "Sports"): -30.0})
+    ranking = feed(catalog, user, limit=20)
+    assert len(ranking.items) == 20
+    sports = catalog.category_code["Sports"]
+    assert catalog.category[ranking.items[0].index] != sports
+
+
+def test_empty_inputs_give_an_empty_feed():
+    catalog = mixed_catalog(0, categories=())
+    assert feed(catalog, make_user(catalog)).items == []
