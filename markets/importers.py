@@ -8,15 +8,12 @@ import dataclasses
 import gzip
 import io
 import json
-import logging
 import math
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_slug
 from django.db import transaction
@@ -26,7 +23,6 @@ from django.utils.text import slugify
 
 from markets.models import Market, MarketSnapshot, Tag
 
-logger = logging.getLogger(__name__)
 
 # --- Categories -------------------------------------------------------------------------
 
@@ -923,18 +919,3 @@ def _links_replace(*, rows, pks, stored_tags):
     if new_links:
         through.objects.bulk_create(new_links, ignore_conflicts=True)
     return len(missing)
-
-
-def catalog_changed():
-    """Bump the catalog version so every process reloads its cached catalog; never fails the import."""
-    from markets import selectors
-
-    bump = getattr(selectors, "catalog_version_bump", None) or _catalog_version_set
-    try:
-        bump()
-    except Exception:  # a cache that is down must not fail an import that is already committed
-        logger.warning("catalog_changed: could not bump catalog:version in the cache", exc_info=True)
-
-
-def _catalog_version_set():
-    cache.set("catalog:version", uuid.uuid4().hex, None)

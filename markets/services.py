@@ -1,26 +1,23 @@
 """Writes to the catalog that other parts of the system must hear about."""
-import logging
 import time
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from feedproject.cache import cache_set
 from markets.models import Market, MarketSnapshot
 
-logger = logging.getLogger(__name__)
 CATALOG_VERSION_KEY = "catalog:version"
 STATE_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count", "status")
 
 
 def catalog_version_bump():
-    """Tell every process that caches catalog arrays to reload them. A cache that is down is not an error:
-    readers fall back to a short refresh interval (see personalization selectors)."""
-    try:
-        cache.set(CATALOG_VERSION_KEY, time.time_ns(), None)
-    except Exception:  # noqa: BLE001 - Redis down must not fail a write to the database
-        logger.warning("catalog version bump failed: cache unavailable", exc_info=True)
+    """Tell every process that keeps catalog arrays in memory to reload them.
+
+    A cache that is down is not an error: readers also reload on a short timer
+    (personalization/selectors.py)."""
+    cache_set(CATALOG_VERSION_KEY, time.time_ns(), None)
 
 
 def market_snapshot_take(*, markets, at):

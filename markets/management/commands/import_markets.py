@@ -11,11 +11,11 @@ from markets.importers import (
     FORMAT_LABELS,
     ImportFileError,
     MarketImportResult,
-    catalog_changed,
     file_rows_read,
     markets_import,
     rows_fresh_dates,
 )
+from markets.services import catalog_version_bump
 
 REJECTS_SHOWN = 50
 
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         finally:
             # Chunks committed before a failure stay committed: caches must hear about them too.
             if not dry_run and (failed or total.written):
-                catalog_changed()
+                catalog_version_bump()
         if len(paths) > 1:
             self.stdout.write(self._counts_line("total", total, dry_run=dry_run))
         if rejects_file:
