@@ -3,7 +3,7 @@ import io
 
 from django.conf import settings
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
@@ -39,7 +39,10 @@ class CallerApi(APIView):
     def caller(self, request, acting_for=None):
         if not hasattr(request, "_feed_caller"):
             request._feed_caller = caller_resolve(request, acting_for=acting_for)
-        return request._feed_caller
+        caller = request._feed_caller
+        if acting_for and not caller.is_service and acting_for != caller.user_key:
+            raise PermissionDenied("Only a service token may act for another user.")
+        return caller
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("markets.urls")),
     path("api/", include("tracking.urls")),
+    path("api/", include("personalization.urls")),
 ]

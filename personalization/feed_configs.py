@@ -1,15 +1,10 @@
 """Writes of versioned feed configs: a save makes a new version, never edits one; one active per surface."""
-import logging
-
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from feedproject.cache import cache_set
 from personalization.models import FeedConfig
 from personalization.ranking.config import validate_params
-
-logger = logging.getLogger(__name__)
-
 
 def feed_config_version_cache_key(surface):
     return f"feedconfig:version:{surface}"
@@ -18,10 +13,7 @@ def feed_config_version_cache_key(surface):
 def _publish_active_version(surface, version):
     # Readers compare this number with the config they hold; the database stays the
     # source of truth, so a cache that is down only delays their refresh.
-    try:
-        cache.set(feed_config_version_cache_key(surface), version, None)
-    except Exception:
-        logger.warning("Cache unavailable: active feed config version of %r not published.", surface, exc_info=True)
+    cache_set(feed_config_version_cache_key(surface), version, None)
 
 
 def _lock_surface_versions(surface):

@@ -1,9 +1,22 @@
-"""Writes of what the service learns about a user: profile, session, affinities, per-market state."""
+"""What the service learns about a user (profile, session, affinities, per-market state), and their feed."""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db import transaction
+from django.utils import timezone
 
 from feedproject.db import bulk_upsert
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
+from personalization.ranking.caps import eligibility
+from personalization.ranking.features import COMPONENTS, score
+from personalization.ranking.rank import rank_feed, seed_for
+from personalization.selectors import (
+    catalog_current,
+    feed_params_current,
+    user_data_load,
+)
 
 LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
 CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
@@ -132,3 +145,49 @@ def _interaction_apply(state, e):
         state.last_positive_at = e.at
     elif weight < 0 and (state.last_negative_at is None or e.at > state.last_negative_at):
         state.last_negative_at = e.at
+
+
+@dataclass
+class FeedResult:
+    feed_request_id: str
+    user_key: str
+    surface: str
+    generated_at: datetime
+    degraded: bool
+    config_version: int
+    catalog: object
+    ranking: object
+
+
+def feed_build(*, user_key, surface="home", limit=20, country="", now=None, feed_request_id=None):
+    """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config."""
+    now = now or timezone.now()
+    feed_request_id = str(feed_request_id or uuid.uuid4())
+    catalog, degraded = catalog_current()
+    params = feed_params_current(surface)
+    user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
+    ranking = rank_feed(
+        catalog, user, params, now=now.timestamp(), limit=limit, seed=seed_for(user_key, feed_request_id),
+        surface=surface,
+    )
+    return FeedResult(feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking)
+
+
+def markets_rank(*, user_key, market_ids, surface="home", country="", now=None):
+    """The given markets in this user's rank order: (ranked [(index, score, components, left_out_by)], unknown ids)."""
+    now = now or timezone.now()
+    catalog, degraded = catalog_current()
+    params = feed_params_current(surface)
+    user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
+    position = {market_id: i for i, market_id in enumerate(catalog.market_id)}
+    wanted = [position[m] for m in dict.fromkeys(market_ids) if m in position]
+    unknown = [m for m in dict.fromkeys(market_ids) if m not in position]
+    scored = score(catalog, user, params, now.timestamp(), surface)
+    blocked = eligibility(catalog, user, params, now.timestamp()).blocked
+    # Markets the feed would leave out go last, each group by score.
+    wanted.sort(key=lambda i: (i in blocked, -scored.final[i]))
+    ranked = [
+        (i, float(scored.final[i]), {name: float(scored.features[name][i]) for name in COMPONENTS}, blocked.get(i))
+        for i in wanted
+    ]
+    return catalog, ranked, unknown, degraded

@@ -4,14 +4,15 @@
 - An anonymous visitor carries a key signed by the server (cookie `feed_uk` or header
   `X-User-Key`). A missing, tampered or expired key gets a fresh anonymous key, so it
   can never reach another user's data.
-- A token whose user has the `tracking.act_for_any_user` permission is a service: it may
-  name any `user_key` (query parameter or per event).
+- A DRF token whose user has the `tracking.act_for_any_user` permission is a service: it
+  may name any `user_key` (query parameter or per event). A browser session never is.
 """
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from rest_framework.authtoken.models import Token
 
 _SIGNER_SALT = "feed.anonymous-user-key"
 SERVICE_PERMISSION = "tracking.act_for_any_user"
@@ -50,7 +51,8 @@ def caller_resolve(request, *, acting_for=None):
     """The Caller of a DRF request. `acting_for` is a user_key a service asks to act as."""
     user = request.user
     if user is not None and user.is_authenticated:
-        if user.has_perm(SERVICE_PERMISSION):
+        # A service is a token, not a browser session: an editor logged into admin is u:<id>.
+        if isinstance(request.auth, Token) and user.has_perm(SERVICE_PERMISSION):
             return Caller(user_key=acting_for or f"svc:{user.pk}", is_service=True, is_staff=user.is_staff)
         return Caller(user_key=f"u:{user.pk}", is_staff=user.is_staff)
     token = request.META.get(USER_KEY_HEADER) or request.COOKIES.get(settings.ANON_KEY_COOKIE)

@@ -1,0 +1,138 @@
+"""The read side: GET /api/feed, POST /api/rank, GET /api/profile."""
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from feedproject.api import CallerApi
+from personalization.models import TopicAffinity, UserProfile
+from personalization.ranking.affinity import HALF_LIFE, decay_factor
+from personalization.serializers import (
+    FeedQuerySerializer,
+    FeedResponseSerializer,
+    RankRequestSerializer,
+    RankResponseSerializer,
+)
+from personalization.services import feed_build, markets_rank
+from tracking.models import Interaction
+
+
+def market_payload(catalog, i):
+    display = catalog.display
+    return {
+        "market_id": catalog.market_id[i],
+        "title": catalog.title[i],
+        "category": catalog.categories[catalog.category[i]],
+        "tags": display.tag_labels_of[i],
+        "probability": float(catalog.probability[i]),
+        "volume_24h": float(catalog.volume_24h[i]),
+        "volume_total": float(display.volume_total[i]),
+        "image_url": display.image_url[i],
+        "resolution_date": display.resolution_date[i],
+    }
+
+
+def feed_payload(result, *, with_components, with_filtered=False):
+    catalog = result.catalog
+    sections = {"hero": [], "grid": [], "stream": []}
+    for item in result.ranking.items:
+        entry = market_payload(catalog, item.index)
+        entry.update(position=item.position, section=item.section, reason=item.reason, reason_text=item.reason_text)
+        if with_components:
+            entry["components"] = item.components
+        sections[item.section].append(entry)
+    payload = {
+        "feed_request_id": result.feed_request_id,
+        "user_key": result.user_key,
+        "generated_at": result.generated_at,
+        "degraded": result.degraded,
+        "surface": result.surface,
+        "config_version": result.config_version,
+        "sections": sections,
+    }
+    if with_filtered:
+        payload["filtered"] = [
+            {"market_id": catalog.market_id[i], "title": catalog.title[i], "rule": rule}
+            for i, rule in sorted(result.ranking.filtered.items())
+        ]
+    return payload
+
+
+class FeedApi(CallerApi):
+    """The caller's ranked feed: hero, grid and stream, each item with its reason."""
+
+    @extend_schema(parameters=[FeedQuerySerializer], responses=FeedResponseSerializer)
+    def get(self, request):
+        query = FeedQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        caller = self.caller(request, acting_for=q.get("user_key"))
+        result = feed_build(
+            user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
+            feed_request_id=q.get("feed_request_id"),
+        )
+        payload = feed_payload(
+            result, with_components=caller.is_staff, with_filtered=caller.is_staff and q["debug"]
+        )
+        if caller.issued_token:
+            payload["anon_key"] = caller.issued_token
+        return Response(payload)
+
+
+class RankApi(CallerApi):
+    """Given markets in the caller's rank order, with scores (search, related markets, evaluation)."""
+
+    @extend_schema(request=RankRequestSerializer, responses=RankResponseSerializer)
+    def post(self, request):
+        body = RankRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        caller = self.caller(request, acting_for=data.get("user_key"))
+        catalog, ranked, unknown, degraded = markets_rank(
+            user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
+            country=data.get("geo", ""),
+        )
+        items = []
+        for rank, (i, score, components, left_out_by) in enumerate(ranked):
+            item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by}
+            if caller.is_staff:
+                item["components"] = {k: round(v, 4) for k, v in components.items()}
+            items.append(item)
+        payload = {"user_key": caller.user_key, "degraded": degraded, "ranked": items, "unknown": unknown}
+        if caller.issued_token:
+            payload["anon_key"] = caller.issued_token
+        return Response(payload)
+
+
+class ProfileApi(CallerApi):
+    """The caller's own profile: affinities now (decayed) and recent history. Nobody reads another's."""
+
+    def get(self, request):
+        caller = self.caller(request, acting_for=request.query_params.get("user_key"))
+        now = timezone.now()
+        profile = UserProfile.objects.filter(user_key=caller.user_key).first()
+        affinities = {"long": [], "session": []}
+        for a in TopicAffinity.objects.filter(user_key=caller.user_key):
+            value = a.score * decay_factor(now - a.updated_at, HALF_LIFE[a.horizon])
+            affinities[a.horizon].append({"topic_type": a.topic_type, "topic": a.topic_value, "value": round(value, 4)})
+        for values in affinities.values():
+            values.sort(key=lambda v: -v["value"])
+        recent = [
+            {"market_id": market_id, "event_type": event_type, "occurred_at": at}
+            for market_id, event_type, at in Interaction.objects.filter(
+                user_key=caller.user_key, occurred_at__gte=now - timedelta(days=7)
+            ).order_by("-occurred_at").values_list("market__market_id", "event_type", "occurred_at")[:50]
+        ]
+        payload = {
+            "user_key": caller.user_key,
+            "country": profile.geo_country if profile else "",
+            "last_active_at": profile.last_active_at if profile else None,
+            "session_started_at": profile.session_started_at if profile else None,
+            "total_interactions": profile.total_interactions if profile else 0,
+            "affinities": affinities,
+            "recent": recent,
+        }
+        if caller.issued_token:
+            payload["anon_key"] = caller.issued_token
+        return Response(payload)

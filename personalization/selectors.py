@@ -1,0 +1,251 @@
+"""The loading layer of the feed: catalog arrays kept in memory, and one user's rows per request.
+
+The per-market inputs (category, tags, dates, trending, rising, boosts) are shared by every
+user, so each process keeps them as numpy arrays (`personalization.ranking.inputs.Catalog`)
+and reloads them when the catalog version in the cache moves (bumped by market updates,
+imports and the beat tasks), at most every few seconds, and at least every minute even if
+the cache cannot be reached. Per request, only the user's own rows are read, in a fixed
+number of queries whatever the catalog size.
+"""
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from feedproject.cache import cache_get
+from markets.models import EditorialBoost, Market, MarketVelocity
+from markets.services import CATALOG_VERSION_KEY
+from personalization.feed_configs import feed_config_version_cache_key
+from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
+from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decay_factor
+from personalization.ranking.inputs import Boosts, Catalog, UserData
+from personalization.ranking.params import FeedParams
+from tracking.models import Impression, Interaction
+
+MIN_RELOAD_SECONDS = 5  # catalog: a burst of market updates reloads the arrays once, not once per update
+MAX_AGE_SECONDS = 60  # reload at least this often, whatever the cache says (or when it is down)
+RECENT_LIMIT = 20
+RECENT_TYPES = ("view_market", "click")
+
+
+@dataclass
+class MarketDisplay:
+    """What a feed item shows besides the ranking arrays (kept with the catalog, no query per item)."""
+
+    image_url: list
+    volume_total: np.ndarray
+    resolution_date: list
+    tag_labels_of: list  # per market: list of tag labels
+
+
+class _Cached:
+    """A value rebuilt when its version stamp moves; thread-safe, one rebuild at a time."""
+
+    def __init__(self, version_key, build, min_reload_seconds=0.0):
+        self.version_key, self.build, self.min_reload = version_key, build, min_reload_seconds
+        self.value, self.version, self.loaded_at = None, None, 0.0
+        self.lock = threading.Lock()
+        self.degraded = False
+
+    def get(self):
+        version, ok = cache_get(self.version_key)
+        self.degraded = not ok
+        age = time.monotonic() - self.loaded_at
+        stale = self.value is None or age > MAX_AGE_SECONDS or (ok and version != self.version)
+        if stale and (self.value is None or age >= self.min_reload):
+            with self.lock:
+                if self.value is None or time.monotonic() - self.loaded_at >= self.min_reload:
+                    self.value = self.build()
+                    self.version, self.loaded_at = version, time.monotonic()
+        return self.value
+
+    def reset(self):
+        self.value, self.version, self.loaded_at = None, None, 0.0
+
+
+def _epoch(values):
+    return np.array([v.timestamp() if v is not None else np.nan for v in values], dtype=float)
+
+
+def catalog_build(now=None):
+    """Open markets as ranking arrays plus their display fields. A handful of queries, whatever happens."""
+    now = now or timezone.now()
+    rows = list(
+        Market.objects.filter(status=Market.Status.OPEN)
+        .order_by("pk")
+        .values_list(
+            "pk", "market_id", "title", "category", "probability", "volume_24h", "volume_total", "created_at",
+            "news_at", "event_start_at", "image_url", "resolution_date",
+        )
+    )
+    pks = [r[0] for r in rows]
+    index = {pk: i for i, pk in enumerate(pks)}
+    links = defaultdict(list)
+    tag_rows = {}
+    for market_pk, tag_pk, slug, label in Market.tags.through.objects.filter(market__status=Market.Status.OPEN).values_list(
+        "market_id", "tag_id", "tag__slug", "tag__label"
+    ):
+        links[market_pk].append(tag_pk)
+        tag_rows[tag_pk] = (slug, label)
+    tag_pks = sorted(tag_rows)
+    tag_code = {pk: code for code, pk in enumerate(tag_pks)}
+    width = max((len(v) for v in links.values()), default=1)
+    pad = len(tag_pks)
+    tags = np.full((len(rows), width), pad, dtype=np.int32)
+    for market_pk, tag_list in links.items():
+        tags[index[market_pk], : len(tag_list)] = [tag_code[t] for t in tag_list]
+    categories = sorted({r[3] for r in rows})
+    category_code = {c: i for i, c in enumerate(categories)}
+
+    n = len(rows)
+    trending_global, rising = np.zeros(n), np.zeros(n)
+    trending_local, local_users = {}, {}
+    for market_pk, scope, trending, rising_score, users in MarketVelocity.objects.filter(
+        market__status=Market.Status.OPEN
+    ).values_list("market_id", "scope", "trending_score", "rising_score", "unique_users_24h"):
+        i = index.get(market_pk)
+        if i is None:
+            continue
+        if scope == "global":
+            trending_global[i], rising[i] = trending, rising_score
+        else:
+            if scope not in trending_local:
+                trending_local[scope], local_users[scope] = np.zeros(n), np.zeros(n, dtype=np.int64)
+            trending_local[scope][i], local_users[scope][i] = trending, users
+
+    boosts = [
+        b for b in EditorialBoost.objects.filter(ends_at__gt=now, market__status=Market.Status.OPEN).values_list(
+            "market_id", "value", "starts_at", "ends_at", "surfaces", "pinned_slot"
+        )
+    ]
+    catalog = Catalog(
+        pk=np.array(pks, dtype=np.int64),
+        market_id=[r[1] for r in rows],
+        title=[r[2] for r in rows],
+        category=np.array([category_code[r[3]] for r in rows], dtype=np.int32),
+        categories=categories,
+        tags=tags,
+        tag_count=(tags != pad).sum(axis=1),
+        tag_slugs=[tag_rows[pk][0] for pk in tag_pks],
+        tag_labels=[tag_rows[pk][1] for pk in tag_pks],
+        probability=np.array([r[4] for r in rows], dtype=float),
+        volume_24h=np.array([r[5] for r in rows], dtype=float),
+        created_at=_epoch(r[7] for r in rows),
+        news_at=_epoch(r[8] for r in rows),
+        event_start_at=_epoch(r[9] for r in rows),
+        has_image=np.array([bool(r[10]) for r in rows], dtype=bool),
+        trending_global=trending_global,
+        rising=rising,
+        trending_local=trending_local,
+        local_users_24h=local_users,
+        boosts=Boosts(
+            index=np.array([index[b[0]] for b in boosts], dtype=np.int64),
+            value=np.array([b[1] for b in boosts], dtype=float),
+            starts_at=_epoch(b[2] for b in boosts),
+            ends_at=_epoch(b[3] for b in boosts),
+            surfaces=[tuple(b[4] or ()) for b in boosts],
+            pinned_slot=np.array([-1 if b[5] is None else b[5] for b in boosts], dtype=np.int64),
+        ),
+        version=str(time.time_ns()),
+    )
+    catalog.display = MarketDisplay(
+        image_url=[r[10] for r in rows],
+        volume_total=np.array([r[6] for r in rows], dtype=float),
+        resolution_date=[r[11] for r in rows],
+        tag_labels_of=[[tag_rows[t][1] for t in links.get(pk, ())] for pk in pks],
+    )
+    return catalog
+
+
+_catalog = _Cached(CATALOG_VERSION_KEY, catalog_build, MIN_RELOAD_SECONDS)
+
+
+def catalog_current():
+    """(catalog, degraded): the in-memory catalog, and whether the cache could not be asked about it."""
+    return _catalog.get(), _catalog.degraded
+
+
+_configs = {}
+
+
+def feed_params_current(surface):
+    """The active FeedConfig of `surface` as FeedParams, reloaded when its version stamp moves."""
+    if surface not in _configs:
+        def build(surface=surface):
+            config = FeedConfig.objects.filter(surface=surface, is_active=True).first()
+            return FeedParams.from_dict(config.params if config else None, version=config.version if config else 0)
+
+        _configs[surface] = _Cached(feed_config_version_cache_key(surface), build)
+    return _configs[surface].get()
+
+
+def caches_reset():
+    """Forget every in-memory copy (tests, and after a restore of the database)."""
+    _catalog.reset()
+    for cached in _configs.values():
+        cached.reset()
+
+
+def user_data_load(*, user_key, catalog, now, country=""):
+    """One user's rows as UserData, in five queries whatever the catalog size."""
+    profile = UserProfile.objects.filter(user_key=user_key).first()
+    session_live = bool(profile and profile.last_active_at and now - profile.last_active_at <= SESSION_GAP)
+    long, session = {}, {}
+    for horizon, topic_type, value, score, updated_at in TopicAffinity.objects.filter(user_key=user_key).values_list(
+        "horizon", "topic_type", "topic_value", "score", "updated_at"
+    ):
+        if horizon == TopicAffinity.Horizon.LONG:
+            long[(topic_type, value)] = score * decay_factor(now - updated_at, HALF_LIFE["long"])
+        elif session_live and updated_at >= profile.session_started_at:
+            session[(topic_type, value)] = score * decay_factor(now - updated_at, HALF_LIFE["session"])
+
+    index = catalog.index_of_pk
+    states = [
+        s for s in UserMarketState.objects.filter(user_key=user_key).values_list(
+            "market_id", "last_shown_at", "probability_at_last_shown", "volume_24h_at_last_shown",
+            "last_positive_at", "hidden",
+        )
+        if s[0] in index
+    ]
+    shows = {
+        row["market_id"]: row
+        for row in Impression.objects.filter(user_key=user_key, shown_at__gte=now - timedelta(days=7))
+        .values("market_id")
+        .annotate(n7=Count("id"), n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), first=Min("shown_at"))
+    }
+    recent = []
+    for market_pk in (
+        Interaction.objects.filter(user_key=user_key, event_type__in=RECENT_TYPES, occurred_at__gte=now - timedelta(hours=24))
+        .order_by("-occurred_at")
+        .values_list("market_id", flat=True)[: RECENT_LIMIT * 3]
+    ):
+        if market_pk in index and index[market_pk] not in recent:
+            recent.append(index[market_pk])
+    recent = recent[:RECENT_LIMIT]
+
+    dwell = {}
+    if profile:
+        dwell = {c: d["total_ms"] / d["count"] for c, d in profile.category_dwell.items() if d.get("count")}
+    empty = {"n24": 0, "n7": 0, "first": None}
+    return UserData(
+        user_key=user_key,
+        country=(country or (profile.geo_country if profile else "")).upper(),
+        long=long,
+        session=session,
+        recent=recent,
+        dwell_mean_ms=dwell,
+        seen_index=np.array([index[s[0]] for s in states], dtype=np.int64),
+        last_shown_at=_epoch(s[1] for s in states),
+        prob_at_last_shown=np.array([np.nan if s[2] is None else s[2] for s in states], dtype=float),
+        volume_at_last_shown=np.array([np.nan if s[3] is None else s[3] for s in states], dtype=float),
+        last_positive_at=_epoch(s[4] for s in states),
+        hidden=np.array([s[5] for s in states], dtype=bool),
+        shows_24h=np.array([shows.get(s[0], empty)["n24"] for s in states], dtype=np.int64),
+        shows_7d=np.array([shows.get(s[0], empty)["n7"] for s in states], dtype=np.int64),
+        first_shown_7d=_epoch(shows.get(s[0], empty)["first"] for s in states),
+    )

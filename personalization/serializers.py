@@ -1,0 +1,74 @@
+"""Shapes of the feed API (documentation and query validation)."""
+from rest_framework import serializers
+
+from personalization.models import FeedConfig
+
+SURFACES = FeedConfig.Surface.choices
+
+
+class FeedQuerySerializer(serializers.Serializer):
+    surface = serializers.ChoiceField(choices=SURFACES, default="home")
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Country for local trending.")
+    feed_request_id = serializers.UUIDField(required=False, help_text="Repeat a request: same id, same feed.")
+    debug = serializers.BooleanField(default=False, help_text="Staff only: also list the markets left out.")
+    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+
+
+class FeedItemSerializer(serializers.Serializer):
+    market_id = serializers.CharField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    probability = serializers.FloatField()
+    volume_24h = serializers.FloatField()
+    volume_total = serializers.FloatField()
+    image_url = serializers.CharField(allow_blank=True)
+    resolution_date = serializers.DateTimeField(allow_null=True)
+    position = serializers.IntegerField()
+    section = serializers.ChoiceField(choices=["hero", "grid", "stream"])
+    reason = serializers.ChoiceField(
+        choices=["personal", "trending_local", "trending_global", "exploration", "editorial", "followup"]
+    )
+    reason_text = serializers.CharField()
+    components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
+
+
+class FeedSectionsSerializer(serializers.Serializer):
+    hero = FeedItemSerializer(many=True)
+    grid = FeedItemSerializer(many=True)
+    stream = FeedItemSerializer(many=True)
+
+
+class FeedResponseSerializer(serializers.Serializer):
+    feed_request_id = serializers.UUIDField()
+    user_key = serializers.CharField()
+    anon_key = serializers.CharField(required=False)
+    generated_at = serializers.DateTimeField()
+    degraded = serializers.BooleanField(help_text="True when a cached input could not be checked.")
+    surface = serializers.CharField()
+    config_version = serializers.IntegerField()
+    sections = FeedSectionsSerializer()
+    filtered = serializers.ListField(child=serializers.DictField(), required=False, help_text="Staff with debug=1.")
+
+
+class RankRequestSerializer(serializers.Serializer):
+    market_ids = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=500)
+    surface = serializers.ChoiceField(choices=SURFACES, default="home")
+    geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
+    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+
+
+class RankedSerializer(serializers.Serializer):
+    market_id = serializers.CharField()
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    left_out_by = serializers.CharField(allow_null=True, help_text="The cap that keeps it out of the feed, if any.")
+    components = serializers.DictField(child=serializers.FloatField(), required=False)
+
+
+class RankResponseSerializer(serializers.Serializer):
+    user_key = serializers.CharField()
+    degraded = serializers.BooleanField()
+    ranked = RankedSerializer(many=True)
+    unknown = serializers.ListField(child=serializers.CharField(), help_text="Unknown, closed or resolved markets.")

@@ -1,0 +1,171 @@
+"""GET /api/feed, POST /api/rank, GET /api/profile end to end (database, selectors, ranking)."""
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from markets.models import Market, MarketVelocity
+from markets.tests.factories import MarketFactory, TagFactory
+from personalization.feed_configs import feed_config_save_version
+from personalization.ranking.config import default_params
+from personalization.selectors import caches_reset, catalog_current
+from tracking.tests.conftest import make_event, make_impression
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalog():
+    nba, btc = TagFactory(label="NBA"), TagFactory(label="Bitcoin")
+    markets = []
+    for i in range(12):
+        markets.append(MarketFactory(category="Sports", tags=[nba], market_id=f"sports-{i}"))
+        markets.append(MarketFactory(category="Crypto", tags=[btc], market_id=f"crypto-{i}"))
+        markets.append(MarketFactory(category="Politics", market_id=f"politics-{i}"))
+    now = timezone.now()
+    MarketVelocity.objects.bulk_create(
+        [MarketVelocity(market=m, scope="global", trending_score=(k % 10) / 10, computed_at=now) for k, m in enumerate(markets)]
+    )
+    MarketFactory(market_id="resolved-one", status=Market.Status.RESOLVED)
+    return markets
+
+
+def items(body):
+    return [it for section in ("hero", "grid", "stream") for it in body["sections"][section]]
+
+
+def test_a_new_visitor_gets_a_full_trending_and_exploration_feed_and_a_key(catalog):
+    response = APIClient().get("/api/feed?limit=20")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["user_key"].startswith("a:") and body["anon_key"]
+    feed = items(body)
+    assert len(feed) == 20
+    assert [len(body["sections"][s]) for s in ("hero", "grid", "stream")] == [1, 9, 10]
+    assert {it["reason"] for it in feed} <= {"trending_global", "exploration", "personal"}
+    assert all(it["reason_text"] for it in feed)
+    assert "components" not in feed[0]
+    assert "resolved-one" not in {it["market_id"] for it in feed}
+
+
+def test_the_feed_reacts_to_the_users_own_last_event(catalog):
+    client = APIClient()
+    first = client.get("/api/feed?limit=10").json()
+    client.post(
+        "/api/track",
+        {"events": [make_event(market_id=f"crypto-{i}", event_type="participate") for i in range(3)]},
+        format="json",
+    )
+    after = items(client.get("/api/feed?limit=10").json())
+    personal = [it for it in after if it["reason"] == "personal"]
+    assert personal and personal[0]["category"] == "Crypto"
+    assert any("Bitcoin" in it["reason_text"] or "Crypto" in it["reason_text"] for it in personal)
+    assert first["user_key"] == client.get("/api/feed").json()["user_key"]
+
+
+def test_a_market_shown_a_minute_ago_is_not_shown_on_refresh(catalog):
+    client = APIClient()
+    body = client.get("/api/feed?limit=10").json()
+    shown = [it["market_id"] for it in items(body)]
+    client.post(
+        "/api/impressions",
+        {"feed_request_id": body["feed_request_id"], "impressions": [make_impression(market_id=m) for m in shown]},
+        format="json",
+    )
+    refreshed = {it["market_id"] for it in items(client.get("/api/feed?limit=10").json())}
+    assert not refreshed & set(shown)
+
+
+def test_the_same_feed_request_id_reproduces_the_feed(catalog):
+    client = APIClient()
+    request_id = str(uuid.uuid4())
+    a = client.get(f"/api/feed?limit=20&feed_request_id={request_id}").json()
+    b = client.get(f"/api/feed?limit=20&feed_request_id={request_id}").json()
+    assert [it["market_id"] for it in items(a)] == [it["market_id"] for it in items(b)]
+    assert a["feed_request_id"] == request_id
+
+
+def test_staff_see_components_and_with_debug_the_markets_left_out(catalog, admin_user):
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    client.post("/api/track", make_event(market_id="sports-1", event_type="hide"), format="json")
+    body = client.get("/api/feed?limit=5&debug=1").json()
+    assert set(items(body)[0]["components"]) >= {"interest", "trending", "final"}
+    assert {"market_id": "sports-1", "title": Market.objects.get(market_id="sports-1").title, "rule": "hidden"} in body[
+        "filtered"
+    ]
+
+
+def test_a_visitor_cannot_read_another_users_feed_or_profile(catalog):
+    assert APIClient().get("/api/feed?user_key=u:1").status_code == 403
+    assert APIClient().get("/api/profile?user_key=u:1").status_code == 403
+
+
+def test_a_service_may_read_any_users_feed(catalog):
+    service = User.objects.create_user("bff")
+    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
+    assert client.get("/api/feed?user_key=u:9").json()["user_key"] == "u:9"
+
+
+def test_the_profile_shows_the_callers_affinities(catalog):
+    client = APIClient()
+    client.post("/api/track", make_event(market_id="sports-2", event_type="bookmark", geo_country="IL"), format="json")
+    body = client.get("/api/profile").json()
+    assert body["country"] == "IL"
+    assert body["affinities"]["long"][0] == {"topic_type": "category", "topic": "Sports", "value": 3.5}
+    assert body["recent"][0]["market_id"] == "sports-2"
+
+
+def test_rank_orders_the_given_markets_and_lists_unknown_ones(catalog):
+    client = APIClient()
+    client.post("/api/track", make_event(market_id="crypto-1", event_type="participate"), format="json")
+    body = client.post(
+        "/api/rank", {"market_ids": ["sports-3", "crypto-2", "nope", "resolved-one"]}, format="json"
+    ).json()
+    assert [r["market_id"] for r in body["ranked"]] == ["crypto-2", "sports-3"]
+    assert body["ranked"][0]["score"] > body["ranked"][1]["score"]
+    assert body["unknown"] == ["nope", "resolved-one"]
+
+
+def test_a_new_active_config_is_used_without_a_restart(catalog, django_capture_on_commit_callbacks):
+    client = APIClient()
+    client.post("/api/track", make_event(market_id="sports-1", event_type="participate"), format="json")
+    before = client.get("/api/feed?limit=20").json()
+    assert before["config_version"] == 1
+    params = default_params()
+    params["quotas"].update(personal=0.2, trending_global=0.45)
+    with django_capture_on_commit_callbacks(execute=True):
+        feed_config_save_version(surface="home", params=params, note="more trending", created_by=None, activate=True)
+    after = client.get("/api/feed?limit=20").json()
+    assert after["config_version"] == 2
+    count = lambda body, reason: sum(it["reason"] == reason for it in items(body))  # noqa: E731
+    assert count(after, "trending_global") > count(before, "trending_global")
+
+
+def test_the_feed_query_count_does_not_grow_with_the_catalog(catalog):
+    client = APIClient()
+    client.post("/api/track", {"events": [make_event(market_id=f"sports-{i}") for i in range(3)]}, format="json")
+    counts = []
+    for extra in (0, 60):
+        MarketFactory.create_batch(extra, category="World")
+        caches_reset()
+        assert client.get("/api/feed?limit=100").json()["sections"]  # reloads the catalog
+        assert catalog_current()[0].pk.size == 36 + extra
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/feed").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == 5, counts
+
+
+def test_bad_query_parameters_are_a_400(catalog):
+    assert APIClient().get("/api/feed?limit=0").status_code == 400
+    assert APIClient().get("/api/feed?surface=nope").status_code == 400
+    assert APIClient().post("/api/rank", {"market_ids": []}, format="json").status_code == 400
