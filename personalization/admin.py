@@ -2,16 +2,19 @@
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from markets.admin import ExactSearchMixin, ReadOnlyAdmin, changelist_link, market_column, recent_filter
 from personalization.feed_configs import feed_config_activate, feed_config_save_version
-from personalization.forms import GROUP_TITLES, FeedConfigForm, param_fieldsets, param_label
+from personalization.forms import GROUP_TITLES, FeedConfigForm, FeedPreviewForm, param_fieldsets, param_label
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import HALF_LIFE, decayed
 from personalization.ranking.config import GROUPS, PARAMS
+from personalization.ranking.features import COMPONENTS
+from personalization.services import feed_build
 from tracking.models import Impression, Interaction
 
 
@@ -98,6 +101,32 @@ class FeedConfigAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by")
+
+    def get_urls(self):
+        preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="personalization_feed_preview")
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request):
+        """The feed a user would get, with each item's pool, reason and score components, and what was left out."""
+        form = FeedPreviewForm(request.GET or None)
+        context = {**self.admin_site.each_context(request), "title": "Preview a user's feed", "form": form,
+                   "opts": self.model._meta}
+        if form.is_valid():
+            data = form.cleaned_data
+            result = feed_build(
+                user_key=data["user_key"], surface=data["surface"], limit=data["limit"],
+                country=data["country"] or "", now=data["at"] or timezone.now(),
+            )
+            catalog = result.catalog
+            context.update(
+                result=result,
+                items=[(item, catalog.market_id[item.index], catalog.title[item.index],
+                        catalog.categories[catalog.category[item.index]]) for item in result.ranking.items],
+                component_names=COMPONENTS,
+                filtered=[(catalog.market_id[i], catalog.title[i], rule)
+                          for i, rule in sorted(result.ranking.filtered.items(), key=lambda kv: kv[1])],
+            )
+        return TemplateResponse(request, "admin/personalization/feed_preview.html", context)
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):

@@ -121,3 +121,13 @@ FeedConfigForm = type(
     (FeedConfigBaseForm,),
     {param_field_name(p): _param_field(p) for p in PARAMS},
 )
+
+
+class FeedPreviewForm(forms.Form):
+    """What an editor asks the preview: whose feed, where, when."""
+
+    user_key = forms.CharField(max_length=64, help_text='e.g. "u:42", "a:3f2c…" or "demo:7"')
+    surface = forms.ChoiceField(choices=FeedConfig.Surface.choices, initial="home")
+    country = forms.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Two letters; empty = the user's own.")
+    at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-26 18:00; empty = now.")
+    limit = forms.IntegerField(min_value=1, max_value=100, initial=20)

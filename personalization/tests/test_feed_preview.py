@@ -1,0 +1,45 @@
+"""The admin's "preview a user's feed" page."""
+import pytest
+from django.urls import reverse
+
+from markets.tests.factories import MarketFactory, TagFactory
+from tracking.services import INTERACTION, events_ingest
+from tracking.tests.conftest import make_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_editor_sees_the_users_feed_with_pools_components_and_what_was_left_out(admin_client):
+    nba = TagFactory(label="NBA")
+    for i in range(15):
+        MarketFactory(market_id=f"sports-{i}", category="Sports", tags=[nba])
+        MarketFactory(market_id=f"politics-{i}", category="Politics")
+    events_ingest(
+        kind=INTERACTION, user_key="u:7",
+        raw_events=[make_event(market_id="politics-1", event_type="hide"), make_event(market_id="sports-2", event_type="participate")],
+    )
+    url = reverse("admin:personalization_feed_preview")
+    page = admin_client.get(url, {"user_key": "u:7", "surface": "home", "limit": 12, "country": "IL"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Feed of u:7" in html and html.count("<tr>") >= 12
+    assert "Because you follow" in html and "interest" in html and "final" in html
+    filtered = html[html.index('id="preview-filtered"'):]
+    assert "hidden" in filtered and "politics-1" in filtered
+
+
+def test_the_preview_form_refuses_a_bad_country(admin_client):
+    page = admin_client.get(reverse("admin:personalization_feed_preview"), {"user_key": "u:1", "country": "Israel",
+                                                                          "surface": "home", "limit": 5})
+    assert page.status_code == 200 and "Feed of" not in page.content.decode()
+    assert "Enter a valid value" in page.content.decode()
+
+
+def test_the_feed_config_list_links_to_the_preview(admin_client):
+    page = admin_client.get(reverse("admin:personalization_feedconfig_changelist"))
+    assert reverse("admin:personalization_feed_preview") in page.content.decode()
+
+
+def test_the_preview_needs_an_admin_login(client):
+    page = client.get(reverse("admin:personalization_feed_preview"), {"user_key": "u:1"})
+    assert page.status_code == 302
