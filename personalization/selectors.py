@@ -18,11 +18,12 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from feedproject.cache import cache_get
+from feedproject.db import Epoch
 from markets.models import EditorialBoost, Market, MarketVelocity
 from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
-from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decay_factor
+from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.params import FeedParams
 from tracking.models import Impression, Interaction
@@ -192,60 +193,77 @@ def caches_reset():
 
 
 def user_data_load(*, user_key, catalog, now, country=""):
-    """One user's rows as UserData, in five queries whatever the catalog size."""
+    """One user's rows as UserData, in five queries whatever the catalog size.
+
+    Times come from the database as epoch seconds (`Epoch`), so no datetime is built per row.
+    """
+    t = now.timestamp()
     profile = UserProfile.objects.filter(user_key=user_key).first()
     session_live = bool(profile and profile.last_active_at and now - profile.last_active_at <= SESSION_GAP)
+    session_start = profile.session_started_at.timestamp() if session_live else None
+    long_half, session_half = HALF_LIFE["long"].total_seconds(), HALF_LIFE["session"].total_seconds()
     long, session = {}, {}
     for horizon, topic_type, value, score, updated_at in TopicAffinity.objects.filter(user_key=user_key).values_list(
-        "horizon", "topic_type", "topic_value", "score", "updated_at"
+        "horizon", "topic_type", "topic_value", "score", Epoch("updated_at")
     ):
         if horizon == TopicAffinity.Horizon.LONG:
-            long[(topic_type, value)] = score * decay_factor(now - updated_at, HALF_LIFE["long"])
-        elif session_live and updated_at >= profile.session_started_at:
-            session[(topic_type, value)] = score * decay_factor(now - updated_at, HALF_LIFE["session"])
+            long[(topic_type, value)] = score * 2.0 ** (-(t - updated_at) / long_half)
+        elif session_start is not None and updated_at >= session_start - 1e-3:
+            session[(topic_type, value)] = score * 2.0 ** (-(t - updated_at) / session_half)
 
     index = catalog.index_of_pk
+    week_ago = now - timedelta(days=7)
+    # Hidden markets, recent showings and past positives are all that caps, fatigue and followup read.
     states = [
-        s for s in UserMarketState.objects.filter(user_key=user_key).values_list(
-            "market_id", "last_shown_at", "probability_at_last_shown", "volume_24h_at_last_shown",
-            "last_positive_at", "hidden",
+        s for s in UserMarketState.objects.filter(user_key=user_key)
+        .filter(Q(hidden=True) | Q(last_shown_at__gte=week_ago) | Q(last_positive_at__isnull=False))
+        .values_list(
+            "market_id", Epoch("last_shown_at"), "probability_at_last_shown", "volume_24h_at_last_shown",
+            Epoch("last_positive_at"), "hidden",
         )
         if s[0] in index
     ]
     shows = {
-        row["market_id"]: row
-        for row in Impression.objects.filter(user_key=user_key, shown_at__gte=now - timedelta(days=7))
+        market_pk: (n24, n7, first)
+        for market_pk, n24, n7, first in Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)
         .values("market_id")
-        .annotate(n7=Count("id"), n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), first=Min("shown_at"))
+        .annotate(
+            n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), n7=Count("id"),
+            first=Epoch(Min("shown_at")),
+        )
+        .values_list("market_id", "n24", "n7", "first")
     }
     recent = []
     for market_pk in (
-        Interaction.objects.filter(user_key=user_key, event_type__in=RECENT_TYPES, occurred_at__gte=now - timedelta(hours=24))
+        Interaction.objects.filter(
+            user_key=user_key, event_type__in=RECENT_TYPES, occurred_at__gte=now - timedelta(hours=24)
+        )
         .order_by("-occurred_at")
         .values_list("market_id", flat=True)[: RECENT_LIMIT * 3]
     ):
         if market_pk in index and index[market_pk] not in recent:
             recent.append(index[market_pk])
-    recent = recent[:RECENT_LIMIT]
 
     dwell = {}
     if profile:
         dwell = {c: d["total_ms"] / d["count"] for c, d in profile.category_dwell.items() if d.get("count")}
-    empty = {"n24": 0, "n7": 0, "first": None}
+    nan = float("nan")
+    column = lambda k, dtype=float: np.array([nan if s[k] is None else s[k] for s in states], dtype=dtype)  # noqa: E731
+    shown = [shows.get(s[0], (0, 0, nan)) for s in states]
     return UserData(
         user_key=user_key,
         country=(country or (profile.geo_country if profile else "")).upper(),
         long=long,
         session=session,
-        recent=recent,
+        recent=recent[:RECENT_LIMIT],
         dwell_mean_ms=dwell,
         seen_index=np.array([index[s[0]] for s in states], dtype=np.int64),
-        last_shown_at=_epoch(s[1] for s in states),
-        prob_at_last_shown=np.array([np.nan if s[2] is None else s[2] for s in states], dtype=float),
-        volume_at_last_shown=np.array([np.nan if s[3] is None else s[3] for s in states], dtype=float),
-        last_positive_at=_epoch(s[4] for s in states),
+        last_shown_at=column(1),
+        prob_at_last_shown=column(2),
+        volume_at_last_shown=column(3),
+        last_positive_at=column(4),
         hidden=np.array([s[5] for s in states], dtype=bool),
-        shows_24h=np.array([shows.get(s[0], empty)["n24"] for s in states], dtype=np.int64),
-        shows_7d=np.array([shows.get(s[0], empty)["n7"] for s in states], dtype=np.int64),
-        first_shown_7d=_epoch(shows.get(s[0], empty)["first"] for s in states),
+        shows_24h=np.array([x[0] for x in shown], dtype=np.int64),
+        shows_7d=np.array([x[1] for x in shown], dtype=np.int64),
+        first_shown_7d=np.array([x[2] for x in shown], dtype=float),
     )

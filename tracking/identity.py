@@ -14,8 +14,11 @@ from django.conf import settings
 from django.core import signing
 from rest_framework.authtoken.models import Token
 
+from feedproject.cache import cache_get, cache_set
+
 _SIGNER_SALT = "feed.anonymous-user-key"
 SERVICE_PERMISSION = "tracking.act_for_any_user"
+SERVICE_CHECK_SECONDS = 60  # a revoked service permission stops working within this time
 USER_KEY_HEADER = "HTTP_X_USER_KEY"
 
 
@@ -52,7 +55,7 @@ def caller_resolve(request, *, acting_for=None):
     user = request.user
     if user is not None and user.is_authenticated:
         # A service is a token, not a browser session: an editor logged into admin is u:<id>.
-        if isinstance(request.auth, Token) and user.has_perm(SERVICE_PERMISSION):
+        if isinstance(request.auth, Token) and _is_service(user):
             return Caller(user_key=acting_for or f"svc:{user.pk}", is_service=True, is_staff=user.is_staff)
         return Caller(user_key=f"u:{user.pk}", is_staff=user.is_staff)
     token = request.META.get(USER_KEY_HEADER) or request.COOKIES.get(settings.ANON_KEY_COOKIE)
@@ -61,3 +64,14 @@ def caller_resolve(request, *, acting_for=None):
         return Caller(user_key=user_key)
     user_key, token = anonymous_key_new()
     return Caller(user_key=user_key, issued_token=token)
+
+
+def _is_service(user):
+    """The permission check costs two queries; services call on every request, so it is cached a minute."""
+    key = f"identity:service:{user.pk}"
+    cached, ok = cache_get(key)
+    if cached is None:
+        cached = user.has_perm(SERVICE_PERMISSION)
+        if ok:
+            cache_set(key, cached, SERVICE_CHECK_SECONDS)
+    return cached

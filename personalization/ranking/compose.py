@@ -86,14 +86,17 @@ class Composer:
         """The pool's best unused market after the diversity penalty and the first-N category cap."""
         position = len(self.picks)
         best, best_score = None, -np.inf
-        for i in self.pools[pool]:
+        key = self.scores[pool]
+        for i in self.pools[pool]:  # sorted by key, best first; the penalty only lowers a score
+            raw = key[i]
+            if raw <= best_score:
+                break
             if i in self.used or (need_image and not self.has_image[i]):
                 continue
             category = int(self.categories[i])
             if position < self.d.top_n and self.category_count.get(category, 0) >= self.d.max_per_category_top:
                 continue
-            adjusted = self.scores[pool][i]
-            adjusted = adjusted * self._diversity_factor(category) if adjusted > 0 else adjusted
+            adjusted = raw * self._diversity_factor(category) if raw > 0 else raw
             if adjusted > best_score:
                 best, best_score = i, adjusted
         return best

@@ -56,20 +56,14 @@ def session_beta(session_values, beta_max, beta_k):
 def similarity(catalog, recent):
     """Max Jaccard overlap of {category} ∪ tags with the recently viewed markets (each excluded from itself)."""
     n = len(catalog)
-    best = np.zeros(n)
     if not recent:
-        return best
-    pad = len(catalog.tag_slugs)
+        return np.zeros(n)
+    recent = np.asarray(recent)
     sizes = catalog.tag_count + 1
-    for r in recent:  # at most 20 recent markets, never a loop over candidates
-        in_r = np.zeros(pad + 1, dtype=bool)
-        in_r[catalog.tags[r]] = True
-        in_r[pad] = False
-        inter = in_r[catalog.tags].sum(axis=1) + (catalog.category == catalog.category[r])
-        jaccard = inter / (sizes + sizes[r] - inter)
-        jaccard[r] = 0.0
-        np.maximum(best, jaccard, out=best)
-    return best
+    inter = (catalog.topics @ catalog.topics[recent].T).toarray()  # (n, k) shared topics
+    jaccard = inter / (sizes[:, None] + sizes[recent][None, :] - inter)
+    jaccard[recent, np.arange(len(recent))] = 0.0
+    return jaccard.max(axis=1)
 
 
 def freshness(catalog, now, half_life_hours):

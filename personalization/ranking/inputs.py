@@ -5,6 +5,7 @@ Times are seconds since the epoch (float64, NaN for "never"), so every rule is a
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 
 @dataclass
@@ -52,6 +53,17 @@ class Catalog:
 
     def __post_init__(self):
         self.index_of_pk = {int(pk): i for i, pk in enumerate(self.pk)}
+        # Each market's topic set {category} ∪ tags as a sparse 0/1 row: overlaps become one product.
+        pad = len(self.tag_slugs)
+        rows, cols = np.nonzero(self.tags != pad)
+        self.topics = sparse.csr_matrix(
+            (
+                np.ones(len(rows) + len(self.pk), dtype=np.float32),
+                (np.concatenate([rows, np.arange(len(self.pk))]),
+                 np.concatenate([self.tags[rows, cols], pad + np.asarray(self.category)])),
+            ),
+            shape=(len(self.pk), pad + len(self.categories)),
+        )
         self.category_code = {name: i for i, name in enumerate(self.categories)}
         self.tag_code = {slug: i for i, slug in enumerate(self.tag_slugs)}
 

@@ -1,0 +1,204 @@
+"""Feed latency: GET /api/feed?limit=20 served in process on PostgreSQL (issue 3).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 10000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 50000
+
+A generated catalog of the Polymarket catalog's shape (8 categories, ~2,600 tags with a
+long tail, 1-6 tags a market), velocity rows for every market and 50 countries, and a user
+with 300 affinities, 2,000 impressions over 7 days and 200 interactions. Reports the
+server-side p50 / p95 of the whole request (Django + DRF + loading + ranking, test client,
+no network), the peak RSS, and, in the same run, the baseline: SPEC 6's formula computed
+the naive way, with per-market queries for depth and followup as the old system did.
+"""
+import argparse
+import random
+import resource
+import time
+import uuid
+from datetime import timedelta
+
+import numpy as np
+from _django import median, setup, teardown
+
+CATEGORIES = ["Sports", "Politics", "Crypto", "Culture", "Business", "Science & Tech", "World", "Other"]
+COUNTRIES = [f"C{i:02d}" for i in range(48)] + ["US", "IL"]
+USER = "u:bench"
+
+
+def build_catalog(n, rng, now):
+    from markets.models import Market, MarketVelocity, Tag
+
+    tags = Tag.objects.bulk_create([Tag(slug=f"tag-{i}", label=f"Tag {i}") for i in range(2600)], batch_size=5000)
+    weights = 1 / np.arange(1, len(tags) + 1)  # Zipf-like: a few big tags, a long tail
+    weights /= weights.sum()
+    np_rng = np.random.default_rng(1)
+    markets = Market.objects.bulk_create(
+        [
+            Market(
+                market_id=f"bench-{i}", title=f"Will bench event {i} happen?", category=rng.choice(CATEGORIES),
+                probability=rng.uniform(0.02, 0.98), volume_24h=rng.lognormvariate(8, 2),
+                volume_total=rng.lognormvariate(10, 2), image_url=f"https://img.example/{i}.png" if i % 4 else "",
+                created_at=now - timedelta(hours=rng.uniform(0, 24 * 60)),
+            )
+            for i in range(n)
+        ],
+        batch_size=5000,
+    )
+    Through = Market.tags.through
+    links = []
+    for m in markets:
+        for t in set(np_rng.choice(len(tags), size=rng.randint(1, 6), p=weights).tolist()):
+            links.append(Through(market_id=m.pk, tag_id=tags[t].pk))
+    Through.objects.bulk_create(links, batch_size=10000)
+    velocities = [
+        MarketVelocity(market=m, scope="global", trending_score=rng.random(), rising_score=rng.random() * 0.5,
+                       unique_users_24h=rng.randint(0, 50), computed_at=now)
+        for m in markets
+    ]
+    for country in COUNTRIES:  # local activity on a tenth of the markets per country
+        velocities += [
+            MarketVelocity(market=m, scope=country, trending_score=rng.random(), unique_users_24h=rng.randint(0, 20),
+                           computed_at=now)
+            for m in rng.sample(markets, n // 10)
+        ]
+    MarketVelocity.objects.bulk_create(velocities, batch_size=10000)
+    return markets
+
+
+def build_user(markets, rng, now):
+    from personalization.models import TopicAffinity, UserMarketState, UserProfile
+    from tracking.models import Impression, Interaction
+
+    UserProfile.objects.create(
+        user_key=USER, created_at=now - timedelta(days=90), last_active_at=now - timedelta(minutes=5),
+        session_started_at=now - timedelta(minutes=20), total_interactions=200, geo_country="IL",
+        category_dwell={c: {"count": 10, "total_ms": rng.randint(20_000, 400_000)} for c in CATEGORIES},
+    )
+    topics = [("category", c) for c in CATEGORIES] + [("tag", f"tag-{i}") for i in range(142)]
+    TopicAffinity.objects.bulk_create(
+        [
+            TopicAffinity(user_key=USER, horizon=h, topic_type=t, topic_value=v, score=rng.uniform(-3, 12),
+                          updated_at=now - timedelta(hours=rng.uniform(0, 200) if h == "long" else 0.2))
+            for h in ("long", "session") for t, v in topics
+        ][:300]
+    )
+    seen = rng.sample(markets, 700)
+    impressions = [
+        Impression(event_id=uuid.uuid4(), user_key=USER, market=rng.choice(seen), section="grid", position=3,
+                   shown_at=now - timedelta(hours=rng.uniform(0, 24 * 7)), received_at=now)
+        for _ in range(2000)
+    ]
+    Impression.objects.bulk_create(impressions, batch_size=5000)
+    Interaction.objects.bulk_create(
+        [
+            Interaction(event_id=uuid.uuid4(), user_key=USER, market=rng.choice(seen),
+                        event_type=rng.choice(["click", "view_market", "bookmark", "skip_fast"]),
+                        occurred_at=now - timedelta(hours=rng.uniform(0, 48)), received_at=now, dwell_ms=12000)
+            for _ in range(200)
+        ]
+    )
+    last = {}
+    for imp in impressions:
+        last[imp.market_id] = max(last.get(imp.market_id, imp.shown_at), imp.shown_at)
+    UserMarketState.objects.bulk_create(
+        [
+            UserMarketState(user_key=USER, market_id=pk, first_shown_at=at - timedelta(days=1), last_shown_at=at,
+                            impressions_total=3, probability_at_last_shown=rng.random(), volume_24h_at_last_shown=100,
+                            last_positive_at=at if rng.random() < 0.2 else None, hidden=rng.random() < 0.02,
+                            updated_at=now)
+            for pk, at in last.items()
+        ]
+    )
+
+
+def naive_feed(now, limit=20):
+    """The old system: SPEC 6 per market, with a query per market for depth and one for followup."""
+    from django.db.models import Avg
+
+    from markets.models import Market, MarketVelocity
+    from personalization.models import TopicAffinity, UserMarketState
+    from personalization.ranking.affinity import HALF_LIFE, decay_factor
+    from tracking.models import Interaction
+
+    long = {}
+    for a in TopicAffinity.objects.filter(user_key=USER, horizon="long"):
+        long[(a.topic_type, a.topic_value)] = a.score * decay_factor(now - a.updated_at, HALF_LIFE["long"])
+    top = max([v for v in long.values() if v > 0], default=0) + 5
+    trending = dict(MarketVelocity.objects.filter(scope="global").values_list("market_id", "trending_score"))
+    scored = []
+    for m in Market.objects.filter(status="open").prefetch_related("tags"):
+        tags = [max(long.get(("tag", t.slug), 0), 0) / top for t in m.tags.all()]
+        interest = 0.5 * max(long.get(("category", m.category), 0), 0) / top
+        interest += 0.5 * (0.7 * max(tags, default=0) + 0.3 * (sum(tags) / len(tags) if tags else 0))
+        dwell = Interaction.objects.filter(user_key=USER, market__category=m.category).aggregate(d=Avg("dwell_ms"))["d"]
+        depth = min(1.0, (dwell or 0) / 30000)
+        state = UserMarketState.objects.filter(user_key=USER, market=m).first()
+        followup = 0.0
+        if state and state.last_positive_at and state.probability_at_last_shown is not None:
+            followup = min(1.0, abs(m.probability - state.probability_at_last_shown) / 0.2)
+        age_h = (now - m.created_at).total_seconds() / 3600
+        personal = 0.35 * interest + 0.15 * depth + 0.10 * (0.3 + 0.7 * 2 ** (-age_h / 72)) + 0.10 * followup
+        scored.append((personal + 0.40 * trending.get(m.pk, 0), m.pk))
+    scored.sort(reverse=True)
+    return scored[:limit]
+
+
+def percentile(values, q):
+    return float(np.percentile(values, q))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markets", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--baseline-runs", type=int, default=3)
+    args = parser.parse_args()
+
+    connection = setup()
+    try:
+        from django.test import Client
+        from django.utils import timezone
+
+        rng = random.Random(11)
+        now = timezone.now()
+        t0 = time.perf_counter()
+        markets = build_catalog(args.markets, rng, now)
+        build_user(markets, rng, now)
+        print(f"setup: {args.markets} markets in {time.perf_counter() - t0:.0f} s")
+
+        from django.contrib.auth.models import Permission, User
+        from rest_framework.authtoken.models import Token
+
+        service = User.objects.create_user("bench-service")
+        service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
+        client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
+        url = f"/api/feed?limit=20&user_key={USER}"
+        t0 = time.perf_counter()
+        assert client.get(url).status_code == 200
+        print(f"first request (loads the catalog arrays): {(time.perf_counter() - t0) * 1000:.0f} ms")
+        for _ in range(20):
+            client.get(url)
+        timings = []
+        for _ in range(args.requests):
+            t0 = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        baseline = []
+        for _ in range(args.baseline_runs):
+            t0 = time.perf_counter()
+            naive_feed(timezone.now())
+            baseline.append((time.perf_counter() - t0) * 1000)
+        p50, p95 = percentile(timings, 50), percentile(timings, 95)
+        print(f"database: {connection.vendor}, markets: {args.markets}, requests: {args.requests}")
+        print(f"GET /api/feed?limit=20: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {percentile(timings, 99):.1f} ms")
+        print(f"peak RSS: {rss_mb:.0f} MB")
+        print(f"baseline (naive SPEC 6, per-market queries): median {median(baseline):.0f} ms over "
+              f"{args.baseline_runs} runs; ratio {median(baseline) / p50:.0f}x the p50")
+    finally:
+        teardown(connection)
+
+
+if __name__ == "__main__":
+    main()
