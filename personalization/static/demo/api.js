@@ -1,0 +1,141 @@
+/* The demo pages' client of the JSON API: requests, event reporting, formatting helpers.
+ *
+ * Identity needs no code here: the API sets the signed anonymous key as the httponly
+ * cookie `feed_uk`, and same-origin requests carry it. Logged-in visitors are
+ * authenticated by their session, for which the API enforces CSRF, so every write sends
+ * the token of the page's <meta name="csrf-token">.
+ */
+(function () {
+  "use strict";
+
+  const CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const SECTIONS = ["hero", "grid", "stream"];
+  const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  function uuid4() {
+    // crypto.randomUUID exists only in secure contexts (https, localhost).
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function nowIso() {
+    return new Date().toISOString();
+  }
+
+  function headers() {
+    return { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": CSRF };
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      const error = new Error(`${url}: HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return response.json();
+  }
+
+  async function postJSON(url, body) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin", headers: headers(), body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.json();
+  }
+
+  /* A POST that outlives the page (pagehide, navigation). fetch keepalive where the browser
+   * has it, because it can carry the CSRF header a logged-in visitor needs; sendBeacon
+   * otherwise (enough for anonymous visitors, whose requests need no token). */
+  const KEEPALIVE = typeof Request !== "undefined" && "keepalive" in Request.prototype;
+
+  function postOnLeave(url, body) {
+    const json = JSON.stringify(body);
+    if (KEEPALIVE) {
+      fetch(url, { method: "POST", keepalive: true, credentials: "same-origin", headers: headers(), body: json })
+        .catch(() => {});
+      return true;
+    }
+    return navigator.sendBeacon(url, new Blob([json], { type: "application/json" }));
+  }
+
+  /* One interaction event: the fields the API expects, plus feed context when it is known. */
+  function interaction(type, marketId, context) {
+    const event = { event_id: uuid4(), event_type: type, market_id: marketId, occurred_at: nowIso() };
+    const c = context || {};
+    if (SECTIONS.includes(c.section)) event.section = c.section;
+    if (Number.isInteger(c.position) && c.position >= 0) event.position = c.position;
+    if (UUID_RE.test(c.feed_request_id || "")) event.feed_request_id = c.feed_request_id;
+    if (c.surface) event.surface = c.surface;
+    if (/^[A-Z]{2}$/.test(c.geo_country || "")) event.geo_country = c.geo_country;
+    if (Number.isInteger(c.dwell_ms)) event.dwell_ms = c.dwell_ms;
+    if (c.metadata) event.metadata = c.metadata;
+    return event;
+  }
+
+  function track(events, { leaving = false } = {}) {
+    const body = { sent_at: nowIso(), events };
+    return leaving ? postOnLeave("/api/track", body) : postJSON("/api/track", body);
+  }
+
+  // ----- display helpers -------------------------------------------------------------
+
+  const compactMoney = new Intl.NumberFormat("en-US", {
+    style: "currency", currency: "USD", notation: "compact", maximumFractionDigits: 1,
+  });
+  const wholeNumber = new Intl.NumberFormat("en-US");
+
+  function percent(p) {
+    const value = Math.round(p * 100);
+    if (value === 0 && p > 0) return "<1%";
+    if (value === 100 && p < 1) return ">99%";
+    return `${value}%`;
+  }
+
+  function hue(text) {
+    let h = 0;
+    for (const ch of text || "") h = (h * 31 + ch.codePointAt(0)) % 360;
+    return h;
+  }
+
+  function initials(title) {
+    const words = (title || "?").replace(/^Will (the )?/i, "").split(/\s+/).filter((w) => /^[A-Za-z0-9]/.test(w));
+    return words.slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "?";
+  }
+
+  /* The market's picture, or a coloured placeholder when it has none or it fails to load. */
+  function picture(container, market, { eager = false } = {}) {
+    container.replaceChildren();
+    const fallback = () => {
+      const box = document.createElement("div");
+      box.className = "placeholder";
+      box.style.setProperty("--hue", hue(market.category));
+      box.textContent = initials(market.title);
+      box.setAttribute("aria-hidden", "true");
+      container.replaceChildren(box);
+    };
+    if (!market.image_url) return fallback();
+    const img = document.createElement("img");
+    img.alt = "";
+    img.decoding = "async";
+    if (!eager) img.loading = "lazy";
+    img.addEventListener("error", fallback, { once: true });
+    img.src = market.image_url;
+    container.append(img);
+  }
+
+  function odds(container, probability) {
+    container.querySelector(".prob").textContent = percent(probability);
+    container.querySelector(".bar-fill").style.width = `${Math.round(probability * 1000) / 10}%`;
+  }
+
+  window.DemoApi = {
+    uuid4, nowIso, getJSON, postJSON, postOnLeave, interaction, track,
+    percent, money: (v) => compactMoney.format(v || 0), number: (v) => wholeNumber.format(v || 0),
+    picture, odds, hue,
+  };
+})();

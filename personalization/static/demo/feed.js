@@ -1,0 +1,396 @@
+/* The feed page: renders GET /api/feed, reports impressions of the cards the visitor
+ * actually saw, and the clicks, saves and hides, then shows how the feed reacts. */
+(function () {
+  "use strict";
+
+  const api = window.DemoApi;
+  const LIMIT = 20;
+  const SURFACE = "home";
+  // A card counts as seen when at least half of it stays in view this long (ms).
+  const SEEN_RATIO = 0.5;
+  const SEEN_MS = 500;
+  const FLUSH_MS = 3000;
+  const SAVED_KEY = "demo.saved";
+  const GEO_KEY = "demo.geo";
+
+  const POOLS = {
+    personal: ["Picked for you",
+      "Ranked by how well it matches what you opened, saved and bet on (this session weighs most), " +
+      "how fresh it is and how much it is trading."],
+    followup: ["Changed since you saw it",
+      "You showed interest in this market and its odds or volume moved enough to show it again."],
+    trending_local: ["Trending near you", "One of the fastest-moving markets among people in your country."],
+    trending_global: ["Trending", "One of the fastest-moving markets on the site right now."],
+    exploration: ["Something new",
+      "A lively market from a topic you have not shown interest in yet, so the feed can learn more about you."],
+    editorial: ["Editor's pick", "Our editors are featuring this market."],
+  };
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const els = {
+    status: $("#feed-status"), refresh: $("#refresh"), geo: $("#geo"),
+    sections: { hero: $("#hero"), grid: $("#grid"), stream: $("#stream") },
+    card: $("#tpl-card"), gone: $("#tpl-gone"),
+    topicsSession: $("#topics-session"), topicsLong: $("#topics-long"), recent: $("#recent"), visitor: $("#visitor"),
+  };
+
+  const saved = new Set(JSON.parse(localStorage.getItem(SAVED_KEY) || "[]"));
+  const titles = new Map(); // market_id -> title, for the activity list
+  let geo = localStorage.getItem(GEO_KEY) || "";
+  let feedCount = 0;
+
+  function status(text, kind = "") {
+    els.status.textContent = text;
+    els.status.className = `status ${kind}`;
+  }
+
+  function setState(state) {
+    document.body.dataset.state = state;
+  }
+
+  // ----- impressions ------------------------------------------------------------------
+
+  /* Queues one impression per market and feed request once its card has been at least
+   * SEEN_RATIO visible for SEEN_MS; sends the queue every FLUSH_MS, before a new feed is
+   * requested, and when the page is hidden or left (keepalive, so it survives the page). */
+  class ImpressionTracker {
+    constructor() {
+      this.queue = [];
+      this.seen = new Set();
+      this.cards = new Map(); // element -> {item, feedRequestId}
+      this.timers = new Map(); // element -> timeout id
+      this.sending = null;
+      this.observer = new IntersectionObserver((entries) => this.changed(entries), { threshold: [0, SEEN_RATIO, 1] });
+      setInterval(() => this.flush(), FLUSH_MS);
+      document.addEventListener("visibilitychange", () => {
+        if (document.visibilityState === "hidden") {
+          this.stopTimers();
+          this.flush({ leaving: true });
+        } else {
+          this.recheck();
+        }
+      });
+      window.addEventListener("pagehide", () => this.flush({ leaving: true }));
+    }
+
+    observe(element, item, feedRequestId) {
+      this.cards.set(element, { item, feedRequestId });
+      this.observer.observe(element);
+    }
+
+    forget(element) {
+      this.observer.unobserve(element);
+      clearTimeout(this.timers.get(element));
+      this.timers.delete(element);
+      this.cards.delete(element);
+    }
+
+    forgetAll() {
+      for (const element of [...this.cards.keys()]) this.forget(element);
+    }
+
+    changed(entries) {
+      for (const entry of entries) {
+        const element = entry.target;
+        const visible = entry.isIntersecting && entry.intersectionRatio >= SEEN_RATIO - 0.001;
+        if (visible && !this.timers.has(element)) {
+          this.timers.set(element, setTimeout(() => this.record(element), SEEN_MS));
+        } else if (!visible) {
+          clearTimeout(this.timers.get(element));
+          this.timers.delete(element);
+        }
+      }
+    }
+
+    stopTimers() {
+      for (const id of this.timers.values()) clearTimeout(id);
+      this.timers.clear();
+    }
+
+    recheck() {
+      // Observing again reports the current intersection of every card.
+      for (const element of this.cards.keys()) {
+        this.observer.unobserve(element);
+        this.observer.observe(element);
+      }
+    }
+
+    record(element) {
+      this.timers.delete(element);
+      const card = this.cards.get(element);
+      if (!card || document.visibilityState !== "visible") return;
+      const { item, feedRequestId } = card;
+      const key = `${feedRequestId}:${item.market_id}`;
+      if (this.seen.has(key)) return;
+      this.seen.add(key);
+      this.queue.push({
+        event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
+        section: item.section, position: item.position, shown_at: api.nowIso(),
+      });
+    }
+
+    body(batch) {
+      return { sent_at: api.nowIso(), surface: SURFACE, impressions: batch };
+    }
+
+    flush({ leaving = false } = {}) {
+      if (leaving) {
+        while (this.queue.length) api.postOnLeave("/api/impressions", this.body(this.queue.splice(0, 100)));
+        return Promise.resolve();
+      }
+      if (this.sending) return this.sending.then(() => this.flush());
+      if (!this.queue.length) return Promise.resolve();
+      const batch = this.queue.splice(0, 200);
+      this.sending = api.postJSON("/api/impressions", this.body(batch))
+        .catch(() => this.queue.unshift(...batch)) // sent again on the next flush: event_ids make it safe
+        .finally(() => { this.sending = null; });
+      return this.sending;
+    }
+  }
+
+  const impressions = new ImpressionTracker();
+
+  // ----- cards ------------------------------------------------------------------------
+
+  function context(item, feed) {
+    return {
+      section: item.section, position: item.position, feed_request_id: feed.feed_request_id,
+      surface: SURFACE, geo_country: geo,
+    };
+  }
+
+  function marketUrl(item, feed) {
+    const query = new URLSearchParams({
+      section: item.section, position: String(item.position), feed_request_id: feed.feed_request_id,
+    });
+    return `/markets/${encodeURIComponent(item.market_id)}?${query}`;
+  }
+
+  function components(table, values) {
+    if (!values) return;
+    const body = table.querySelector("tbody");
+    for (const [name, value] of Object.entries(values)) {
+      const row = document.createElement("tr");
+      const label = document.createElement("th");
+      const cell = document.createElement("td");
+      label.textContent = name.replace(/_/g, " ");
+      cell.textContent = Number(value).toFixed(3);
+      if (name === "final") row.className = "final";
+      row.append(label, cell);
+      body.append(row);
+    }
+    table.hidden = false;
+  }
+
+  function card(item, feed) {
+    const node = els.card.content.firstElementChild.cloneNode(true);
+    Object.assign(node.dataset, {
+      marketId: item.market_id, section: item.section, position: item.position,
+      reason: item.reason, category: item.category,
+    });
+    const link = $(".card-link", node);
+    link.href = marketUrl(item, feed);
+    link.addEventListener("click", () => {
+      api.track([api.interaction("click", item.market_id, context(item, feed))], { leaving: true });
+    });
+    api.picture($(".card-media", node), item, { eager: item.section === "hero" });
+    $(".reason", node).classList.add(`reason-${item.reason}`);
+    $(".reason-text", node).textContent = item.reason_text;
+    $(".card-title", node).textContent = item.title;
+    $(".category", node).textContent = item.category;
+    $(".volume", node).textContent = `${api.money(item.volume_24h)} traded in 24 h`;
+    api.odds($(".odds", node), item.probability);
+
+    const [poolLabel, poolExplain] = POOLS[item.reason] || [item.reason, ""];
+    $(".why-pool", node).textContent = poolLabel;
+    $(".why-text", node).textContent = item.reason_text;
+    $(".why-explain", node).textContent = poolExplain;
+    components($(".components", node), item.components);
+
+    const save = $('[data-action="bookmark"]', node);
+    if (saved.has(item.market_id)) markSaved(save);
+    for (const button of node.querySelectorAll("[data-action]")) {
+      button.addEventListener("click", () => act(button.dataset.action, item, feed, node, button));
+    }
+    return node;
+  }
+
+  function markSaved(button) {
+    button.textContent = "★ Saved";
+    button.setAttribute("aria-pressed", "true");
+    button.disabled = true;
+  }
+
+  const GONE_TEXT = {
+    hide: "Hidden. You won't see this market again.",
+    not_interested: "Got it: you'll see fewer markets like this.",
+  };
+
+  async function act(action, item, feed, node, button) {
+    const send = (type) => api.track([api.interaction(type, item.market_id, context(item, feed))]);
+    try {
+      if (action === "bookmark") {
+        markSaved(button);
+        saved.add(item.market_id);
+        localStorage.setItem(SAVED_KEY, JSON.stringify([...saved]));
+        await send("bookmark");
+      } else {
+        const gone = els.gone.content.firstElementChild.cloneNode(true);
+        gone.dataset.marketId = item.market_id;
+        gone.dataset.gone = action;
+        $(".gone-text", gone).textContent = GONE_TEXT[action];
+        impressions.forget(node);
+        node.replaceWith(gone);
+        if (action === "hide") {
+          const undo = $(".undo", gone);
+          undo.hidden = false;
+          undo.addEventListener("click", async () => {
+            gone.replaceWith(node);
+            impressions.observe(node, item, feed.feed_request_id);
+            await send("unhide");
+            profileSoon();
+          }, { once: true });
+        }
+        await send(action);
+      }
+      profileSoon();
+    } catch (error) {
+      status(`Could not record that (${error.message}). Please try again.`, "error");
+    }
+  }
+
+  // ----- the feed -----------------------------------------------------------------------
+
+  function render(feed) {
+    impressions.forgetAll();
+    for (const [name, container] of Object.entries(els.sections)) {
+      const items = feed.sections[name] || [];
+      const nodes = items.map((item) => card(item, feed));
+      container.replaceChildren(...nodes);
+      nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id));
+      for (const item of items) titles.set(item.market_id, item.title);
+    }
+  }
+
+  function summary(feed) {
+    const items = ["hero", "grid", "stream"].flatMap((s) => feed.sections[s] || []);
+    if (!items.length) return "Nothing new to show right now: you have seen every open market recently.";
+    const time = new Date(feed.generated_at).toLocaleTimeString();
+    const text = `${feedCount > 1 ? "New feed" : "Your feed"} at ${time}: ${items.length} markets`;
+    // Items ranked on the visitor's own interests say so ("Because you follow Crypto").
+    const yours = items.filter((it) => it.reason === "followup" || it.reason_text.startsWith("Because you"));
+    if (!yours.length) return `${text}. Open, save or bet on a few markets, then refresh: the feed follows you.`;
+    const counts = new Map();
+    for (const it of yours) counts.set(it.category, (counts.get(it.category) || 0) + 1);
+    const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+    return `${text}, ${yours.length} of them from your interests, mostly ${top}.`;
+  }
+
+  async function loadFeed() {
+    setState("loading");
+    els.refresh.disabled = true;
+    status("Loading your feed…");
+    try {
+      await impressions.flush(); // what was seen counts before the next feed is ranked
+      const query = new URLSearchParams({ surface: SURFACE, limit: String(LIMIT) });
+      if (geo) query.set("geo", geo);
+      const feed = await api.getJSON(`/api/feed?${query}`);
+      feedCount += 1;
+      render(feed);
+      Object.assign(document.body.dataset, { userKey: feed.user_key, feedRequestId: feed.feed_request_id });
+      els.visitor.textContent = `Your visitor key: ${feed.user_key}`;
+      status(summary(feed) + (feed.degraded ? " (Some inputs were unavailable: the feed may be less fresh.)" : ""));
+      setState("ready");
+      await loadProfile();
+    } catch (error) {
+      status(`Could not load the feed (${error.message}).`, "error");
+      setState("error");
+    } finally {
+      els.refresh.disabled = false;
+    }
+  }
+
+  // ----- what the feed knows ------------------------------------------------------------
+
+  function topicList(list, topics) {
+    const shown = topics.filter((t) => Math.abs(t.value) >= 0.05).slice(0, 6);
+    if (!shown.length) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.textContent = "Nothing yet.";
+      list.replaceChildren(empty);
+      return;
+    }
+    const max = Math.max(...shown.map((t) => Math.abs(t.value)));
+    list.replaceChildren(...shown.map((t) => {
+      const li = document.createElement("li");
+      li.className = t.value < 0 ? "topic negative" : "topic";
+      const name = document.createElement("span");
+      name.className = "topic-name";
+      name.textContent = t.topic_type === "tag" ? `#${t.topic}` : t.topic;
+      const bar = document.createElement("span");
+      bar.className = "topic-bar";
+      bar.style.width = `${Math.max(6, Math.round((Math.abs(t.value) / max) * 100))}%`;
+      const value = document.createElement("span");
+      value.className = "topic-value";
+      value.textContent = t.value.toFixed(1);
+      li.append(name, bar, value);
+      return li;
+    }));
+  }
+
+  const EVENT_WORDS = {
+    click: "opened", view_market: "read", bookmark: "saved", participate: "bet on", participate_intent: "considered",
+    hide: "hid", unhide: "unhid", not_interested: "not interested in", share: "shared", comment: "commented on",
+  };
+
+  function recentList(recent) {
+    const rows = recent.filter((r) => r.event_type in EVENT_WORDS).slice(0, 8);
+    if (!rows.length) return;
+    els.recent.replaceChildren(...rows.map((r) => {
+      const li = document.createElement("li");
+      const verb = document.createElement("span");
+      verb.className = `verb verb-${r.event_type}`;
+      verb.textContent = EVENT_WORDS[r.event_type];
+      const link = document.createElement("a");
+      link.href = `/markets/${encodeURIComponent(r.market_id)}`;
+      link.textContent = titles.get(r.market_id) || r.market_id;
+      li.append(verb, " ", link);
+      return li;
+    }));
+  }
+
+  async function loadProfile() {
+    try {
+      const profile = await api.getJSON("/api/profile");
+      topicList(els.topicsSession, profile.affinities.session);
+      topicList(els.topicsLong, profile.affinities.long);
+      recentList(profile.recent);
+    } catch (error) {
+      // The panel is informative only; the feed works without it.
+    }
+  }
+
+  let profileTimer = null;
+  function profileSoon() {
+    clearTimeout(profileTimer);
+    profileTimer = setTimeout(loadProfile, 300);
+  }
+
+  // ----- start ------------------------------------------------------------------------
+
+  els.geo.value = geo;
+  els.geo.addEventListener("change", () => {
+    geo = els.geo.value;
+    localStorage.setItem(GEO_KEY, geo);
+    loadFeed();
+  });
+  els.refresh.addEventListener("click", () => {
+    window.scrollTo({ top: 0 });
+    loadFeed();
+  });
+  // Coming back with the back button may restore this page from the back/forward cache:
+  // ask for a fresh feed, which knows what the visitor just did.
+  window.addEventListener("pageshow", (event) => { if (event.persisted) loadFeed(); });
+  loadFeed();
+})();
