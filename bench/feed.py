@@ -12,7 +12,6 @@ the naive way, with per-market queries for depth and followup as the old system 
 """
 import argparse
 import random
-import resource
 import time
 import uuid
 from datetime import timedelta
@@ -143,8 +142,58 @@ def naive_feed(now, limit=20):
     return scored[:limit]
 
 
+def peak_rss_mb():
+    """This process's high-water RSS (VmHWM). Not ru_maxrss: Linux carries that across exec from the parent."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def percentile(values, q):
     return float(np.percentile(values, q))
+
+
+def serve(args):
+    """In a fresh process on the prepared database: what a web process would hold and spend."""
+    import json
+    import os
+    import sys
+
+    from _django import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedproject.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+    import django
+
+    django.setup()
+    from django.test import Client
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user__username='bench-service').key}")
+    url = f"/api/feed?limit=20&user_key={USER}"
+    t0 = time.perf_counter()
+    assert client.get(url).status_code == 200
+    first = (time.perf_counter() - t0) * 1000
+    for _ in range(20):
+        client.get(url)
+    timings = []
+    for _ in range(args.requests):
+        t0 = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200
+    rss_mb = peak_rss_mb()
+    baseline = []
+    for _ in range(args.baseline_runs):
+        t0 = time.perf_counter()
+        naive_feed(timezone.now())
+        baseline.append((time.perf_counter() - t0) * 1000)
+    print(json.dumps({"first": first, "timings": timings, "rss_mb": rss_mb, "baseline": baseline}))
 
 
 def main():
@@ -152,50 +201,54 @@ def main():
     parser.add_argument("--markets", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--baseline-runs", type=int, default=3)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        return serve(args)
+
+    import json
+    import os
+    import subprocess
+    import sys
 
     connection = setup()
     try:
-        from django.test import Client
+        from django.contrib.auth.models import Permission, User
         from django.utils import timezone
+        from rest_framework.authtoken.models import Token
 
         rng = random.Random(11)
         now = timezone.now()
         t0 = time.perf_counter()
         markets = build_catalog(args.markets, rng, now)
         build_user(markets, rng, now)
-        print(f"setup: {args.markets} markets in {time.perf_counter() - t0:.0f} s")
-
-        from django.contrib.auth.models import Permission, User
-        from rest_framework.authtoken.models import Token
-
         service = User.objects.create_user("bench-service")
         service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
-        client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
-        url = f"/api/feed?limit=20&user_key={USER}"
-        t0 = time.perf_counter()
-        assert client.get(url).status_code == 200
-        print(f"first request (loads the catalog arrays): {(time.perf_counter() - t0) * 1000:.0f} ms")
-        for _ in range(20):
-            client.get(url)
-        timings = []
-        for _ in range(args.requests):
-            t0 = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 200
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        baseline = []
-        for _ in range(args.baseline_runs):
-            t0 = time.perf_counter()
-            naive_feed(timezone.now())
-            baseline.append((time.perf_counter() - t0) * 1000)
+        Token.objects.create(user=service)
+        del markets
+        print(f"setup: {args.markets} markets in {time.perf_counter() - t0:.0f} s")
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}" if connection.vendor == "postgresql" \
+            else f"sqlite:///{db['NAME']}"
+        connection.close()
+        out = subprocess.run(  # noqa: PLW1510 - checked below, with the child's stderr
+            [sys.executable, __file__, "--serve", "--requests", str(args.requests),
+             "--baseline-runs", str(args.baseline_runs)],
+            env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True,
+        )
+        if out.returncode:
+            raise SystemExit(out.stderr)
+        out = out.stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        timings, baseline = result["timings"], result["baseline"]
         p50, p95 = percentile(timings, 50), percentile(timings, 95)
+        print(f"first request (loads the catalog arrays): {result['first']:.0f} ms")
         print(f"database: {connection.vendor}, markets: {args.markets}, requests: {args.requests}")
         print(f"GET /api/feed?limit=20: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {percentile(timings, 99):.1f} ms")
-        print(f"peak RSS: {rss_mb:.0f} MB")
-        print(f"baseline (naive SPEC 6, per-market queries): median {median(baseline):.0f} ms over "
-              f"{args.baseline_runs} runs; ratio {median(baseline) / p50:.0f}x the p50")
+        print(f"peak RSS of the serving process: {result['rss_mb']:.0f} MB")
+        if baseline:
+            print(f"baseline (naive SPEC 6, per-market queries): median {median(baseline):.0f} ms over "
+                  f"{args.baseline_runs} runs; ratio {median(baseline) / p50:.0f}x the p50")
     finally:
         teardown(connection)
 

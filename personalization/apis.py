@@ -24,7 +24,7 @@ def market_payload(catalog, i):
         "market_id": catalog.market_id[i],
         "title": catalog.title[i],
         "category": catalog.categories[catalog.category[i]],
-        "tags": display.tag_labels_of[i],
+        "tags": display.tags_of(catalog, i),
         "probability": float(catalog.probability[i]),
         "volume_24h": float(catalog.volume_24h[i]),
         "volume_total": float(display.volume_total[i]),

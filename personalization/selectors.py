@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from feedproject.cache import cache_get
 from feedproject.db import Epoch
-from markets.models import EditorialBoost, Market, MarketVelocity
+from markets.models import EditorialBoost, Market, MarketVelocity, Tag
 from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
@@ -31,6 +31,7 @@ from tracking.models import Impression, Interaction
 MIN_RELOAD_SECONDS = 5  # catalog: a burst of market updates reloads the arrays once, not once per update
 MAX_AGE_SECONDS = 60  # reload at least this often, whatever the cache says (or when it is down)
 RECENT_LIMIT = 20
+CHUNK = 5000
 RECENT_TYPES = ("view_market", "click")
 
 
@@ -41,7 +42,11 @@ class MarketDisplay:
     image_url: list
     volume_total: np.ndarray
     resolution_date: list
-    tag_labels_of: list  # per market: list of tag labels
+    tag_labels: list
+
+    def tags_of(self, catalog, i):
+        pad = len(self.tag_labels)
+        return [self.tag_labels[t] for t in catalog.tags[i] if t != pad]
 
 
 class _Cached:
@@ -69,77 +74,86 @@ class _Cached:
         self.value, self.version, self.loaded_at = None, None, 0.0
 
 
-def _epoch(values):
-    return np.array([v.timestamp() if v is not None else np.nan for v in values], dtype=float)
-
-
 def catalog_build(now=None):
-    """Open markets as ranking arrays plus their display fields. A handful of queries, whatever happens."""
+    """Open markets as ranking arrays plus their display fields, read in streamed chunks.
+
+    A handful of queries whatever happens; rows are folded into arrays as they arrive, so
+    the peak memory is the arrays, not the rows (bench/feed.py at 50,000 markets).
+    """
     now = now or timezone.now()
-    rows = list(
-        Market.objects.filter(status=Market.Status.OPEN)
-        .order_by("pk")
-        .values_list(
-            "pk", "market_id", "title", "category", "probability", "volume_24h", "volume_total", "created_at",
-            "news_at", "event_start_at", "image_url", "resolution_date",
-        )
+    open_markets = Market.objects.filter(status=Market.Status.OPEN)
+    columns = defaultdict(list)
+    names = ("pk", "market_id", "title", "category", "probability", "volume_24h", "volume_total", "created_at",
+             "news_at", "event_start_at", "image_url", "resolution_date")
+    epochs = {"created_at", "news_at", "event_start_at"}
+    query = open_markets.order_by("pk").values_list(
+        *[Epoch(name) if name in epochs else name for name in names]
     )
-    pks = [r[0] for r in rows]
+    for row in query.iterator(chunk_size=CHUNK):
+        for name, value in zip(names, row):
+            columns[name].append(value)
+    pks = columns["pk"]
     index = {pk: i for i, pk in enumerate(pks)}
-    links = defaultdict(list)
-    tag_rows = {}
-    for market_pk, tag_pk, slug, label in Market.tags.through.objects.filter(market__status=Market.Status.OPEN).values_list(
-        "market_id", "tag_id", "tag__slug", "tag__label"
-    ):
-        links[market_pk].append(tag_pk)
-        tag_rows[tag_pk] = (slug, label)
+    n = len(pks)
+
+    tag_rows = dict(
+        ((pk, (slug, label)) for pk, slug, label in Tag.objects.filter(markets__status=Market.Status.OPEN)
+         .distinct().values_list("pk", "slug", "label"))
+    )
     tag_pks = sorted(tag_rows)
     tag_code = {pk: code for code, pk in enumerate(tag_pks)}
-    width = max((len(v) for v in links.values()), default=1)
     pad = len(tag_pks)
-    tags = np.full((len(rows), width), pad, dtype=np.int32)
-    for market_pk, tag_list in links.items():
-        tags[index[market_pk], : len(tag_list)] = [tag_code[t] for t in tag_list]
-    categories = sorted({r[3] for r in rows})
+    links = defaultdict(list)
+    for market_pk, tag_pk in (
+        Market.tags.through.objects.filter(market__status=Market.Status.OPEN)
+        .values_list("market_id", "tag_id").iterator(chunk_size=CHUNK)
+    ):
+        links[index[market_pk]].append(tag_code[tag_pk])
+    width = max((len(v) for v in links.values()), default=1)
+    tags = np.full((n, width), pad, dtype=np.int32)
+    for i, codes in links.items():
+        tags[i, : len(codes)] = codes
+    del links
+    categories = sorted(set(columns["category"]))
     category_code = {c: i for i, c in enumerate(categories)}
 
-    n = len(rows)
     trending_global, rising = np.zeros(n), np.zeros(n)
     trending_local, local_users = {}, {}
-    for market_pk, scope, trending, rising_score, users in MarketVelocity.objects.filter(
-        market__status=Market.Status.OPEN
-    ).values_list("market_id", "scope", "trending_score", "rising_score", "unique_users_24h"):
-        i = index.get(market_pk)
-        if i is None:
-            continue
+    for market_pk, scope, trending, rising_score, users in (
+        MarketVelocity.objects.filter(market__status=Market.Status.OPEN)
+        .values_list("market_id", "scope", "trending_score", "rising_score", "unique_users_24h")
+        .iterator(chunk_size=CHUNK)
+    ):
+        i = index[market_pk]
         if scope == "global":
             trending_global[i], rising[i] = trending, rising_score
         else:
             if scope not in trending_local:
-                trending_local[scope], local_users[scope] = np.zeros(n), np.zeros(n, dtype=np.int64)
+                trending_local[scope] = np.zeros(n, dtype=np.float32)
+                local_users[scope] = np.zeros(n, dtype=np.int32)
             trending_local[scope][i], local_users[scope][i] = trending, users
 
-    boosts = [
-        b for b in EditorialBoost.objects.filter(ends_at__gt=now, market__status=Market.Status.OPEN).values_list(
-            "market_id", "value", "starts_at", "ends_at", "surfaces", "pinned_slot"
+    boosts = list(
+        EditorialBoost.objects.filter(ends_at__gt=now, market__status=Market.Status.OPEN).values_list(
+            "market_id", "value", Epoch("starts_at"), Epoch("ends_at"), "surfaces", "pinned_slot"
         )
-    ]
+    )
     catalog = Catalog(
         pk=np.array(pks, dtype=np.int64),
-        market_id=[r[1] for r in rows],
-        title=[r[2] for r in rows],
-        category=np.array([category_code[r[3]] for r in rows], dtype=np.int32),
+        market_id=columns["market_id"],
+        title=columns["title"],
+        category=np.array([category_code[c] for c in columns["category"]], dtype=np.int32),
         categories=categories,
         tags=tags,
         tag_count=(tags != pad).sum(axis=1),
         tag_slugs=[tag_rows[pk][0] for pk in tag_pks],
         tag_labels=[tag_rows[pk][1] for pk in tag_pks],
-        probability=np.array([r[4] for r in rows], dtype=float),
-        volume_24h=np.array([r[5] for r in rows], dtype=float),
-        created_at=_epoch(r[7] for r in rows),
-        news_at=_epoch(r[8] for r in rows),
-        event_start_at=_epoch(r[9] for r in rows),
-        has_image=np.array([bool(r[10]) for r in rows], dtype=bool),
+        probability=np.array(columns["probability"], dtype=float),
+        volume_24h=np.array(columns["volume_24h"], dtype=float),
+        created_at=_floats(columns["created_at"]),
+        news_at=_floats(columns["news_at"]),
+        event_start_at=_floats(columns["event_start_at"]),
+        has_image=np.array([bool(url) for url in columns["image_url"]], dtype=bool),
         trending_global=trending_global,
         rising=rising,
         trending_local=trending_local,
@@ -147,20 +161,24 @@ def catalog_build(now=None):
         boosts=Boosts(
             index=np.array([index[b[0]] for b in boosts], dtype=np.int64),
             value=np.array([b[1] for b in boosts], dtype=float),
-            starts_at=_epoch(b[2] for b in boosts),
-            ends_at=_epoch(b[3] for b in boosts),
+            starts_at=np.array([b[2] for b in boosts], dtype=float),
+            ends_at=np.array([b[3] for b in boosts], dtype=float),
             surfaces=[tuple(b[4] or ()) for b in boosts],
             pinned_slot=np.array([-1 if b[5] is None else b[5] for b in boosts], dtype=np.int64),
         ),
         version=str(time.time_ns()),
     )
     catalog.display = MarketDisplay(
-        image_url=[r[10] for r in rows],
-        volume_total=np.array([r[6] for r in rows], dtype=float),
-        resolution_date=[r[11] for r in rows],
-        tag_labels_of=[[tag_rows[t][1] for t in links.get(pk, ())] for pk in pks],
+        image_url=columns["image_url"],
+        volume_total=np.array(columns["volume_total"], dtype=float),
+        resolution_date=columns["resolution_date"],
+        tag_labels=catalog.tag_labels,
     )
     return catalog
+
+
+def _floats(values):
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 _catalog = _Cached(CATALOG_VERSION_KEY, catalog_build, MIN_RELOAD_SECONDS)

@@ -1,6 +1,5 @@
 """GET /api/feed, POST /api/rank, GET /api/profile end to end (database, selectors, ranking)."""
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
