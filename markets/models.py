@@ -1,8 +1,19 @@
 """The market catalog: markets, their tags, their state history and editorial boosts."""
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import Q
+
+
+def validate_image_url(value):
+    """An http(s) URL, or an inline `data:image/...` URI (the demo catalog draws its own images)."""
+    if value.startswith("data:image/"):
+        return
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ValidationError("Enter an http(s) URL or a data:image/ URI.", code="invalid") from None
 
 
 class Tag(models.Model):
@@ -31,7 +42,7 @@ class Market(models.Model):
     volume_24h = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
     volume_total = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
     participant_count = models.PositiveIntegerField(default=0)
-    image_url = models.URLField(max_length=500, blank=True)
+    image_url = models.CharField(max_length=2000, blank=True, validators=[validate_image_url])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from feedproject.api import CallerApi
@@ -11,6 +11,7 @@ from personalization.ranking.affinity import HALF_LIFE, decay_factor
 from personalization.serializers import (
     FeedQuerySerializer,
     FeedResponseSerializer,
+    ProfileResponseSerializer,
     RankRequestSerializer,
     RankResponseSerializer,
 )
@@ -108,6 +109,10 @@ class RankApi(CallerApi):
 class ProfileApi(CallerApi):
     """The caller's own profile: affinities now (decayed) and recent history. Nobody reads another's."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("user_key", str, description="Service tokens only.")],
+        responses=ProfileResponseSerializer,
+    )
     def get(self, request):
         caller = self.caller(request, acting_for=request.query_params.get("user_key"))
         now = timezone.now()

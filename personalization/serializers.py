@@ -72,3 +72,31 @@ class RankResponseSerializer(serializers.Serializer):
     degraded = serializers.BooleanField()
     ranked = RankedSerializer(many=True)
     unknown = serializers.ListField(child=serializers.CharField(), help_text="Unknown, closed or resolved markets.")
+
+
+class AffinitySerializer(serializers.Serializer):
+    topic_type = serializers.ChoiceField(choices=["category", "tag"])
+    topic = serializers.CharField()
+    value = serializers.FloatField(help_text="Decayed to now; negative means dislike.")
+
+
+class ProfileAffinitiesSerializer(serializers.Serializer):
+    long = AffinitySerializer(many=True)
+    session = AffinitySerializer(many=True)
+
+
+class RecentEventSerializer(serializers.Serializer):
+    market_id = serializers.CharField()
+    event_type = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+
+
+class ProfileResponseSerializer(serializers.Serializer):
+    user_key = serializers.CharField()
+    anon_key = serializers.CharField(required=False)
+    country = serializers.CharField(allow_blank=True)
+    last_active_at = serializers.DateTimeField(allow_null=True)
+    session_started_at = serializers.DateTimeField(allow_null=True)
+    total_interactions = serializers.IntegerField()
+    affinities = ProfileAffinitiesSerializer()
+    recent = RecentEventSerializer(many=True, help_text="The last 50 interactions of 7 days.")

@@ -9,6 +9,9 @@ ENDPOINTS = {
     "/api/impressions": {"post"},
     "/api/markets": {"get"},
     "/api/markets/{market_id}": {"get", "patch"},
+    "/api/feed": {"get"},
+    "/api/rank": {"post"},
+    "/api/profile": {"get"},
 }
 
 

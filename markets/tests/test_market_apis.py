@@ -73,3 +73,20 @@ def test_patch_needs_a_service_token():
 def test_an_unknown_market_is_a_404(trading_backend):
     assert trading_backend.patch("/api/markets/nope", {"probability": 0.5}, format="json").status_code == 404
     assert APIClient().get("/api/markets/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url, valid",
+    [("https://img.example/a.png", True), ("data:image/svg+xml;base64,PHN2Zz4=", True),
+     ("javascript:alert(1)", False), ("ftp://x/y.png", False)],
+)
+def test_image_urls_are_http_or_inline_images(url, valid):
+    from django.core.exceptions import ValidationError
+
+    from markets.models import validate_image_url
+
+    if valid:
+        validate_image_url(url)
+    else:
+        with pytest.raises(ValidationError):
+            validate_image_url(url)
