@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "markets",
     "tracking",
     "personalization",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# Periodic tasks (ops/periodic.py) are registered by `manage.py setup_periodic_tasks`. No
+# result backend, so no "celery.backend_cleanup" entry; one message at a time per worker
+# process, so a long hourly job does not sit on minute jobs until they expire.
+CELERY_RESULT_EXPIRES = None
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # --- Time: one clock, UTC -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -38,3 +38,51 @@ class MarketStateSerializer(serializers.Serializer):
         if not attrs:
             raise serializers.ValidationError("Send at least one of: " + ", ".join(self.fields))
         return attrs
+
+
+class TrendingInputsSerializer(serializers.Serializer):
+    activity_1h = serializers.IntegerField(help_text="Engagements (positive-weight interactions) in the last hour.")
+    activity_24h = serializers.IntegerField(help_text="Engagements in the last 24 h.")
+    expected_1h = serializers.FloatField(help_text="activity_24h / 24, at least 1.")
+    spike = serializers.FloatField(help_text="(activity_1h - expected)^2 / expected when above expected, else 0.")
+    log_activity_24h = serializers.FloatField(help_text="ln(1 + activity_24h).")
+    raw = serializers.FloatField(help_text="spike + log term; trending_score is its rank within the scope.")
+
+
+class TrendingItemSerializer(serializers.Serializer):
+    """A trending market with the velocity it was scored from."""
+
+    rank = serializers.IntegerField()
+    market = MarketSerializer()
+    trending_score = serializers.FloatField()
+    rising_score = serializers.FloatField()
+    views_5m = serializers.IntegerField()
+    views_1h = serializers.IntegerField()
+    views_24h = serializers.IntegerField()
+    trades_5m = serializers.IntegerField()
+    trades_1h = serializers.IntegerField()
+    trades_24h = serializers.IntegerField()
+    unique_users_5m = serializers.IntegerField()
+    unique_users_1h = serializers.IntegerField()
+    unique_users_24h = serializers.IntegerField()
+    ctr_24h = serializers.FloatField()
+    odds_change_1h = serializers.FloatField()
+    odds_change_24h = serializers.FloatField()
+    volume_spike_ratio = serializers.FloatField()
+    participant_delta_24h = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(help_text="When the velocity fields were computed.")
+    inputs = TrendingInputsSerializer()
+
+
+class TrendingSerializer(serializers.Serializer):
+    scope = serializers.CharField()
+    as_of = serializers.DateTimeField(allow_null=True, help_text="The time the trending scores were computed as of.")
+    results = TrendingItemSerializer(many=True)
+
+
+class TrendingQuerySerializer(serializers.Serializer):
+    scope = serializers.RegexField(
+        r"^(global|[A-Za-z]{2})$", required=False, default="global",
+        error_messages={"invalid": 'Use "global" or a two-letter country code such as IL.'},
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)

@@ -270,3 +270,27 @@ def _jsonable(value):
         return value
     except (TypeError, ValueError):
         return repr(value)
+
+
+RETENTION = timedelta(days=30)
+RETENTION_CHUNK = 10_000
+
+
+def raw_events_retention_apply(*, now, retention=RETENTION, chunk=RETENTION_CHUNK, on_chunk=None):
+    """Delete raw impressions, and the per-bucket user sets, older than `retention`; returns counts.
+
+    Their counts stay in UserMarketState and MarketActivity. The user sets only serve
+    distinct-user counts over windows of at most 24 h. Deletes go oldest first in chunks
+    of short transactions, so a run killed half-way leaves a smaller backlog, never a gap.
+    """
+    cutoff = now - retention
+    deleted = {}
+    for model, time_field in ((Impression, "shown_at"), (MarketActivityUser, "bucket_start")):
+        old = model.objects.filter(**{f"{time_field}__lt": cutoff}).order_by(time_field)
+        total = 0
+        while ids := list(old.values_list("pk", flat=True)[:chunk]):
+            total += model.objects.filter(pk__in=ids).delete()[0]
+            if on_chunk:
+                on_chunk()
+        deleted[model._meta.model_name] = total
+    return deleted

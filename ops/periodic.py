@@ -1,0 +1,140 @@
+"""The periodic tasks of SPEC 9: one table of names, schedules, leases and freshness limits.
+
+`setup_periodic_tasks` writes it to django-celery-beat, `run_periodic_tasks` and the
+Celery tasks run from it, and `/healthz` judges freshness by it. All crontabs are in
+UTC, so daylight-saving changes anywhere cannot move them.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class PeriodicTaskSpec:
+    name: str  # the Celery task name, also the django-celery-beat PeriodicTask name
+    crontab: dict  # minute / hour fields; the rest are "*"
+    interval: timedelta  # how often the crontab fires; `expires` is set to it
+    lease: timedelta  # longest a run may hold the lock without renewing it
+    stale_after: timedelta  # /healthz fails when the last success is older than this
+    description: str
+
+    @property
+    def expire_seconds(self):
+        return int(self.interval.total_seconds())
+
+    @property
+    def short_name(self):
+        return self.name.split(".", 1)[1]
+
+    def run(self, *, now, lease):
+        return _RUNNERS[self.name](now=now, lease=lease)
+
+
+def _velocity(*, now, lease):
+    from markets.velocity import market_velocity_refresh
+
+    return market_velocity_refresh(now=now)
+
+
+def _trending(*, now, lease):
+    from markets.velocity import market_trending_refresh
+
+    return market_trending_refresh(now=now)
+
+
+def _snapshots(*, now, lease):
+    from markets.services import market_snapshots_refresh
+
+    return {"snapshots": market_snapshots_refresh(now=now)}
+
+
+def _session_expiry(*, now, lease):
+    from personalization.decay import sessions_expire
+
+    return sessions_expire(now=now, on_chunk=lease.renew)
+
+
+def _affinity_decay(*, now, lease):
+    from personalization.decay import affinities_decay_materialize
+
+    return affinities_decay_materialize(now=now, on_chunk=lease.renew)
+
+
+def _retention(*, now, lease):
+    from tracking.services import raw_events_retention_apply
+
+    return raw_events_retention_apply(now=now, on_chunk=lease.renew)
+
+
+_RUNNERS = {
+    "markets.snapshots_refresh": _snapshots,
+    "markets.velocity_refresh": _velocity,
+    "markets.trending_refresh": _trending,
+    "personalization.session_expiry": _session_expiry,
+    "personalization.affinity_decay": _affinity_decay,
+    "tracking.impressions_retention": _retention,
+}
+
+MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+
+# In the order `run_periodic_tasks` runs them: state first, then what is computed from it.
+PERIODIC_TASKS = {
+    spec.name: spec
+    for spec in (
+        PeriodicTaskSpec(
+            "markets.snapshots_refresh", {"minute": "*/5"}, 5 * MINUTE, 10 * MINUTE, 35 * MINUTE,
+            "Snapshot every open market once per 15-minute slot (tried every 5 min, so one missed run "
+            "does not lose a slot).",
+        ),
+        PeriodicTaskSpec(
+            "markets.velocity_refresh", {"minute": "*"}, MINUTE, 5 * MINUTE, 5 * MINUTE,
+            "Views / trades / unique users over 5 min, 1 h, 24 h per market and scope, CTR, odds changes, "
+            "volume spike, participant delta and rising score, recomputed from the activity buckets.",
+        ),
+        PeriodicTaskSpec(
+            "markets.trending_refresh", {"minute": "*/5"}, 5 * MINUTE, 10 * MINUTE, 20 * MINUTE,
+            "Trending score (0-1, by rank within each scope) from the last hour's spike over the 24 h "
+            "baseline plus the log of 24 h activity; local scopes need the minimum number of users.",
+        ),
+        PeriodicTaskSpec(
+            "personalization.session_expiry", {"minute": "*/5"}, 5 * MINUTE, 5 * MINUTE, 20 * MINUTE,
+            "Clear the session-horizon affinities of users whose last event is more than 30 min old.",
+        ),
+        PeriodicTaskSpec(
+            "personalization.affinity_decay", {"minute": "7"}, HOUR, 10 * MINUTE, 3 * HOUR,
+            "Store every affinity at its decayed value now and delete those below 0.01.",
+        ),
+        PeriodicTaskSpec(
+            "tracking.impressions_retention", {"minute": "30", "hour": "3"}, DAY, 10 * MINUTE, 2 * DAY + HOUR,
+            "Delete raw impressions (and per-bucket user sets) older than 30 days; their counts stay in "
+            "UserMarketState and MarketActivity.",
+        ),
+    )
+}
+
+
+def periodic_task_spec(name):
+    """The spec for a full name ("markets.velocity_refresh") or a short one ("velocity_refresh")."""
+    if name in PERIODIC_TASKS:
+        return PERIODIC_TASKS[name]
+    matches = [spec for spec in PERIODIC_TASKS.values() if spec.short_name == name]
+    if len(matches) != 1:
+        raise KeyError(name)
+    return matches[0]
+
+
+def celery_task_options(name):
+    """Options of the Celery task `name`: ignore results, expire within the interval, retry only
+    database errors that can pass (a dropped connection, a deadlock victim, a locked SQLite file)."""
+    from django.db import InterfaceError, OperationalError
+
+    spec = PERIODIC_TASKS[name]
+    return {
+        "name": name,
+        "ignore_result": True,
+        "expires": spec.expire_seconds,
+        "autoretry_for": (OperationalError, InterfaceError),
+        "retry_backoff": 5,
+        "retry_backoff_max": 60,
+        "retry_jitter": True,
+        "max_retries": 3,
+    }
