@@ -68,7 +68,9 @@ def _sources(fields, rows):
             if isinstance(field, JSONField):
                 values = [field.get_db_prep_save(v, connection) for v in values]
             arrays.append(values)
-        casts = ", ".join(f"%s::{_db_type(f)}[]" for f in fields)
+        # Binary arrays skip the text escaping of every element (server-side binding only).
+        marker = "%b" if connection.settings_dict["OPTIONS"].get("server_side_binding") else "%s"
+        casts = ", ".join(f"{marker}::{_db_type(f)}[]" for f in fields)
         # A SELECT feeding INSERT ... ON CONFLICT needs a WHERE to parse unambiguously.
         yield f"SELECT * FROM unnest({casts}) WHERE true", arrays
         return
