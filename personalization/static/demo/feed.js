@@ -115,14 +115,21 @@
       }
     }
 
-    record(element) {
+    /* A card the visitor acted on was seen, however briefly it was in view. */
+    recordNow(element) {
+      clearTimeout(this.timers.get(element));
+      this.record(element, { acted: true });
+    }
+
+    record(element, { acted = false } = {}) {
       this.timers.delete(element);
       const card = this.cards.get(element);
-      if (!card || document.visibilityState !== "visible") return;
+      if (!card || (!acted && document.visibilityState !== "visible")) return;
       const { item, feedRequestId } = card;
       const key = `${feedRequestId}:${item.market_id}`;
       if (this.seen.has(key)) return;
       this.seen.add(key);
+      element.dataset.seen = "true";
       this.queue.push({
         event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
         section: item.section, position: item.position, shown_at: api.nowIso(),
@@ -191,6 +198,7 @@
     const link = $(".card-link", node);
     link.href = marketUrl(item, feed);
     link.addEventListener("click", () => {
+      impressions.recordNow(node);
       api.track([api.interaction("click", item.market_id, context(item, feed))], { leaving: true });
     });
     api.picture($(".card-media", node), item, { eager: item.section === "hero" });
@@ -228,6 +236,7 @@
 
   async function act(action, item, feed, node, button) {
     const send = (type) => api.track([api.interaction(type, item.market_id, context(item, feed))]);
+    impressions.recordNow(node);
     try {
       if (action === "bookmark") {
         markSaved(button);
