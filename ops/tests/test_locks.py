@@ -1,11 +1,8 @@
 """Database task locks: one holder at a time, across threads and connections; leases end."""
 import multiprocessing
 import os
-import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta, timezone as dt_timezone
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -78,22 +75,6 @@ def test_concurrent_callers_on_their_own_connections_get_the_lock_once():
     assert sum(r is not None for r in results) == 1
     assert TaskRun.objects.get(name="t").skipped_total == callers - 1
 
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def shared_database(tmp_path):
-    """Environment variables that point a new process at a database this test can see."""
-    env = {"DJANGO_SETTINGS_MODULE": "feedproject.settings"}
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        env["DATABASE_URL"] = f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
-        return env
-    env.update(FEED_VAR_DIR=str(tmp_path))
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    subprocess.run([sys.executable, "manage.py", "migrate", "ops", "-v0"], cwd=ROOT, env={**clean, **env}, check=True)
-    return env
 
 
 @pytest.mark.django_db(transaction=True)
