@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean browser-deps
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ run: install
 ## Install and run the whole test suite (on whatever DATABASE_URL / REDIS_URL say).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Debian's Chromium and its driver, for the browser tests (without them those tests skip).
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "chromium and chromedriver are installed"; \
+	else \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
 
 clean:
 	rm -rf $(VENV) var

@@ -25,7 +25,7 @@ from personalization.models import UserMarketState
 from personalization.selectors import caches_reset
 from tracking.models import Impression, Interaction
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
@@ -82,7 +82,24 @@ class Site:
 
 
 @pytest.fixture
-def site():
+def chromium():
+    _require(
+        shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER),
+        f"needs {CHROMIUM} and {CHROMEDRIVER}: `make browser-deps` installs Debian's chromium and chromium-driver",
+    )
+    try:
+        from selenium import webdriver  # noqa: F401
+    except ImportError:
+        _require(False, "needs the selenium package: `make install` (requirements.txt)")
+    return CHROMIUM, CHROMEDRIVER
+
+
+def _request_threads():
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+@pytest.fixture
+def site(chromium):
     lock = threading.RLock()
     shared = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
     thread = LiveServerThread(
@@ -100,6 +117,11 @@ def site():
         yield Site(f"http://127.0.0.1:{thread.port}", lock)
     finally:
         thread.terminate()
+        # Threads of the browser's last connections close the shared connection on their
+        # way out: let them finish before it stops being shareable.
+        deadline = time.monotonic() + WAIT
+        while _request_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
         for connection in shared.values():
             connection.dec_thread_sharing()
 
@@ -139,22 +161,18 @@ def catalog(site):
 
 
 @pytest.fixture
-def browser(tmp_path):
-    _require(
-        shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER),
-        f"needs {CHROMIUM} and {CHROMEDRIVER}: `make browser-deps` installs Debian's chromium and chromium-driver",
-    )
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _require(False, "needs the selenium package: `make install` (requirements.txt)")
+def browser(chromium, site, tmp_path):
+    """A fresh headless Chromium, quit before the server stops."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = binary
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)
     try:
@@ -241,7 +259,7 @@ def no_js_errors(driver):
 # ----- the tests ----------------------------------------------------------------------------
 
 
-def test_a_visitor_sees_an_explained_feed_and_what_they_saw_is_reported_once(site, catalog, browser):
+def test_a_visitor_sees_an_explained_feed_and_what_they_saw_is_reported_once(browser, site, catalog):
     with no_js_errors(browser):
         feed_request_id = open_feed(browser, site)
         user_key = body_data(browser, "userKey")
@@ -298,7 +316,7 @@ def test_a_visitor_sees_an_explained_feed_and_what_they_saw_is_reported_once(sit
     assert site.query(lambda: Impression.objects.filter(user_key=user_key).count()) == FEED_LIMIT
 
 
-def test_the_feed_follows_what_the_visitor_saves_and_bets_on(site, catalog, browser):
+def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, catalog):
     first_feed_request_id = open_feed(browser, site)
     user_key = body_data(browser, "userKey")
     first_feed = cards(browser)
@@ -371,7 +389,7 @@ def test_the_feed_follows_what_the_visitor_saves_and_bets_on(site, catalog, brow
     screenshot(browser, "demo_feed_after.png")
 
 
-def test_a_hidden_market_never_comes_back(site, catalog, browser):
+def test_a_hidden_market_never_comes_back(browser, site, catalog):
     open_feed(browser, site)
     user_key = body_data(browser, "userKey")
     feed = cards(browser)

@@ -1,5 +1,6 @@
 """The demo pages (personalization/pages.py): shells that render without a query and load their data from the API."""
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -64,7 +65,7 @@ def test_staff_are_told_that_score_components_are_shown():
 
 def test_the_scripts_read_only_the_json_api():
     """The pages talk to the API only: every URL the scripts fetch is under /api/."""
-    sources = "".join(open(finders.find(f"demo/{name}")).read() for name in ("api.js", "feed.js", "market.js"))
+    sources = "".join(Path(finders.find(f"demo/{name}")).read_text() for name in ("api.js", "feed.js", "market.js"))
     fetched = re.findall(r'(?:getJSON|postJSON|postOnLeave)\(\s*[`"]([^`"$]+)', sources)
     assert fetched and all(url.startswith("/api/") for url in fetched)
     assert "sendBeacon" in sources and "keepalive: true" in sources and "IntersectionObserver" in sources
