@@ -14,8 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.db import connections
+from django.test import Client
 from django.test.testcases import LiveServerThread
 from django.utils import timezone
 
@@ -251,6 +254,7 @@ def screenshot(driver, name):
 
 @contextmanager
 def no_js_errors(driver):
+    driver.get_log("browser")  # reading the log empties it: only what happens inside counts
     yield
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
@@ -420,3 +424,31 @@ def test_a_hidden_market_never_comes_back(browser, site, catalog):
         feed_ready(browser)
         seen.append({c["market_id"] for c in cards(browser)})
     assert all(shown and hidden not in shown for shown in seen)
+
+
+def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser, site, catalog):
+    def session_cookie():
+        staff = User.objects.create_user("editor", password="unused", is_staff=True)
+        client = Client()
+        client.force_login(staff)
+        return staff.pk, client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    staff_id, session = site.query(session_cookie)
+    browser.get(site.url + "/static/demo/demo.css")  # a page of the site's origin, to set its cookie on
+    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session, "path": "/"})
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        assert body_data(browser, "userKey") == f"u:{staff_id}"
+        card = browser.find_element("css selector", "#grid .card")
+        scroll_to(browser, card)
+        card.find_element("css selector", ".why summary").click()
+        table = card.find_element("css selector", ".components")
+        assert table.is_displayed()
+        assert {"interest", "trending", "final"} <= {th.text for th in table.find_elements("css selector", "th")}
+        # A logged-in visitor's writes need the CSRF token the page sends as X-CSRFToken.
+        card.find_element("css selector", '[data-action="bookmark"]').click()
+        wait_until(
+            lambda: site.query(lambda: Interaction.objects.filter(user_key=f"u:{staff_id}", event_type="bookmark").exists()),
+            "the staff member's bookmark in the database",
+        )
+        screenshot(browser, "demo_feed_staff.png")

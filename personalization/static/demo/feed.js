@@ -14,16 +14,16 @@
   const GEO_KEY = "demo.geo";
 
   const POOLS = {
-    personal: ["Picked for you",
+    personal: ["Personal pick",
       "Ranked by how well it matches what you opened, saved and bet on (this session weighs most), " +
       "how fresh it is and how much it is trading."],
-    followup: ["Changed since you saw it",
+    followup: ["Follow-up",
       "You showed interest in this market and its odds or volume moved enough to show it again."],
-    trending_local: ["Trending near you", "One of the fastest-moving markets among people in your country."],
-    trending_global: ["Trending", "One of the fastest-moving markets on the site right now."],
-    exploration: ["Something new",
+    trending_local: ["Local trending", "One of the fastest-moving markets among people in your country."],
+    trending_global: ["Global trending", "One of the fastest-moving markets on the site right now."],
+    exploration: ["Exploration",
       "A lively market from a topic you have not shown interest in yet, so the feed can learn more about you."],
-    editorial: ["Editor's pick", "Our editors are featuring this market."],
+    editorial: ["Editorial", "Our editors are featuring this market."],
   };
 
   const $ = (selector, root = document) => root.querySelector(selector);
