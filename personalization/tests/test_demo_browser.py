@@ -412,9 +412,12 @@ def test_a_hidden_market_never_comes_back(browser, site, catalog):
             ).exists()),
             "the hidden flag in the database",
         )
-        assert site.query(lambda: Interaction.objects.filter(
-            user_key=user_key, market__market_id=dismissed, event_type="not_interested"
-        ).exists())
+        wait_until(
+            lambda: site.query(lambda: Interaction.objects.filter(
+                user_key=user_key, market__market_id=dismissed, event_type="not_interested"
+            ).exists()),
+            "the not_interested in the database",
+        )
 
         seen = []
         for _ in range(3):
@@ -434,8 +437,9 @@ def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser,
         return staff.pk, client.cookies[settings.SESSION_COOKIE_NAME].value
 
     staff_id, session = site.query(session_cookie)
-    browser.get(site.url + "/static/demo/demo.css")  # a page of the site's origin, to set its cookie on
-    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session, "path": "/"})
+    browser.execute_cdp_cmd(
+        "Network.setCookie", {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": site.url + "/"}
+    )
     with no_js_errors(browser):
         open_feed(browser, site)
         assert body_data(browser, "userKey") == f"u:{staff_id}"
