@@ -7,6 +7,7 @@ batches: all that happened up to a moment, whenever a user who has unsent events
 at every beat tick, so the next feed always sees what the user just did.
 """
 import heapq
+import pickle
 import random
 import sys
 import time
@@ -34,10 +35,10 @@ class BeatSchedule:
     """Minutes between runs of each beat task on the simulated clock (docs/simulation.md: why not SPEC 9's)."""
 
     trending: int = 15
-    velocity: int = 60
-    snapshots: int = 60
-    session_expiry: int = 15
-    affinity_decay: int = 60
+    velocity: int = 180
+    snapshots: int = 360
+    session_expiry: int = 30
+    affinity_decay: int = 180
     retention: int = 1440
 
     def due(self, elapsed_seconds):
@@ -100,8 +101,9 @@ class ArmRunner:
             if kind == _TICK:
                 self._tick(t)
                 if self.progress and (t - w.start) % DAY == 0 and t > w.start:
+                    spent = " ".join(f"{k} {v:.0f}s" for k, v in self.timings.items())
                     self.progress(f"  {self.strategy.name}: day {int((t - w.start) // DAY)} done "
-                                  f"in {time.monotonic() - started:.0f}s")
+                                  f"in {time.monotonic() - started:.0f}s ({spent})")
             elif kind == _SESSION:
                 self._session_start(queue, t, payload)
             else:
@@ -311,7 +313,11 @@ def arm_result(spec, progress=None):
     from personalization.simulation.strategies import strategy_build
 
     started = time.monotonic()
-    world = world_build(**spec["world"])
+    if isinstance(spec["world"], dict):
+        world = world_build(**spec["world"])
+    else:
+        with open(spec["world"], "rb") as f:
+            world = pickle.load(f)
     strategy = strategy_build(spec["kind"], spec["name"], spec.get("params"))
     if strategy.drives_system:
         call_command("migrate", verbosity=0)

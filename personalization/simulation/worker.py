@@ -18,6 +18,9 @@ def main(spec_path):
         "DJANGO_SETTINGS_MODULE": "feedproject.settings",
         "DATABASE_URL": f"sqlite:///{os.path.join(scratch, 'arm.sqlite3')}",
         "FEED_VAR_DIR": scratch,
+        # No query log: with DEBUG on, every statement is also formatted and kept (a third of the run).
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "simulation-scratch-process",
     })
     os.environ.pop("REDIS_URL", None)
     import django
