@@ -14,13 +14,14 @@ from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity, Tag
+from markets.services import catalog_version_bump
 from personalization.models import FeedConfig
 from tracking.models import Interaction, MarketActivity
 
@@ -222,8 +223,24 @@ class TagUseFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CatalogChangeMixin:
+    """An editor's change reaches every process's in-memory catalog (personalization/selectors.py)."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        transaction.on_commit(catalog_version_bump)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        transaction.on_commit(catalog_version_bump)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(catalog_version_bump)
+
+
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(CatalogChangeMixin, admin.ModelAdmin):
     list_display = ("label", "slug", "market_count")
     search_fields = ("label", "slug")
     list_filter = (TagUseFilter,)
@@ -322,7 +339,7 @@ class EditorialBoostInline(BoostDisplayMixin, admin.TabularInline):
 
 
 @admin.register(Market)
-class MarketAdmin(admin.ModelAdmin):
+class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
     list_display = (
         "market_id",
         "title",
@@ -413,7 +430,7 @@ class MarketAdmin(admin.ModelAdmin):
 
 
 @admin.register(EditorialBoost)
-class EditorialBoostAdmin(BoostDisplayMixin, admin.ModelAdmin):
+class EditorialBoostAdmin(CatalogChangeMixin, BoostDisplayMixin, admin.ModelAdmin):
     form = EditorialBoostForm
     list_display = (
         "market_column",

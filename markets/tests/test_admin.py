@@ -302,3 +302,16 @@ def test_non_superuser_staff_cannot_delete_server_written_rows():
     assert site._registry[MarketSnapshot].has_delete_permission(request) is False
     user.is_superuser = True
     assert site._registry[MarketSnapshot].has_delete_permission(request) is True
+
+
+def test_an_editors_boost_reaches_the_in_memory_catalog(admin_client, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from markets.services import CATALOG_VERSION_KEY
+
+    market = MarketFactory()
+    before = cache.get(CATALOG_VERSION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(add(EditorialBoost), boost_post(market, surfaces=["home"]))
+    assert response.status_code == 302
+    assert cache.get(CATALOG_VERSION_KEY) not in (None, before)
