@@ -54,3 +54,4 @@ class CallerApi(APIView):
             )
             response["X-User-Key"] = caller.issued_token
         return response
+
