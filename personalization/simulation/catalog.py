@@ -2,7 +2,7 @@
 with fresh dates around the simulated start, and written through the import service."""
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from markets.demo import catalog_generate
 from markets.importers import MarketRow, file_rows_read, markets_import

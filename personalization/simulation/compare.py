@@ -116,21 +116,25 @@ def _workers_run(specs, jobs, log):
         while waiting and len(running) < max(1, jobs):
             spec = waiting.pop(0)
             log(f"arm {spec['name']!r} started")
+            # stderr to a file, not a pipe: a chatty worker must never block on a full pipe.
+            errors = open(os.path.join(spec["scratch_dir"], "stderr.log"), "w+")
             process = subprocess.Popen(
                 [sys.executable, "-m", "personalization.simulation.worker",
                  os.path.join(spec["scratch_dir"], "spec.json")],
-                cwd=base, env=env, stderr=subprocess.PIPE, text=True,
+                cwd=base, env=env, stderr=errors, text=True,
             )
-            running.append((spec, process, time.monotonic()))
+            running.append((spec, process, time.monotonic(), errors))
         time.sleep(0.05)
         for item in list(running):
-            spec, process, began = item
+            spec, process, began, errors = item
             if process.poll() is None:
                 continue
             running.remove(item)
-            errors = process.stderr.read()
+            errors.seek(0)
+            output = errors.read()
+            errors.close()
             if process.returncode:
-                failures.append(f"arm {spec['name']!r} failed:\n{errors[-3000:]}")
+                failures.append(f"arm {spec['name']!r} failed:\n{output[-3000:]}")
             else:
                 log(f"arm {spec['name']!r} done in {time.monotonic() - began:.0f}s")
     if failures:
@@ -164,9 +168,9 @@ def pool_table(document):
 
 
 def _table(headers, rows):
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
     line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
+                                   for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 

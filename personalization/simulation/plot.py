@@ -3,6 +3,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 PANELS = (
     ("ctr", "CTR per impression", 100.0, "%"),
@@ -17,13 +18,14 @@ PANELS = (
 def comparison_plot(results, path, title=""):
     """One panel per metric, one line per arm, simulated days on the x axis; written to `path` (PNG)."""
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
-    for ax, (key, label, scale, unit) in zip(axes.flat, PANELS):
+    for ax, (key, label, scale, unit) in zip(axes.flat, PANELS, strict=True):
         for arm in results:
             days = arm["summary"]["per_day"]
             ax.plot(range(1, len(days) + 1), [d[key] * scale for d in days], marker="o", markersize=3,
                     label=arm["name"])
         ax.set_title(label)
         ax.set_xlabel("simulated day")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if unit:
             ax.set_ylabel(unit)
         ax.grid(alpha=0.3)

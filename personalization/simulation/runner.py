@@ -9,7 +9,6 @@ at every beat tick, so the next feed always sees what the user just did.
 import heapq
 import pickle
 import random
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ _TICK, _SESSION, _FEED = 0, 1, 2  # at the same instant: the beat first, then ne
 class BeatSchedule:
     """Minutes between runs of each beat task on the simulated clock (docs/simulation.md: why not SPEC 9's)."""
 
-    trending: int = 15
+    trending: int = 30
     velocity: int = 180
     snapshots: int = 360
     session_expiry: int = 30
@@ -297,10 +296,6 @@ def arm_run(*, world, strategy, beat=BeatSchedule(), progress=None):
     runner = ArmRunner(world, strategy, beat=beat, progress=progress)
     runner.run()
     return runner.log, runner
-
-
-def _stderr(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def arm_result(spec, progress=None):

@@ -252,7 +252,7 @@ class World:
                 if c not in favourites:
                     favourites.append(c)
             taste = {c: 0.05 for c in self.categories}
-            for c, value in zip(favourites, (1.0, 0.6, 0.35)):
+            for c, value in zip(favourites, (1.0, 0.6, 0.35), strict=False):
                 taste[c] = value
             others = [c for c in self.categories if c not in favourites]
             disliked = r.choice(others) if others and r.random() < 0.5 else ""

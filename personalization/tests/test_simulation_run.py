@@ -1,6 +1,7 @@
 """Small simulated runs: an arm drives the real services, and `simulate` is deterministic for a seed
 and writes its JSON and PNG."""
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -27,14 +28,15 @@ def small_world():
 @pytest.mark.django_db
 def test_a_config_arm_drives_ingestion_and_the_feed(small_world):
     w = small_world
-    catalog_write(markets=w.markets, start=w.start, boosts=boosts_plan(w.markets, seed=w.seed, start=w.start, days=1))
+    boosts = boosts_plan(w.markets, seed=w.seed, start=w.start, days=1)
+    catalog_write(markets=w.markets, start=w.start, boosts=boosts)
     log, runner = arm_run(world=w, strategy=ConfigFeed("v1", None))
 
     assert runner.counts["rejected"] == 0 and not RejectedEvent.objects.exists()
     assert log.feeds and Impression.objects.count() == len(log.showings)
     assert Interaction.objects.filter(event_type="click").count() == sum(s.clicked for s in log.showings)
     assert UserMarketState.objects.exists()
-    assert MarketSnapshot.objects.filter(taken_at__gt=UserMarketState.objects.earliest("updated_at").updated_at).exists()
+    assert MarketSnapshot.objects.filter(taken_at__gt=datetime.fromtimestamp(w.start, UTC)).exists()  # moves
     assert FeedConfig.objects.get(is_active=True, surface="home").note == "simulation: v1"
     assert summarize(log)["overall"]["repeated_feeds"] == 0  # the caps hold on the real feed
 

@@ -10,8 +10,9 @@ def markets(n=60):
     categories = ("Sports", "Politics", "Crypto")
     tags = (("nba", "NBA"), ("nfl", "NFL"), ("us-elections", "US Elections"), ("bitcoin", "Bitcoin"))
     return [
-        SimMarket(market_id=f"m{i}", title=f"Market {i}", category=categories[i % 3], tags=(tags[i % 4], tags[(i + 1) % 4]),
-                  probability=0.3 + 0.4 * (i % 5) / 4, volume_24h=1000.0 * (1 + i % 7), volume_total=50_000.0,
+        SimMarket(market_id=f"m{i}", title=f"Market {i}", category=categories[i % 3],
+                  tags=(tags[i % 4], tags[(i + 1) % 4]), probability=0.3 + 0.4 * (i % 5) / 4,
+                  volume_24h=1000.0 * (1 + i % 7), volume_total=50_000.0,
                   created_at=START - DAY, resolution_at=START + 2 * DAY if i % 10 == 0 else START + 30 * DAY)
         for i in range(n)
     ]
@@ -48,7 +49,7 @@ def test_sessions_start_inside_the_horizon_and_apart():
     for user in range(len(w.users)):
         starts = [p.start for p in w.sessions if p.user == user]
         assert all(START <= s < START + 3 * DAY for s in starts)
-        assert all(b - a >= 45 * 60 for a, b in zip(starts, starts[1:]))
+        assert all(b - a >= 45 * 60 for a, b in zip(starts, starts[1:], strict=False))
 
 
 def test_a_reaction_is_reproducible_from_its_generator():

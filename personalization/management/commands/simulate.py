@@ -3,6 +3,7 @@
 See docs/simulation.md for the model, the metrics and the results of the tuned config.
 """
 import time
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -38,7 +39,8 @@ class Command(BaseCommand):
                             help="'default' (SPEC defaults), 'tuned', a home FeedConfig version, or a JSON file.")
         parser.add_argument("--config-b", default="tuned", help="Same choices as --config-a.")
         parser.add_argument("--out", default="var/simulation", metavar="DIR", help="Where results go.")
-        parser.add_argument("--jobs", type=int, default=2, help="Arms run side by side (default 2).")
+        parser.add_argument("--jobs", type=int, default=3,
+                            help="Arms run side by side (default 3: the three that drive the system at once).")
         parser.add_argument("--start", help="Simulated start (ISO date-time, UTC); default: next Monday 00:00.")
 
     def handle(self, *args, users, days, markets, catalog, seed, config_a, config_b, out, jobs, start, **options):
@@ -49,8 +51,11 @@ class Command(BaseCommand):
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         if start:
-            parsed = timezone.datetime.fromisoformat(start)
-            start_ts = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.UTC)).timestamp()
+            try:
+                parsed = datetime.fromisoformat(start)
+            except ValueError as exc:
+                raise CommandError(f"--start: {exc}") from exc
+            start_ts = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
         else:
             start_ts = default_start(timezone.now())
         world = {"users": users, "days": days, "markets": markets, "seed": seed, "start": start_ts,
