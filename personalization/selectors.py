@@ -20,6 +20,7 @@ from django.utils import timezone
 from feedproject.cache import cache_get
 from feedproject.db import Epoch
 from markets.models import EditorialBoost, Market, MarketVelocity, Tag
+from markets.selectors import MarketInfo, markets_for_ingest
 from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
@@ -285,3 +286,27 @@ def user_data_load(*, user_key, catalog, now, country=""):
         shows_7d=np.array([x[1] for x in shown], dtype=np.int64),
         first_shown_7d=np.array([x[2] for x in shown], dtype=float),
     )
+
+
+def markets_for_ingest_cached(*, market_ids):
+    """markets.selectors.markets_for_ingest, answered from the in-memory catalog where it can.
+
+    Open markets come from the arrays the feed itself served (so the odds recorded for an
+    impression are the odds that feed showed); closed or brand-new markets are read.
+    """
+    catalog, _ = catalog_current()
+    found, missing = {}, []
+    pad = len(catalog.tag_slugs)
+    for market_id in market_ids:
+        i = catalog.index_of_market_id.get(market_id)
+        if i is None:
+            missing.append(market_id)
+            continue
+        found[market_id] = MarketInfo(
+            int(catalog.pk[i]), market_id, catalog.categories[catalog.category[i]],
+            tuple(sorted(catalog.tag_slugs[t] for t in catalog.tags[i] if t != pad)),
+            float(catalog.probability[i]), float(catalog.volume_24h[i]),
+        )
+    if missing:
+        found.update(markets_for_ingest(market_ids=missing))
+    return found

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from feedproject.db import bulk_upsert, insert_new_ids
-from markets.selectors import markets_for_ingest
 from personalization.ranking.affinity import event_weight
+from personalization.selectors import markets_for_ingest_cached
 from personalization.services import user_state_apply
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
 from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS, Invalid, validate
@@ -93,7 +93,7 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
         except _Rejected as rejected:
             results[index] = _rejection(event_id, rejected)
 
-    markets = markets_for_ingest(market_ids={data["market_id"] for _, data in valid})
+    markets = markets_for_ingest_cached(market_ids={data["market_id"] for _, data in valid})
     events, seen = [], set()
     for index, data in valid:
         try:

@@ -53,6 +53,7 @@ class Catalog:
 
     def __post_init__(self):
         self.index_of_pk = {int(pk): i for i, pk in enumerate(self.pk)}
+        self.index_of_market_id = {market_id: i for i, market_id in enumerate(self.market_id)}
         # Each market's topic set {category} ∪ tags as a sparse 0/1 row: overlaps become one product.
         pad = len(self.tag_slugs)
         rows, cols = np.nonzero(self.tags != pad)
