@@ -32,6 +32,11 @@ def catalog():
         [MarketVelocity(market=m, scope="global", trending_score=(k % 10) / 10, computed_at=now) for k, m in enumerate(markets)]
     )
     MarketFactory(market_id="resolved-one", status=Market.Status.RESOLVED)
+    MarketFactory(market_id="closed-one", status=Market.Status.CLOSED)
+    MarketVelocity.objects.bulk_create(
+        [MarketVelocity(market=m, scope="global", trending_score=1.0, computed_at=now)
+         for m in Market.objects.exclude(status=Market.Status.OPEN)]
+    )
     return markets
 
 
@@ -50,7 +55,7 @@ def test_a_new_visitor_gets_a_full_trending_and_exploration_feed_and_a_key(catal
     assert {it["reason"] for it in feed} <= {"trending_global", "exploration", "personal"}
     assert all(it["reason_text"] for it in feed)
     assert "components" not in feed[0]
-    assert "resolved-one" not in {it["market_id"] for it in feed}
+    assert not {"resolved-one", "closed-one"} & {it["market_id"] for it in items(APIClient().get("/api/feed?limit=100").json())}
 
 
 def test_the_feed_reacts_to_the_users_own_last_event(catalog):
