@@ -4,14 +4,16 @@ Both refreshes are idempotent by construction: they read the 5-minute MarketActi
 buckets (keyed by the events' own time) and MarketSnapshot as of `now`, and overwrite
 MarketVelocity in one transaction. A late or replayed event counts in the window of
 its own time; running twice, or again after a crash, gives the same rows. Work is
-set-based: one aggregate statement over the window, one bulk upsert, whatever the
+set-based and stays in the database where it can: the window aggregates go to a
+temporary table, only per-market values and the rows that can rise travel to numpy and
+back, and one INSERT ... ON CONFLICT writes the rows whose values changed, whatever the
 number of markets. See docs/pipeline.md.
 """
 from datetime import timedelta
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from feedproject.db import bulk_upsert
 from markets.models import Market, MarketSnapshot, MarketVelocity
@@ -35,6 +37,14 @@ def window_starts(now):
     return {name: now - length - BUCKET for name, length in WINDOWS.items()}
 
 
+def _analytic_session():
+    """PostgreSQL: no JIT for this transaction. Compiling these one-off aggregates costs more
+    (1.3 s of 3.6 s on the velocity aggregate in bench/pipeline.py) than it saves."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
 def _adapt(value):
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -43,15 +53,33 @@ def _table(model):
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _window_counts(now):
-    """Rows (market_pk, scope, views 5m/1h/24h, trades 5m/1h/24h, clicks 24h, impressions 24h,
-    users 5m/1h/24h) for every market and scope with a bucket in the last 24 h."""
+COUNT_COLUMNS = (
+    "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h", "clicks_24h", "impressions_24h",
+    "unique_users_5m", "unique_users_1h", "unique_users_24h",
+)
+
+
+def _window_counts_store(cursor, now):
+    """Fill the temporary table velocity_counts: one row per market and scope with a bucket in
+    the last 24 h, and a global row of zeros for every other open market (the feed reads its
+    rising score from it). Stays in the database: nothing per row travels to Python."""
     starts = window_starts(now)
     s5, s1h, s24 = _adapt(starts["5m"]), _adapt(starts["1h"]), _adapt(starts["24h"])
     until = _adapt(now)
-    sql = f"""
+    cursor.execute(
+        "CREATE TEMPORARY TABLE velocity_counts (market_id bigint, scope varchar(8), "
+        + ", ".join(f"{name} bigint" for name in COUNT_COLUMNS) + ")"
+    )
+    # One distinct count per window, each over its own index range: a CASE inside COUNT(DISTINCT)
+    # would sort the whole day's user sets once per window.
+    users = f"""
+        SELECT market_id, scope, COUNT(DISTINCT user_key) AS n FROM {_table(MarketActivityUser)}
+        WHERE bucket_start > {{since}} AND bucket_start <= %s GROUP BY market_id, scope"""
+    cursor.execute(
+        f"""
+        INSERT INTO velocity_counts
         SELECT c.market_id, c.scope, c.v5, c.v1h, c.v24, c.t5, c.t1h, c.t24, c.clicks, c.impressions,
-               COALESCE(u.u5, 0), COALESCE(u.u1h, 0), COALESCE(u.u24, 0)
+               COALESCE(u5.n, 0), COALESCE(u1h.n, 0), COALESCE(u24.n, 0)
         FROM (
             SELECT market_id, scope,
                    SUM(CASE WHEN bucket_start > %s THEN views ELSE 0 END) AS v5,
@@ -66,58 +94,74 @@ def _window_counts(now):
             WHERE bucket_start > %s AND bucket_start <= %s
             GROUP BY market_id, scope
         ) c
-        LEFT JOIN (
-            SELECT market_id, scope,
-                   COUNT(DISTINCT CASE WHEN bucket_start > %s THEN user_key END) AS u5,
-                   COUNT(DISTINCT CASE WHEN bucket_start > %s THEN user_key END) AS u1h,
-                   COUNT(DISTINCT user_key) AS u24
-            FROM {_table(MarketActivityUser)}
-            WHERE bucket_start > %s AND bucket_start <= %s
-            GROUP BY market_id, scope
-        ) u ON u.market_id = c.market_id AND u.scope = c.scope
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [s5, s1h, s5, s1h, s24, until, s5, s1h, s24, until])
-        return cursor.fetchall()
+        LEFT JOIN ({users.format(since="%s")}) u24 ON u24.market_id = c.market_id AND u24.scope = c.scope
+        LEFT JOIN ({users.format(since="%s")}) u1h ON u1h.market_id = c.market_id AND u1h.scope = c.scope
+        LEFT JOIN ({users.format(since="%s")}) u5 ON u5.market_id = c.market_id AND u5.scope = c.scope
+        """,
+        [s5, s1h, s5, s1h, s24, until, s24, until, s1h, until, s5, until],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO velocity_counts
+        SELECT m.id, %s, {", ".join(["0"] * len(COUNT_COLUMNS))} FROM {_table(Market)} m
+        WHERE m.status = %s
+          AND NOT EXISTS (SELECT 1 FROM velocity_counts c WHERE c.market_id = m.id AND c.scope = %s)
+        """,
+        [GLOBAL, Market.Status.OPEN, GLOBAL],
+    )
+    if connection.vendor == "postgresql":
+        cursor.execute("ANALYZE velocity_counts")
 
 
-def _market_states(now, market_pks_active):
-    """Per market (sorted by pk): state now and as of 1 h and 24 h ago, as numpy arrays.
+def _market_states(now):
+    """Per market (sorted by pk): odds and participants now and as of 1 h and 24 h ago, and the
+    volume traded per hour over each window, as numpy arrays.
 
-    "Then" is the last snapshot at or before now - W; a market younger than that uses its
-    first snapshot; a market without snapshots uses its current state (no change).
+    Odds and participants "now" are the market's current state. "Then" is the last snapshot at
+    or before now - W; a market younger than that uses its first snapshot; a market without
+    snapshots uses its current state (no change). Volume rates run between snapshots (the last
+    one stands for now), so they change when a snapshot is taken, not every minute.
     """
     snapshots = MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__lte=now)
+    active = MarketActivity.objects.filter(
+        market=OuterRef("pk"), bucket_start__gt=window_starts(now)["24h"], bucket_start__lte=now
+    )
     rows = list(
-        Market.objects.filter(Q(status=Market.Status.OPEN) | Q(pk__in=market_pks_active))
+        Market.objects.filter(Q(status=Market.Status.OPEN) | Exists(active))
         .annotate(
             at_1h=Subquery(snapshots.filter(taken_at__lte=now - WINDOWS["1h"]).order_by("-taken_at").values("pk")[:1]),
             at_24h=Subquery(snapshots.filter(taken_at__lte=now - WINDOWS["24h"]).order_by("-taken_at").values("pk")[:1]),
             first=Subquery(snapshots.order_by("taken_at").values("pk")[:1]),
+            last=Subquery(snapshots.order_by("-taken_at").values("pk")[:1]),
         )
         .order_by("pk")
-        .values_list("pk", "probability", "volume_total", "participant_count", "at_1h", "at_24h", "first")
+        .values_list("pk", "probability", "participant_count", "at_1h", "at_24h", "first", "last")
     )
-    wanted = {pk for row in rows for pk in row[4:] if pk is not None}
+    wanted = sorted({pk for row in rows for pk in row[3:] if pk is not None})
     snaps = {}
-    wanted = sorted(wanted)
-    for start in range(0, len(wanted), 10_000):  # SQLite's parameter limit; 1-3 queries at 10k markets
+    for start in range(0, len(wanted), 10_000):  # SQLite's parameter limit; 1-4 queries at 10k markets
         for pk, taken_at, probability, volume_total, participants in MarketSnapshot.objects.filter(
             pk__in=wanted[start : start + 10_000]
         ).values_list("pk", "taken_at", "probability", "volume_total", "participant_count"):
-            snaps[pk] = ((now - taken_at).total_seconds() / 3600.0, probability, volume_total, participants)
+            snaps[pk] = (taken_at.timestamp() / 3600.0, probability, volume_total, participants)
 
     n = len(rows)
+    none = (np.nan, np.nan, np.nan, np.nan)
     state = {"pk": np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)}
     state["p_now"] = np.fromiter((r[1] for r in rows), dtype=float, count=n)
-    state["v_now"] = np.fromiter((r[2] for r in rows), dtype=float, count=n)
-    state["n_now"] = np.fromiter((r[3] for r in rows), dtype=float, count=n)
-    for label, column in (("1h", 4), ("24h", 5)):
-        then = [snaps.get(r[column]) or snaps.get(r[6]) or (0.0, r[1], r[2], r[3]) for r in rows]
-        state[f"hours_{label}"] = np.fromiter((t[0] for t in then), dtype=float, count=n)
-        state[f"p_{label}"] = np.fromiter((t[1] for t in then), dtype=float, count=n)
-        state[f"v_{label}"] = np.fromiter((t[2] for t in then), dtype=float, count=n)
-        state[f"n_{label}"] = np.fromiter((t[3] for t in then), dtype=float, count=n)
+    state["n_now"] = np.fromiter((r[2] for r in rows), dtype=float, count=n)
+    last = [snaps.get(r[6], none) for r in rows]
+    last_hour = np.fromiter((t[0] for t in last), dtype=float, count=n)
+    last_volume = np.fromiter((t[2] for t in last), dtype=float, count=n)
+    for label, column in (("1h", 3), ("24h", 4)):
+        then = [snaps.get(r[column]) or snaps.get(r[5], none) for r in rows]
+        p_then = np.fromiter((t[1] for t in then), dtype=float, count=n)
+        n_then = np.fromiter((t[3] for t in then), dtype=float, count=n)
+        state[f"p_{label}"] = np.where(np.isnan(p_then), state["p_now"], p_then)
+        state[f"n_{label}"] = np.where(np.isnan(n_then), state["n_now"], n_then)
+        hours = last_hour - np.fromiter((t[0] for t in then), dtype=float, count=n)
+        state[f"volume_{label}"] = np.nan_to_num(last_volume - np.fromiter((t[2] for t in then), dtype=float, count=n))
+        state[f"hours_{label}"] = np.nan_to_num(hours)
     return state
 
 
@@ -136,55 +180,119 @@ def market_velocity_refresh(*, now):
     """Recompute every MarketVelocity row except trending_score as of `now`; returns counts.
 
     Rows: every scope with activity in the last 24 h, and a global row for every open
-    market. Rows outside that set are deleted.
+    market; rows outside that set are deleted. A row whose values did not change is not
+    rewritten (most rows, minute to minute), so its computed_at is when its values last
+    changed; the run's own time is the task's last success (ops.TaskRun, /healthz).
     """
     table_writers_serialize(WRITERS_KEY)
-    counts = _window_counts(now)
-    active_pks = sorted({row[0] for row in counts})
-    state = _market_states(now, MarketActivity.objects.filter(
-        bucket_start__gt=window_starts(now)["24h"], bucket_start__lte=now
-    ).values("market_id"))
-
-    # Open markets without activity still get a global row of zeros: the feed reads rising from it.
-    seen_global = {row[0] for row in counts if row[1] == GLOBAL}
-    zero = (0,) * 11
-    counts.extend((pk, GLOBAL, *zero) for pk in state["pk"].tolist() if pk not in seen_global)
-    if not counts:
-        deleted, _ = MarketVelocity.objects.all().delete()
-        return {"rows": 0, "deleted": deleted, "active_markets": 0}
-
-    columns = list(zip(*counts))
-    market_pk = np.asarray(columns[0], dtype=np.int64)
-    scope = list(columns[1])
-    c = {name: np.asarray(columns[i + 2], dtype=np.int64) for i, name in enumerate(
-        ("views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h", "clicks", "impressions",
-         "unique_users_5m", "unique_users_1h", "unique_users_24h")
-    )}
-    at = np.searchsorted(state["pk"], market_pk)  # every counted market is in `state` (same window)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ctr = np.where(c["impressions"] > 0, c["clicks"] / c["impressions"], 0.0)
-    odds_1h = (state["p_now"] - state["p_1h"])[at]
-    odds_24h = (state["p_now"] - state["p_24h"])[at]
-    spike = ratio_of_rates(
-        state["v_now"] - state["v_1h"], state["hours_1h"], state["v_now"] - state["v_24h"], state["hours_24h"]
-    )[at]
-    participants = (state["n_now"] - state["n_24h"]).astype(np.int64)[at]
-    rising = rising_score(state["p_now"][at], state["p_24h"][at], c["trades_24h"])
-
-    values = [market_pk.tolist(), scope]
-    values += [c[name].tolist() for name in VELOCITY_COUNTS]
-    values += [ctr.tolist(), odds_1h.tolist(), odds_24h.tolist(), spike.tolist(), participants.tolist(),
-               rising.tolist(), [now] * len(scope), [0.0] * len(scope)]
-    bulk_upsert(
-        MarketVelocity,
-        ("market", "scope", *VELOCITY_FIELDS, "trending_score"),
-        list(zip(*values)),
-        conflict=("market", "scope"),
-        replace=VELOCITY_FIELDS,
+    _analytic_session()
+    with connection.cursor() as cursor:
+        _window_counts_store(cursor, now)
+        state = _market_states(now)
+        _market_values_store(cursor, state)
+        _rising_store(cursor, state)
+        written = _velocity_write(cursor, now)
+        cursor.execute("SELECT COUNT(*), COUNT(DISTINCT market_id) FROM velocity_counts")
+        rows, markets = cursor.fetchone()
+        for temporary in ("velocity_counts", "velocity_markets", "velocity_rising"):
+            cursor.execute(f"DROP TABLE {temporary}")
+    gone = MarketActivity.objects.filter(
+        market=OuterRef("market"), scope=OuterRef("scope"), bucket_start__gt=window_starts(now)["24h"],
+        bucket_start__lte=now,
     )
-    deleted, _ = MarketVelocity.objects.exclude(computed_at=now).delete()
+    deleted, _ = (
+        MarketVelocity.objects.exclude(Exists(gone)).exclude(scope=GLOBAL, market__status=Market.Status.OPEN).delete()
+    )
     transaction.on_commit(catalog_version_bump)
-    return {"rows": len(scope), "deleted": deleted, "active_markets": len(active_pks)}
+    return {"rows": rows, "written": written, "deleted": deleted, "markets": markets}
+
+
+def _temporary_fill(cursor, table, types, values):
+    """A new temporary table with columns `types` (name -> SQL type), filled from `values`
+    (name -> list): one array per column on PostgreSQL."""
+    names = list(types)
+    cursor.execute(f"CREATE TEMPORARY TABLE {table} (" + ", ".join(f"{n} {types[n]}" for n in names) + ")")
+    if not values[names[0]]:
+        return
+    if connection.vendor == "postgresql":
+        casts = ", ".join(f"%s::{types[n]}[]" for n in names)
+        cursor.execute(f"INSERT INTO {table} SELECT * FROM unnest({casts})", [values[n] for n in names])
+        cursor.execute(f"ANALYZE {table}")
+    else:
+        placeholders = ", ".join(["%s"] * len(names))
+        cursor.executemany(f"INSERT INTO {table} VALUES ({placeholders})", list(zip(*(values[n] for n in names))))
+
+
+def _market_values_store(cursor, state):
+    """The market-level velocity values (odds changes, volume spike, participant delta) into a
+    temporary table velocity_markets."""
+    spike = ratio_of_rates(state["volume_1h"], state["hours_1h"], state["volume_24h"], state["hours_24h"])
+    _temporary_fill(
+        cursor, "velocity_markets",
+        {"market_id": "bigint", "odds_1h": "double precision", "odds_24h": "double precision",
+         "spike": "double precision", "participants": "bigint"},
+        {"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
+         "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), "spike": spike.tolist(),
+         "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
+    )
+
+
+def _rising_store(cursor, state):
+    """Rising scores (SPEC 5, personalization.ranking.features.rising_score) of the rows that can
+    have one, into a temporary table velocity_rising: it needs trades in 24 h and an odds move,
+    so only those rows travel to Python and back."""
+    moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
+    rows = []
+    if moved:
+        _temporary_fill(cursor, "velocity_moved", {"market_id": "bigint"}, {"market_id": moved})
+        cursor.execute(
+            "SELECT c.market_id, c.scope, c.trades_24h FROM velocity_counts c "
+            "JOIN velocity_moved m ON m.market_id = c.market_id WHERE c.trades_24h > 0"
+        )
+        rows = cursor.fetchall()
+        cursor.execute("DROP TABLE velocity_moved")
+    market_pk = np.asarray([r[0] for r in rows], dtype=np.int64)
+    at = np.searchsorted(state["pk"], market_pk)
+    rising = rising_score(state["p_now"][at], state["p_24h"][at], np.asarray([r[2] for r in rows], dtype=float))
+    _temporary_fill(
+        cursor, "velocity_rising",
+        {"market_id": "bigint", "scope": "varchar(8)", "rising": "double precision"},
+        {"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
+    )
+
+
+def _velocity_write(cursor, now):
+    """Insert new MarketVelocity rows and rewrite those whose values changed, in one statement
+    from the temporary tables; returns how many rows were written. Unchanged rows are filtered
+    out before the insert, so they are neither rewritten nor locked."""
+    qn = connection.ops.quote_name
+    table = _table(MarketVelocity)
+    compared = [name for name in VELOCITY_FIELDS if name != "computed_at"]
+    new = f"""
+        SELECT c.market_id, c.scope, {", ".join(f"c.{name}" for name in VELOCITY_COUNTS)},
+               CASE WHEN c.impressions_24h > 0
+                    THEN CAST(c.clicks_24h AS DOUBLE PRECISION) / c.impressions_24h ELSE 0.0 END AS ctr_24h,
+               m.odds_1h AS odds_change_1h, m.odds_24h AS odds_change_24h, m.spike AS volume_spike_ratio,
+               m.participants AS participant_delta_24h, COALESCE(r.rising, 0.0) AS rising_score
+        FROM velocity_counts c
+        JOIN velocity_markets m ON m.market_id = c.market_id
+        LEFT JOIN velocity_rising r ON r.market_id = c.market_id AND r.scope = c.scope"""
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    stored = ", ".join(f"v.{qn(name)}" for name in compared)
+    incoming = ", ".join(f"n.{name}" for name in compared)
+    updates = ", ".join(f"{qn(name)} = excluded.{qn(name)}" for name in VELOCITY_FIELDS)
+    cursor.execute(
+        f"""
+        INSERT INTO {table} (market_id, scope, {", ".join(qn(n) for n in compared)}, computed_at, trending_score)
+        SELECT n.market_id, n.scope, {incoming}, %s, 0.0
+        FROM ({new}) n
+        LEFT JOIN {table} v ON v.market_id = n.market_id AND v.scope = n.scope
+        WHERE v.id IS NULL OR ({stored}) {differs} ({incoming})
+        ON CONFLICT (market_id, scope) DO UPDATE SET {updates}
+        """,
+        [_adapt(now)],
+    )
+    return cursor.rowcount
 
 
 def _trending_inputs(now, market_pks=None, scope=None):
@@ -257,25 +365,30 @@ def trending_scores(rows, min_users):
 def market_trending_refresh(*, now):
     """Recompute trending_score of every market and scope as of `now`; returns counts."""
     table_writers_serialize(WRITERS_KEY)
+    _analytic_session()
     min_users = local_min_users()
     rows = _trending_inputs(now)
     _, scores = trending_scores(rows, min_users)
     scored = {(row[0], row[1]): score for row, score in zip(rows, scores.tolist()) if score > 0}
-    # Rows trending before and not now go back to 0 in the same write.
-    for key in MarketVelocity.objects.filter(trending_score__gt=0).values_list("market_id", "scope"):
-        scored.setdefault(key, 0.0)
+    current = {
+        (pk, scope): score for pk, scope, score in
+        MarketVelocity.objects.filter(trending_score__gt=0).values_list("market_id", "scope", "trending_score")
+    }
+    # Rows trending before and not now go back to 0; rows whose score did not move are not written.
+    changed = {key: scored.get(key, 0.0) for key in scored.keys() | current.keys()}
+    changed = {key: score for key, score in changed.items() if current.get(key, 0.0) != score}
     zeros = (0,) * len(VELOCITY_COUNTS) + (0.0,) * 5 + (0,)  # the rest of a row velocity has not written yet
     bulk_upsert(
         MarketVelocity,
         ("market", "scope", *VELOCITY_COUNTS, "ctr_24h", "odds_change_1h", "odds_change_24h",
          "volume_spike_ratio", "rising_score", "participant_delta_24h", "trending_score", "computed_at"),
-        [(pk, scope, *zeros, score, now) for (pk, scope), score in sorted(scored.items())],
+        [(pk, scope, *zeros, score, now) for (pk, scope), score in sorted(changed.items())],
         conflict=("market", "scope"),
         replace=("trending_score",),
     )
     transaction.on_commit(catalog_version_bump)
-    trending = sum(1 for s in scored.values() if s > 0)
-    return {"scored": trending, "reset": len(scored) - trending, "min_local_users": min_users}
+    return {"scored": len(scored), "written": len(changed), "reset": len(current.keys() - scored.keys()),
+            "min_local_users": min_users}
 
 
 def market_trending_list(*, scope, limit):

@@ -86,12 +86,13 @@ def test_odds_changes_compare_the_market_now_with_the_snapshots_1_and_24_hours_a
                           volume_total=4_000, participant_count=200)
     MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=1), probability=0.50, volume_total=8_000,
                           participant_count=290)
+    MarketSnapshotFactory(market=m, taken_at=NOW, probability=0.60, volume_total=10_000, participant_count=300)
     market_velocity_refresh(now=NOW)
     v = row(m)
     assert v.odds_change_1h == pytest.approx(0.10)
     assert v.odds_change_24h == pytest.approx(0.30)
     assert v.participant_delta_24h == 100
-    # 2,000 traded in the last hour against 6,000 over the 24 h 5 min before: 2000 / (6000 / 24.083)
+    # Between snapshots: 2,000 traded in the last hour against 6,000 over 24 h 5 min: 2000 / (6000 / 24.083)
     assert v.volume_spike_ratio == pytest.approx(2000 / (6000 / (24 + 5 / 60)))
 
 
@@ -101,6 +102,20 @@ def test_a_market_younger_than_the_window_is_compared_with_its_first_snapshot():
     market_velocity_refresh(now=NOW)
     assert row(m).odds_change_24h == pytest.approx(0.30)
     assert row(m).odds_change_1h == pytest.approx(0.30)
+
+
+def test_the_volume_spike_moves_with_snapshots_not_with_the_clock():
+    m = MarketFactory(volume_total=10_000)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=25), volume_total=1_000)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=70), volume_total=5_000)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=10), volume_total=9_000)
+    market_velocity_refresh(now=NOW)
+    first = row(m)
+    market_velocity_refresh(now=NOW + timedelta(minutes=3))
+    again = row(m)
+    assert first.volume_spike_ratio == pytest.approx((4000 / 1) / (8000 / (24 + 50 / 60)))
+    assert again.volume_spike_ratio == first.volume_spike_ratio
+    assert again.computed_at == NOW  # nothing changed, so the row was not rewritten
 
 
 def test_a_market_without_snapshots_has_no_change():
@@ -181,17 +196,17 @@ def test_a_run_that_crashes_half_way_leaves_the_previous_rows_and_the_next_run_i
     before = velocity_table(exclude=("id",))
     ingest(_traffic(markets, random.Random(3), 100), received_at=NOW)
 
-    real_upsert = velocity_module.bulk_upsert
+    real_upsert = velocity_module._velocity_write
 
     def upsert_then_die(*args, **kwargs):
         real_upsert(*args, **kwargs)  # the rows are written inside the transaction...
         raise ConnectionError("worker lost")  # ...and the process dies before the commit
 
-    monkeypatch.setattr(velocity_module, "bulk_upsert", upsert_then_die)
+    monkeypatch.setattr(velocity_module, "_velocity_write", upsert_then_die)
     with pytest.raises(ConnectionError):
         market_velocity_refresh(now=NOW)
     assert velocity_table(exclude=("id",)) == before
-    monkeypatch.setattr(velocity_module, "bulk_upsert", real_upsert)
+    monkeypatch.setattr(velocity_module, "_velocity_write", real_upsert)
     market_velocity_refresh(now=NOW)
     after_crash = velocity_table()
     MarketVelocity.objects.all().delete()

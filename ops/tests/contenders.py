@@ -54,14 +54,14 @@ def velocity_killed_mid_write(env, now, written):
     import markets.velocity as velocity
     from ops.services import periodic_task_run
 
-    real_upsert = velocity.bulk_upsert
+    real_upsert = velocity._velocity_write
 
     def write_then_hang(*args, **kwargs):
         real_upsert(*args, **kwargs)
         written.put("rows written, not committed")
         threading.Event().wait()  # until the parent kills this process
 
-    velocity.bulk_upsert = write_then_hang
+    velocity._velocity_write = write_then_hang
     periodic_task_run(name="markets.velocity_refresh", now=now)
 
 

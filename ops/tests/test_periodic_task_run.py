@@ -113,17 +113,17 @@ def test_a_failing_run_records_the_error_frees_the_lock_and_raises(traffic, monk
 def test_a_run_killed_midway_blocks_the_task_until_its_lease_ends_then_a_rerun_is_a_clean_run(traffic, monkeypatch):
     import markets.velocity as velocity
 
-    real_upsert = velocity.bulk_upsert
+    real_upsert = velocity._velocity_write
 
     def killed(*args, **kwargs):
         real_upsert(*args, **kwargs)
         raise SystemExit("SIGKILL")  # not an Exception: nothing is recorded, the lock stays held
 
-    monkeypatch.setattr(velocity, "bulk_upsert", killed)
+    monkeypatch.setattr(velocity, "_velocity_write", killed)
     with pytest.raises(SystemExit):
         periodic_task_run(name="markets.velocity_refresh", now=NOW)
     assert not MarketVelocity.objects.exists()  # the transaction died with the process
-    monkeypatch.setattr(velocity, "bulk_upsert", real_upsert)
+    monkeypatch.setattr(velocity, "_velocity_write", real_upsert)
 
     lease = PERIODIC_TASKS["markets.velocity_refresh"].lease
     assert periodic_task_run(name="markets.velocity_refresh", now=NOW + timedelta(minutes=1)) == SKIPPED

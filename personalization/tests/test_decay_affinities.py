@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
 
-from personalization.decay import affinities_decay_materialize
+from personalization.decay import affinities_decay_materialize, rebase_age
 from personalization.models import TopicAffinity
 from personalization.ranking.affinity import HALF_LIFE, decayed
 
@@ -25,8 +25,9 @@ def table():
     }
 
 
-def value_at(row, when):
-    return decayed(row[0], row[1], when, HALF_LIFE[row[2]])
+def values_at(rows, when):
+    """What any reader computes from the stored rows at `when` (lazy decay)."""
+    return {key: decayed(score, at, when, HALF_LIFE[key[1]]) for key, (score, at) in rows.items()}
 
 
 def seed():
@@ -44,7 +45,7 @@ def affinities():
     seed()
 
 
-def test_each_row_is_stored_at_its_value_now_and_dust_is_deleted(affinities):
+def test_decayed_rows_are_stored_at_their_value_now_and_dust_is_deleted(affinities):
     assert affinities_decay_materialize(now=NOW) == {"updated": 3, "deleted": 2}
     rows = table()
     assert rows[("u:1", "long", "category", "Sports")][0] == pytest.approx(4.0)
@@ -78,14 +79,14 @@ def test_hourly_runs_end_where_one_run_ends(affinities):
     for hours in range(0, 24, 1):
         affinities_decay_materialize(now=NOW - timedelta(hours=24 - hours))
     affinities_decay_materialize(now=NOW)
-    hourly = table()
+    hourly = values_at(table(), NOW)
     TopicAffinity.objects.all().delete()
     seed()
     affinities_decay_materialize(now=NOW)
-    once = table()
+    once = values_at(table(), NOW)
     assert hourly.keys() == once.keys()
     for key in once:
-        assert hourly[key][0] == pytest.approx(once[key][0], rel=1e-9)
+        assert hourly[key] == pytest.approx(once[key], rel=1e-9)
 
 
 def test_a_run_killed_between_chunks_is_finished_by_the_next_one(affinities):
@@ -97,16 +98,27 @@ def test_a_run_killed_between_chunks_is_finished_by_the_next_one(affinities):
         raise Killed
 
     with pytest.raises(Killed):
-        affinities_decay_materialize(now=NOW, chunk_ids=2, on_chunk=die)
+        affinities_decay_materialize(now=NOW, chunk_rows=2, on_chunk=die)
     half_done = TopicAffinity.objects.filter(updated_at=NOW).count()
     assert 0 < half_done < 4  # three rows to rebase and one already at now; only part done
-    affinities_decay_materialize(now=NOW, chunk_ids=2)
+    affinities_decay_materialize(now=NOW, chunk_rows=2)
     resumed = table()
 
     TopicAffinity.objects.all().delete()
     seed()
     affinities_decay_materialize(now=NOW)
     assert table() == resumed
+
+
+def test_a_row_that_has_decayed_by_less_than_one_percent_is_left_as_stored():
+    recent = affinity("u:1", "Sports", 8.0, rebase_age("long") - timedelta(minutes=1))
+    old = affinity("u:1", "Crypto", 8.0, rebase_age("long") + timedelta(minutes=1))
+    assert affinities_decay_materialize(now=NOW) == {"updated": 1, "deleted": 0}
+    recent.refresh_from_db()
+    old.refresh_from_db()
+    assert (recent.score, recent.updated_at) == (8.0, NOW - rebase_age("long") + timedelta(minutes=1))
+    assert old.updated_at == NOW and old.score == pytest.approx(8.0 * 0.99, rel=1e-4)
+    assert rebase_age("long") == pytest.approx(timedelta(hours=10.45), abs=timedelta(minutes=1))
 
 
 def test_nothing_to_do_on_an_empty_table():
