@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-MOVE_STEP = 15 * MINUTE  # market moves land on the quarter hour, as the beat's snapshot slots do
+MOVE_STEP = 30 * MINUTE  # market moves land on the half hour: the beat ticks then (docs/simulation.md)
 BUZZ_HALF_LIFE = 6 * HOUR
 MAX_FEEDS_PER_SESSION = 5
 
@@ -168,7 +168,7 @@ class World:
             r = random.Random(f"sim-market:{self.seed}:{m.market_id}")
             rate = 0.35 * r.lognormvariate(0, 0.7)  # jumps a day
             x, base, total = logit(m.probability), m.volume_24h, m.volume_total
-            times = sorted(self._quarter(self.start + r.uniform(0, self.days * DAY))
+            times = sorted(self._on_step(self.start + r.uniform(0, self.days * DAY))
                            for _ in range(_poisson(r, rate * self.days)))
             ends = m.resolution_at if m.resolution_at and m.resolution_at < self.end else None
             last_spike_end = None
@@ -190,12 +190,12 @@ class World:
                                         "open", 0.0))
             if ends is not None:
                 outcome = 1.0 if r.random() < sigmoid(x) else 0.0
-                moves.append(MarketMove(self._quarter(ends), i, outcome, 0.0, round(total, 2), "resolved", 0.0))
+                moves.append(MarketMove(self._on_step(ends), i, outcome, 0.0, round(total, 2), "resolved", 0.0))
         moves.sort(key=lambda mv: (mv.at, mv.market))
         return moves
 
-    def _quarter(self, t):
-        """The next quarter hour at or after t (relative to the start, which is on the hour)."""
+    def _on_step(self, t):
+        """The next half hour at or after t (relative to the start, which is on the hour)."""
         return self.start + math.ceil((t - self.start) / MOVE_STEP) * MOVE_STEP
 
     def _timeline(self):

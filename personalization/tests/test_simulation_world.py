@@ -35,9 +35,9 @@ def test_another_seed_gives_another_world():
     assert a.users != b.users and a.moves != b.moves
 
 
-def test_markets_move_on_the_quarter_hour_and_resolve_once():
+def test_markets_move_on_the_half_hour_and_resolve_once():
     w = world()
-    assert all((mv.at - START) % 900 == 0 for mv in w.moves)
+    assert all((mv.at - START) % 1800 == 0 for mv in w.moves)
     resolved = [mv for mv in w.moves if mv.status == "resolved"]
     assert {mv.market for mv in resolved} == {i for i in range(60) if i % 10 == 0}
     for mv in resolved:
