@@ -75,7 +75,8 @@ class ArmRunner:
         self.memories = [UserMemory() for _ in world.users]
         self.log = RunLog(days=world.days, users=len(world.users))
         self.ids = random.Random(f"sim-ids:{world.seed}:{strategy.name}")
-        self.pending = []  # (at, seq, user, SimEvent)
+        self.pending = []  # (at, user index, SimEvent or _Impression) not yet sent
+        self.move_at = 0  # next market move to apply
         self.pending_users = set()
         self.feed_request_ids = {}
         self.seq = 0
@@ -91,7 +92,6 @@ class ArmRunner:
             self._push(queue, w.start + k * MOVE_STEP, _TICK, None)
         for plan in w.sessions:
             self._push(queue, plan.start, _SESSION, plan)
-        self.move_at = 0
         started = time.monotonic()
         while queue:
             t, kind, _, payload = heapq.heappop(queue)
