@@ -11,6 +11,7 @@ from personalization.feed_configs import feed_config_save_version
 from personalization.models import FeedConfig, UserMarketState
 from personalization.ranking.config import default_params
 from personalization.simulation.catalog import boosts_plan, catalog_write, world_build
+from personalization.simulation.compare import config_resolve
 from personalization.simulation.metrics import summarize
 from personalization.simulation.runner import arm_run
 from personalization.simulation.strategies import ConfigFeed, RandomFeed
@@ -70,6 +71,22 @@ def test_simulate_writes_json_and_png_and_repeats_itself_for_a_seed(tmp_path, ca
         assert arm["name"] in output
         assert len(arm["summary"]["per_day"]) == 1
     assert "CTR personal" in output
+
+
+@pytest.mark.django_db
+def test_configs_resolve_from_versions_the_active_one_and_files(tmp_path):
+    params = default_params()
+    params["weights"]["interest"] = 0.9
+    version = feed_config_save_version(surface="home", params=params, note="", created_by=None, activate=True).version
+    change = {"label": "more trending", "params": {"weights": {"trending": 0.8}}}
+    (tmp_path / "change.json").write_text(json.dumps(change))
+
+    assert config_resolve("active") == (f"home v{version}", params)
+    assert config_resolve(str(version))[1]["weights"]["interest"] == 0.9
+    label, from_file = config_resolve(str(tmp_path / "change.json"))
+    assert label == "more trending" and from_file["weights"]["trending"] == 0.8
+    assert from_file["weights"]["interest"] == default_params()["weights"]["interest"]  # the rest: SPEC defaults
+    assert config_resolve("default") == ("v1 (SPEC defaults)", default_params())
 
 
 @pytest.mark.django_db

@@ -36,7 +36,8 @@ class Command(BaseCommand):
                                  "default: the demo generator.")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--config-a", default="default",
-                            help="'default' (SPEC defaults), 'tuned', a home FeedConfig version, or a JSON file.")
+                            help="'default' (SPEC defaults), 'active', 'tuned', a home FeedConfig version, "
+                                 "or a JSON file.")
         parser.add_argument("--config-b", default="tuned", help="Same choices as --config-a.")
         parser.add_argument("--out", default="var/simulation", metavar="DIR", help="Where results go.")
         parser.add_argument("--jobs", type=int, default=3,
