@@ -10,8 +10,9 @@ per market for 24 h, and --users users x --topics long-term affinities (plus a s
 for 10 % of them). The events are aggregated in numpy and loaded with COPY: the bench times
 the refreshes, not ingestion (bench/ingest.py does that).
 
-Each task is then timed in a fresh process, so its peak RSS is its own: velocity and trending
---runs times at the same `now` (each run does the whole work: they overwrite), session expiry
+Each task is then timed in a fresh process, so its peak RSS is its own: velocity --runs times a
+minute apart and trending five minutes apart (the first run fills an empty table, the next ones
+recompute everything and write what changed), session expiry
 once, decay once over rows last written up to 30 days ago (the backlog case: nearly every row
 is rewritten), then "decay-hourly" runs an hour apart in the steady state, where the rows'
 last rebase is spread over the ~10 h it takes a long-term value to move by 1 %. Prints medians.
@@ -164,8 +165,8 @@ def measure(task, runs, now):
     from personalization.decay import affinities_decay_materialize, sessions_expire
 
     calls = {
-        "velocity": lambda i: market_velocity_refresh(now=now),
-        "trending": lambda i: market_trending_refresh(now=now),
+        "velocity": lambda i: market_velocity_refresh(now=now + timedelta(minutes=i)),
+        "trending": lambda i: market_trending_refresh(now=now + timedelta(minutes=5 * i)),
         "decay": lambda i: affinities_decay_materialize(now=now + timedelta(hours=i + 1)),
         "decay-hourly": lambda i: affinities_decay_materialize(now=now + timedelta(hours=i + 1)),
         "sessions": lambda i: sessions_expire(now=now),
@@ -260,7 +261,13 @@ def main():
             ).stdout
             report = json.loads(output.strip().splitlines()[-1])
             times = report["times"]
-            print(f"{task:9} median {median(times):6.2f} s  runs: {', '.join(f'{t:.2f}' for t in times)}  "
+            if task in ("velocity", "trending") and len(times) > 1:
+                # The first run writes every row into an empty table; the next ones run a minute
+                # (velocity) or five (trending) later, as beat does, and write what changed.
+                label = f"first {times[0]:.2f} s, then median {median(times[1:]):6.2f} s"
+            else:
+                label = f"median {median(times):6.2f} s"
+            print(f"{task:12} {label}  runs: {', '.join(f'{t:.2f}' for t in times)}  "
                   f"peak RSS {report['rss_mb']:.0f} MB  {report['result']}")
     finally:
         if not (args.keep or args.reuse):

@@ -15,7 +15,6 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 
-from feedproject.db import bulk_upsert
 from markets.models import Market, MarketSnapshot, MarketVelocity
 from markets.scores import MIN_EXPECTED_PER_HOUR, rank_normalise, ratio_of_rates, trending_raw
 from markets.services import catalog_version_bump
@@ -299,8 +298,9 @@ def _trending_inputs(now, market_pks=None, scope=None):
     """Rows (market_pk, scope, activity last hour, activity 24 h, users 24 h) with activity in 24 h.
 
     Activity is `engagements`: interactions with a positive weight (views, clicks, trades,
-    shares, comments, bookmarks...). Users are counted for local scopes only (the global
-    scope needs no minimum support); the global rows get 0.
+    shares, comments, bookmarks...), summed from the buckets as of `now`. Users are the
+    row's unique_users_24h from the last velocity run (at most a minute old): the very number
+    the feed checks local support against, without counting a day of user sets again.
     """
     starts = window_starts(now)
     s1h, s24, until = _adapt(starts["1h"]), _adapt(starts["24h"]), _adapt(now)
@@ -312,7 +312,7 @@ def _trending_inputs(now, market_pks=None, scope=None):
         where += " AND scope = %s"
         params.append(scope)
     sql = f"""
-        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(u.users, 0)
+        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(v.unique_users_24h, 0)
         FROM (
             SELECT market_id, scope,
                    SUM(CASE WHEN bucket_start > %s THEN engagements ELSE 0 END) AS e1h,
@@ -322,15 +322,10 @@ def _trending_inputs(now, market_pks=None, scope=None):
             GROUP BY market_id, scope
             HAVING SUM(engagements) > 0
         ) a
-        LEFT JOIN (
-            SELECT market_id, scope, COUNT(DISTINCT user_key) AS users
-            FROM {_table(MarketActivityUser)}
-            WHERE bucket_start > %s AND bucket_start <= %s AND scope <> %s{where}
-            GROUP BY market_id, scope
-        ) u ON u.market_id = a.market_id AND u.scope = a.scope
+        LEFT JOIN {_table(MarketVelocity)} v ON v.market_id = a.market_id AND v.scope = a.scope
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [s1h, s24, until, *params, s24, until, GLOBAL, *params])
+        cursor.execute(sql, [s1h, s24, until, *params])
         return cursor.fetchall()
 
 
@@ -377,15 +372,24 @@ def market_trending_refresh(*, now):
     # Rows trending before and not now go back to 0; rows whose score did not move are not written.
     changed = {key: scored.get(key, 0.0) for key in scored.keys() | current.keys()}
     changed = {key: score for key, score in changed.items() if current.get(key, 0.0) != score}
-    zeros = (0,) * len(VELOCITY_COUNTS) + (0.0,) * 5 + (0,)  # the rest of a row velocity has not written yet
-    bulk_upsert(
-        MarketVelocity,
-        ("market", "scope", *VELOCITY_COUNTS, "ctr_24h", "odds_change_1h", "odds_change_24h",
-         "volume_spike_ratio", "rising_score", "participant_delta_24h", "trending_score", "computed_at"),
-        [(pk, scope, *zeros, score, now) for (pk, scope), score in sorted(changed.items())],
-        conflict=("market", "scope"),
-        replace=("trending_score",),
-    )
+    keys = sorted(changed)
+    with connection.cursor() as cursor:
+        _temporary_fill(
+            cursor, "trending_scores", {"market_id": "bigint", "scope": "varchar(8)", "score": "double precision"},
+            {"market_id": [k[0] for k in keys], "scope": [k[1] for k in keys], "score": [changed[k] for k in keys]},
+        )
+        # A row velocity has not written yet starts with zeros; velocity fills it within a minute.
+        zeros = ", ".join(["0"] * (len(VELOCITY_FIELDS) - 1))
+        others = ", ".join(name for name in VELOCITY_FIELDS if name != "computed_at")
+        cursor.execute(
+            f"""
+            INSERT INTO {_table(MarketVelocity)} (market_id, scope, {others}, computed_at, trending_score)
+            SELECT market_id, scope, {zeros}, %s, score FROM trending_scores WHERE true
+            ON CONFLICT (market_id, scope) DO UPDATE SET trending_score = excluded.trending_score
+            """,
+            [_adapt(now)],
+        )
+        cursor.execute("DROP TABLE trending_scores")
     transaction.on_commit(catalog_version_bump)
     return {"scored": len(scored), "written": len(changed), "reset": len(current.keys() - scored.keys()),
             "min_local_users": min_users}

@@ -14,6 +14,12 @@ pytestmark = pytest.mark.django_db
 NOW = T0
 
 
+def refresh(now=NOW):
+    """Velocity first, as beat and run_periodic_tasks order them: local support reads its users."""
+    market_velocity_refresh(now=now)
+    return market_trending_refresh(now=now)
+
+
 def trending(market, scope="global"):
     return MarketVelocity.objects.get(market=market, scope=scope).trending_score
 
@@ -44,7 +50,7 @@ def test_a_market_spiking_in_the_last_hour_outranks_a_busier_steady_one():
 def test_scores_are_ranked_within_each_scope_separately():
     a, b = MarketFactory.create_batch(2)
     ingest(burst(a, 12, country="IL") + burst(b, 30, country="US"), received_at=NOW)
-    market_trending_refresh(now=NOW)
+    refresh()
     assert trending(a, "IL") == 1.0 and trending(b, "US") == 1.0
     assert trending(b) == 1.0 and trending(a) == 0.5
 
@@ -52,8 +58,7 @@ def test_scores_are_ranked_within_each_scope_separately():
 def test_a_country_needs_five_distinct_users_on_the_market_for_local_trending():
     supported, thin = MarketFactory.create_batch(2)
     ingest(burst(supported, 10, country="IL", users=5) + burst(thin, 40, country="IL", users=4), received_at=NOW)
-    market_velocity_refresh(now=NOW)
-    market_trending_refresh(now=NOW)
+    refresh()
     assert trending(supported, "IL") == 1.0
     assert trending(thin, "IL") == 0.0
     assert trending(thin) == 1.0  # the global scope has no minimum
@@ -65,8 +70,18 @@ def test_the_minimum_comes_from_the_active_feed_configs():
     params = default_params()
     params["features"]["local_min_users"] = 3
     feed_config_save_version(surface="home", params=params, note="small country", created_by=None, activate=True)
-    assert market_trending_refresh(now=NOW)["min_local_users"] == 3
+    assert refresh()["min_local_users"] == 3
     assert trending(thin, "IL") == 1.0
+
+
+def test_local_support_is_the_users_count_of_the_velocity_row():
+    m = MarketFactory()
+    ingest(burst(m, 10, country="IL", users=5), received_at=NOW)
+    market_trending_refresh(now=NOW)  # before any velocity run: no users known there yet
+    assert not MarketVelocity.objects.filter(market=m, scope="IL", trending_score__gt=0).exists()
+    assert trending(m) == 1.0
+    refresh()
+    assert trending(m, "IL") == 1.0
 
 
 def test_markets_whose_activity_left_the_window_go_back_to_zero():
