@@ -115,7 +115,12 @@ def comparison_run(*, world, arms, out_dir, jobs=2, beat=None, log=print, scratc
 
 def _workers_run(specs, jobs, log):
     base = Path(settings.BASE_DIR)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(base), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(base), os.environ.get("PYTHONPATH")])),
+        # Set and dict orders of strings reach the database (tag links) and float sums: pin them.
+        "PYTHONHASHSEED": "0",
+    }
     waiting, running = list(specs), []
     failures = []
     while waiting or running:
