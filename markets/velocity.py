@@ -99,6 +99,7 @@ def _window_counts_store(cursor, now):
         """,
         [s5, s1h, s5, s1h, s24, until, s24, until, s1h, until, s5, until],
     )
+    cursor.execute("CREATE INDEX velocity_counts_key ON velocity_counts (market_id, scope)")
     cursor.execute(
         f"""
         INSERT INTO velocity_counts
@@ -206,11 +207,13 @@ def market_velocity_refresh(*, now):
     return {"rows": rows, "written": written, "deleted": deleted, "markets": markets}
 
 
-def _temporary_fill(cursor, table, types, values):
+def _temporary_fill(cursor, table, types, values, key=None):
     """A new temporary table with columns `types` (name -> SQL type), filled from `values`
-    (name -> list): one array per column on PostgreSQL."""
+    (name -> list): one array per column on PostgreSQL. `key`: columns to index for joins."""
     names = list(types)
     cursor.execute(f"CREATE TEMPORARY TABLE {table} (" + ", ".join(f"{n} {types[n]}" for n in names) + ")")
+    if key:
+        cursor.execute(f"CREATE INDEX {table}_key ON {table} ({', '.join(key)})")
     if not values[names[0]]:
         return
     if connection.vendor == "postgresql":
@@ -233,6 +236,7 @@ def _market_values_store(cursor, state):
         {"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
          "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), "spike": spike.tolist(),
          "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
+        key=["market_id"],
     )
 
 
@@ -243,7 +247,7 @@ def _rising_store(cursor, state):
     moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
     rows = []
     if moved:
-        _temporary_fill(cursor, "velocity_moved", {"market_id": "bigint"}, {"market_id": moved})
+        _temporary_fill(cursor, "velocity_moved", {"market_id": "bigint"}, {"market_id": moved}, key=["market_id"])
         cursor.execute(
             "SELECT c.market_id, c.scope, c.trades_24h FROM velocity_counts c "
             "JOIN velocity_moved m ON m.market_id = c.market_id WHERE c.trades_24h > 0"
@@ -257,6 +261,7 @@ def _rising_store(cursor, state):
         cursor, "velocity_rising",
         {"market_id": "bigint", "scope": "varchar(8)", "rising": "double precision"},
         {"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
+        key=["market_id", "scope"],
     )
 
 
