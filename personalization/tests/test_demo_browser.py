@@ -37,7 +37,7 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage", "--window-size=1280,900",
 )
 SCREENSHOTS = Path(os.environ.get("DEMO_SCREENSHOT_DIR", "/tmp"))
-WAIT = 15  # seconds: the bound of every wait below
+WAIT = 40  # seconds: the bound of every wait below (CI shares two cores with PostgreSQL and the server)
 FEED_LIMIT = 20  # what feed.js asks for
 
 CATEGORIES = {
