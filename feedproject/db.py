@@ -6,7 +6,9 @@ thousands of events a second. Rows here are plain tuples. On PostgreSQL they tra
 as one array per column (INSERT ... SELECT FROM unnest(...)), so the statement text and
 its plan do not change with the number of rows.
 """
+import functools
 import uuid
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import FloatField, Func, JSONField
@@ -24,22 +26,13 @@ def bulk_upsert(model, columns, rows, *, conflict, replace=(), add=(), returning
     """
     if not rows:
         return []
-    qn = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in columns]
-    table = qn(model._meta.db_table)
-    column_sql = ", ".join(qn(f.column) for f in fields)
-    conflict_sql = ", ".join(qn(model._meta.get_field(name).column) for name in conflict)
-    updates = [f"{qn(c)} = excluded.{qn(c)}" for c in _columns(model, replace)]
-    updates += [f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in _columns(model, add)]
-    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
-    returning_sql = f" RETURNING {qn(model._meta.get_field(returning).column)}" if returning else ""
+    binary = bool(connection.settings_dict["OPTIONS"].get("server_side_binding"))
+    plan = _plan(model, tuple(columns), tuple(conflict), tuple(replace), tuple(add), returning,
+                 connection.vendor, binary)
     result = []
     with connection.cursor() as cursor:
-        for source, params in _sources(fields, rows):
-            cursor.execute(
-                f"INSERT INTO {table} ({column_sql}) {source} ON CONFLICT ({conflict_sql}) {action}{returning_sql}",
-                params,
-            )
+        for source, params in _sources(plan, rows):
+            cursor.execute(plan.insert + source + plan.on_conflict, params)
             if returning:
                 result.extend(cursor.fetchall())
     return result
@@ -55,30 +48,61 @@ def insert_new_ids(model, columns, rows, *, unique="event_id"):
     return {v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for (v,) in returned}
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The fixed parts of one bulk upsert statement, built once per shape (hot paths run it per request)."""
+
+    fields: list
+    json_columns: list  # positions of JSONField columns, whose values need the field's own encoding
+    insert: str  # INSERT INTO t (columns)
+    on_conflict: str  # ON CONFLICT (...) DO ... [RETURNING ...]
+    unnest: str  # PostgreSQL's row source: one array per column
+
+
+@functools.cache
+def _plan(model, columns, conflict, replace, add, returning, vendor, binary):
+    qn = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in columns]
+    table = qn(model._meta.db_table)
+    conflict_sql = ", ".join(qn(model._meta.get_field(name).column) for name in conflict)
+    updates = [f"{qn(c)} = excluded.{qn(c)}" for c in _columns(model, replace)]
+    updates += [f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in _columns(model, add)]
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    returning_sql = f" RETURNING {qn(model._meta.get_field(returning).column)}" if returning else ""
+    unnest = ""
+    if vendor == "postgresql":
+        # Binary arrays skip the text escaping of every element (server-side binding only).
+        marker = "%b" if binary else "%s"
+        casts = ", ".join(f"{marker}::{_db_type(f)}[]" for f in fields)
+        # A SELECT feeding INSERT ... ON CONFLICT needs a WHERE to parse unambiguously.
+        unnest = f"SELECT * FROM unnest({casts}) WHERE true"
+    return _Plan(
+        fields=fields,
+        json_columns=[i for i, f in enumerate(fields) if isinstance(f, JSONField)],
+        insert=f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) ",
+        on_conflict=f" ON CONFLICT ({conflict_sql}) {action}{returning_sql}",
+        unnest=unnest,
+    )
+
+
 def _columns(model, names):
     return [model._meta.get_field(name).column for name in names]
 
 
-def _sources(fields, rows):
+def _sources(plan, rows):
     """(SQL, params) pairs that feed the INSERT: one unnest on PostgreSQL, VALUES chunks elsewhere."""
-    if connection.vendor == "postgresql":
-        arrays = []
-        for i, field in enumerate(fields):
-            values = [row[i] for row in rows]
-            if isinstance(field, JSONField):
-                values = [field.get_db_prep_save(v, connection) for v in values]
-            arrays.append(values)
-        # Binary arrays skip the text escaping of every element (server-side binding only).
-        marker = "%b" if connection.settings_dict["OPTIONS"].get("server_side_binding") else "%s"
-        casts = ", ".join(f"{marker}::{_db_type(f)}[]" for f in fields)
-        # A SELECT feeding INSERT ... ON CONFLICT needs a WHERE to parse unambiguously.
-        yield f"SELECT * FROM unnest({casts}) WHERE true", arrays
+    fields = plan.fields
+    if plan.unnest:
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        for i in plan.json_columns:
+            arrays[i] = [fields[i].get_db_prep_save(v, connection) for v in arrays[i]]
+        yield plan.unnest, arrays
         return
     per_statement = max(1, SQLITE_MAX_PARAMS // len(fields))
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        params = [f.get_db_prep_save(value, connection) for row in chunk for f, value in zip(fields, row)]
+        params = [f.get_db_prep_save(value, connection) for row in chunk for f, value in zip(fields, row, strict=True)]
         yield "VALUES " + ", ".join([placeholder] * len(chunk)), params
 
 
@@ -97,4 +121,7 @@ class Epoch(Func):
         return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra)
+        # Whole seconds plus the stored '.ffffff' fraction: exact to the microsecond, which
+        # julianday()'s day-based double is not.
+        template = "(CAST(strftime('%%%%s', %(expressions)s) AS REAL) + CAST(substr(%(expressions)s, 20) AS REAL))"
+        return self.as_sql(compiler, connection, template=template, **extra)

@@ -288,25 +288,36 @@ def user_data_load(*, user_key, catalog, now, country=""):
     )
 
 
+_ingest_memo = (None, {})  # (catalog, {market_id: MarketInfo}): one MarketInfo per market per catalog
+
+
 def markets_for_ingest_cached(*, market_ids):
     """markets.selectors.markets_for_ingest, answered from the in-memory catalog where it can.
 
     Open markets come from the arrays the feed itself served (so the odds recorded for an
-    impression are the odds that feed showed); closed or brand-new markets are read.
+    impression are the odds that feed showed), each built once per catalog; closed or
+    brand-new markets are read.
     """
+    global _ingest_memo
     catalog, _ = catalog_current()
+    if _ingest_memo[0] is not catalog:
+        _ingest_memo = (catalog, {})
+    infos = _ingest_memo[1]
     found, missing = {}, []
     pad = len(catalog.tag_slugs)
     for market_id in market_ids:
-        i = catalog.index_of_market_id.get(market_id)
-        if i is None:
-            missing.append(market_id)
-            continue
-        found[market_id] = MarketInfo(
-            int(catalog.pk[i]), market_id, catalog.categories[catalog.category[i]],
-            tuple(sorted(catalog.tag_slugs[t] for t in catalog.tags[i] if t != pad)),
-            float(catalog.probability[i]), float(catalog.volume_24h[i]),
-        )
+        info = infos.get(market_id)
+        if info is None:
+            i = catalog.index_of_market_id.get(market_id)
+            if i is None:
+                missing.append(market_id)
+                continue
+            info = infos[market_id] = MarketInfo(
+                int(catalog.pk[i]), market_id, catalog.categories[catalog.category[i]],
+                tuple(sorted(catalog.tag_slugs[t] for t in catalog.tags[i] if t != pad)),
+                float(catalog.probability[i]), float(catalog.volume_24h[i]),
+            )
+        found[market_id] = info
     if missing:
         found.update(markets_for_ingest(market_ids=missing))
     return found

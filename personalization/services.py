@@ -1,12 +1,12 @@
 """What the service learns about a user (profile, session, affinities, per-market state), and their feed."""
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 
 from django.db import transaction
 from django.utils import timezone
 
-from feedproject.db import bulk_upsert
+from feedproject.db import Epoch, bulk_upsert
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
 from personalization.ranking.caps import eligibility
@@ -22,25 +22,62 @@ LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
 CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
 
 
+_STATE_FIELDS = (
+    "first_shown_at", "last_shown_at", "impressions_total", "probability_at_last_shown",
+    "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "hidden",
+)
+_PROFILE_FIELDS = (
+    "last_active_at", "session_started_at", "total_interactions", "total_impressions", "geo_country",
+    "category_dwell",
+)
+_TOPIC_KEY = ("user_key", "horizon", "topic_type", "topic_value")
+_HALF_LIFE_SECONDS = {horizon: half_life.total_seconds() for horizon, half_life in HALF_LIFE.items()}
+
+
+@dataclass(slots=True)
+class _MarketState:
+    """A UserMarketState row as the ingestion loop edits it (plain values, no model instance)."""
+
+    first_shown_at: datetime | None = None
+    last_shown_at: datetime | None = None
+    impressions_total: int = 0
+    probability_at_last_shown: float | None = None
+    volume_24h_at_last_shown: float | None = None
+    last_positive_at: datetime | None = None
+    last_negative_at: datetime | None = None
+    hidden: bool = False
+
+
 @transaction.atomic(savepoint=False)
 def user_state_apply(*, events, now):
     """Apply accepted events (tracking.services.Event) to their users' state; returns {user_key: country}.
 
     Each user's profile row is locked first, so concurrent batches of one user are applied
-    one after the other; the rest is read-modify-write in a fixed number of queries.
+    one after the other; the rest is read-modify-write in a fixed number of queries, on
+    plain tuples (a model instance per row would cost more than its write).
     """
     events = sorted(events, key=lambda e: (e.user_key, e.at))
     users = sorted({e.user_key for e in events})
-    UserProfile.objects.bulk_create([UserProfile(user_key=u, created_at=now) for u in users], ignore_conflicts=True)
-    profiles = {p.user_key: p for p in UserProfile.objects.select_for_update().filter(user_key__in=users).order_by("user_key")}
+    bulk_upsert(
+        UserProfile,
+        ("user_key", "created_at", *_PROFILE_FIELDS),
+        [(u, now, None, None, 0, 0, "", {}) for u in users],
+        conflict=("user_key",),
+    )
+    profiles = {
+        p.user_key: p
+        for p in UserProfile.objects.select_for_update().filter(user_key__in=users).order_by("user_key")
+    }
 
     interactions = [e for e in events if e.event_type]
     affinities = _affinities_load(interactions)
     states = {
-        (s.user_key, s.market_id): s
-        for s in UserMarketState.objects.filter(user_key__in=users, market_id__in={e.market.pk for e in events})
+        (user_key, market_id): _MarketState(*values)
+        for user_key, market_id, *values in UserMarketState.objects.filter(
+            user_key__in=users, market_id__in={e.market.pk for e in events}
+        ).values_list("user_key", "market_id", *_STATE_FIELDS)
     }
-    session_reset, touched = set(), set()
+    session_reset, touched, changed = set(), set(), set()
 
     for e in events:
         profile = profiles[e.user_key]
@@ -55,10 +92,8 @@ def user_state_apply(*, events, now):
 
         state = states.get((e.user_key, e.market.pk))
         if state is None:
-            state = states[(e.user_key, e.market.pk)] = UserMarketState(
-                user_key=e.user_key, market_id=e.market.pk, impressions_total=0
-            )
-        state.updated_at = now
+            state = states[(e.user_key, e.market.pk)] = _MarketState()
+        changed.add((e.user_key, e.market.pk))
         if not e.event_type:
             profile.total_impressions += 1
             _impression_apply(state, e)
@@ -75,54 +110,57 @@ def user_state_apply(*, events, now):
         weight = e.weight
         if weight == 0:
             continue
+        at = e.at.timestamp()
         horizons = (LONG, SESSION) if e.at >= profile.session_started_at else (LONG,)
         topics = [(CATEGORY, e.market.category, weight * CATEGORY_FACTOR)]
         topics += [(TAG, tag, weight * TAG_FACTOR) for tag in e.market.tags]
         for horizon in horizons:
+            half_life = _HALF_LIFE_SECONDS[horizon]
             for topic_type, value, delta in topics:
                 key = (e.user_key, horizon, topic_type, value)
                 score, updated_at = affinities.get(key, (0.0, None))
-                affinities[key] = add_at(score, updated_at, delta, e.at, HALF_LIFE[horizon])
+                affinities[key] = add_at(score, updated_at, delta, at, half_life)
                 touched.add(key)
 
     if session_reset:
         TopicAffinity.objects.filter(user_key__in=session_reset, horizon=SESSION).delete()
-    topic_key = ("user_key", "horizon", "topic_type", "topic_value")
     bulk_upsert(
         TopicAffinity,
-        (*topic_key, "score", "updated_at"),
-        [(*key, *affinities[key]) for key in sorted(touched)],
-        conflict=topic_key,
+        (*_TOPIC_KEY, "score", "updated_at"),
+        [(*key, score, _from_epoch(at)) for key in sorted(touched) for score, at in [affinities[key]]],
+        conflict=_TOPIC_KEY,
         replace=("score", "updated_at"),
     )
-    UserMarketState.objects.bulk_create(
-        sorted(states.values(), key=lambda s: (s.user_key, s.market_id)),
-        update_conflicts=True,
-        unique_fields=["user_key", "market"],
-        update_fields=[
-            "first_shown_at", "last_shown_at", "impressions_total", "probability_at_last_shown",
-            "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "hidden", "updated_at",
-        ],
+    bulk_upsert(
+        UserMarketState,
+        ("user_key", "market", *_STATE_FIELDS, "updated_at"),
+        [(*key, *(getattr(states[key], f) for f in _STATE_FIELDS), now) for key in sorted(changed)],
+        conflict=("user_key", "market"),
+        replace=(*_STATE_FIELDS, "updated_at"),
     )
-    UserProfile.objects.bulk_create(
-        list(profiles.values()),
-        update_conflicts=True,
-        unique_fields=["user_key"],
-        update_fields=["last_active_at", "session_started_at", "total_interactions", "total_impressions",
-                       "geo_country", "category_dwell"],
+    bulk_upsert(
+        UserProfile,
+        ("user_key", "created_at", *_PROFILE_FIELDS),
+        [(p.user_key, p.created_at, *(getattr(p, f) for f in _PROFILE_FIELDS)) for p in profiles.values()],
+        conflict=("user_key",),
+        replace=_PROFILE_FIELDS,
     )
     return {key: p.geo_country for key, p in profiles.items()}
 
 
 def _affinities_load(interactions):
-    """{(user, horizon, type, value): (score, updated_at)} for the topics these events touch."""
+    """{(user, horizon, type, value): (score, updated_at as epoch seconds)} for the topics these events touch."""
     if not interactions:
         return {}
     values = {e.market.category for e in interactions} | {t for e in interactions for t in e.market.tags}
     rows = TopicAffinity.objects.filter(
         user_key__in={e.user_key for e in interactions}, topic_value__in=values
-    ).values_list("user_key", "horizon", "topic_type", "topic_value", "score", "updated_at")
+    ).values_list(*_TOPIC_KEY, "score", Epoch("updated_at"))
     return {(u, h, t, v): (score, at) for u, h, t, v, score, at in rows}
+
+
+def _from_epoch(seconds):
+    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
 
 
 def _impression_apply(state, e):

@@ -1,4 +1,12 @@
-"""The raw event log (impressions, interactions, rejects) and per-market activity buckets."""
+"""The raw event log (impressions, interactions, rejects) and per-market activity buckets.
+
+These are the tables every event writes to, so their `market` keys carry no database
+index and no database constraint of their own. Each table's composite index leads with
+the market and answers every lookup by market; the market is checked by ingestion in
+the same request, and deleting a market still deletes its rows through the ORM. Without
+the constraint, PostgreSQL skips a key-share lock on the market row per written row,
+checked at commit (docs/ingestion.md, "Write cost per event").
+"""
 from django.db import models
 
 from markets.models import Market
@@ -13,7 +21,9 @@ class Section(models.TextChoices):
 class Impression(models.Model):
     event_id = models.UUIDField(unique=True)
     user_key = models.CharField(max_length=64)
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="impressions")
+    market = models.ForeignKey(
+        Market, on_delete=models.CASCADE, related_name="impressions", db_index=False, db_constraint=False
+    )
     feed_request_id = models.UUIDField(null=True, blank=True)
     surface = models.CharField(max_length=32, default="home")
     section = models.CharField(max_length=8, choices=Section.choices, blank=True)
@@ -35,7 +45,9 @@ class Impression(models.Model):
 class Interaction(models.Model):
     event_id = models.UUIDField(unique=True)
     user_key = models.CharField(max_length=64)
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="interactions")
+    market = models.ForeignKey(
+        Market, on_delete=models.CASCADE, related_name="interactions", db_index=False, db_constraint=False
+    )
     event_type = models.CharField(max_length=32)
     occurred_at = models.DateTimeField(help_text="Client time corrected for clock skew.")
     received_at = models.DateTimeField()
@@ -80,7 +92,9 @@ class MarketActivity(models.Model):
 
     BUCKET_SECONDS = 300
 
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="activity")
+    market = models.ForeignKey(
+        Market, on_delete=models.CASCADE, related_name="activity", db_index=False, db_constraint=False
+    )
     scope = models.CharField(max_length=8, help_text='"global" or an ISO country code.')
     bucket_start = models.DateTimeField()
     views = models.PositiveIntegerField(default=0)
@@ -103,7 +117,9 @@ class MarketActivity(models.Model):
 class MarketActivityUser(models.Model):
     """Who was active on a market in a bucket: distinct users are a set, not a summable counter."""
 
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="+")
+    market = models.ForeignKey(
+        Market, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     scope = models.CharField(max_length=8)
     bucket_start = models.DateTimeField()
     user_key = models.CharField(max_length=64)

@@ -94,10 +94,11 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
             results[index] = _rejection(event_id, rejected)
 
     markets = markets_for_ingest_cached(market_ids={data["market_id"] for _, data in valid})
+    latest = received_at + timedelta(seconds=settings.TRACK_MAX_FUTURE_SECONDS)
     events, seen = [], set()
     for index, data in valid:
         try:
-            event = _build_event(kind, data, markets, defaults, user_key, received_at)
+            event = _build_event(kind, data, markets, defaults, user_key, received_at, latest)
         except _Rejected as rejected:
             results[index] = _rejection(str(data["event_id"]), rejected)
             continue
@@ -137,12 +138,13 @@ def _validate(fields, raw, *, user_key, acting_service):
     return data
 
 
-def _build_event(kind, data, markets, defaults, user_key, received_at):
+def _build_event(kind, data, markets, defaults, user_key, received_at, latest):
     market = markets.get(data["market_id"])
     if market is None:
         raise _Rejected("market_id", f"unknown market {data['market_id']!r}")
     time_field = _TIME_FIELD[kind]
-    at = _corrected_time(data[time_field], data.get("sent_at") or defaults.get("sent_at"), received_at, time_field)
+    sent_at = data.get("sent_at") or defaults.get("sent_at")
+    at = _corrected_time(data[time_field], sent_at, received_at, latest, time_field)
     return Event(
         kind=kind,
         event_id=data["event_id"],
@@ -160,11 +162,11 @@ def _build_event(kind, data, markets, defaults, user_key, received_at):
     )
 
 
-def _corrected_time(at, sent_at, received_at, field_name):
-    """Shift by the client's clock offset (received_at - sent_at); clamp small futures, refuse large ones."""
+def _corrected_time(at, sent_at, received_at, latest, field_name):
+    """Shift by the client's clock offset (received_at - sent_at); clamp small futures, refuse past `latest`."""
     if sent_at is not None:
         at = at + (received_at - sent_at)
-    if at > received_at + timedelta(seconds=settings.TRACK_MAX_FUTURE_SECONDS):
+    if at > latest:
         raise _Rejected(field_name, f"is in the future ({at.isoformat()} after skew correction)")
     return min(at, received_at)
 

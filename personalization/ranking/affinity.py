@@ -42,7 +42,7 @@ def event_weight(event_type, dwell_ms=None):
 
 
 def decay_factor(elapsed, half_life):
-    """2^(-elapsed / half_life); `elapsed` and `half_life` are timedeltas."""
+    """2^(-elapsed / half_life); `elapsed` and `half_life` are both timedeltas or both seconds."""
     return 2.0 ** (-(elapsed / half_life))
 
 
@@ -54,7 +54,8 @@ def decayed(score, updated_at, now, half_life):
 def add_at(score, updated_at, delta, at, half_life):
     """Add `delta`, happening at time `at`, to a lazily decayed score.
 
-    Returns the new (score, updated_at). A late event (at < updated_at) is decayed
+    Times are datetimes with a timedelta `half_life`, or epoch seconds with `half_life` in
+    seconds. Returns the new (score, updated_at). A late event (at < updated_at) is decayed
     forward to updated_at instead of moving the reference time back, so the result
     does not depend on the order in which events arrive: a replay equals live traffic.
     """
