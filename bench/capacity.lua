@@ -32,11 +32,16 @@ function init(args)
   markets = lines(os.getenv("CAPACITY_MARKETS"))
   feed_share = tonumber(os.getenv("CAPACITY_FEED_SHARE") or "0.4")
   impression_share = tonumber(os.getenv("CAPACITY_IMPRESSION_SHARE") or "0.4")
+  baseline = os.getenv("CAPACITY_BASELINE") == "1"
 end
 
 local TYPES = {"click", "view_market", "bookmark", "participate", "scroll_past", "skip_fast", "share"}
 
 function request()
+  if baseline then
+    -- The same-run baseline: the cheapest request through the same stack.
+    return wrk.format("GET", "/healthz")
+  end
   local user = users[math.random(#users)]
   local headers = {["X-User-Key"] = user, ["Content-Type"] = "application/json"}
   local r = math.random()

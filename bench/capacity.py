@@ -9,6 +9,9 @@ Needs wrk (`apt-get install wrk`). Creates and drops its own database `feed_capa
 the server of DATABASE_URL. The mix (bench/capacity.lua): 40 % GET /api/feed?limit=20,
 40 % POST /api/impressions with 10 impressions, 20 % POST /api/track with 5 events —
 about what a feed page view produces (one feed, a batch of seen cards, a few actions).
+Each level is followed by the same-run baseline: GET /healthz (a database query, a cache
+and a broker ping, the periodic tasks' last runs) at the same concurrency: what the same
+gunicorn, middleware and connections carry for a request that ranks and writes nothing.
 """
 import argparse
 import json
@@ -100,8 +103,9 @@ def stop(procs):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def load(args, workdir, concurrency):
-    env = {**os.environ, "CAPACITY_USERS": f"{workdir}/users.txt", "CAPACITY_MARKETS": f"{workdir}/markets.txt"}
+def load(args, workdir, concurrency, baseline=False):
+    env = {**os.environ, "CAPACITY_USERS": f"{workdir}/users.txt", "CAPACITY_MARKETS": f"{workdir}/markets.txt",
+           "CAPACITY_BASELINE": "1" if baseline else "0"}
     out = subprocess.run(
         ["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{args.seconds}s", "--timeout", "10s",
          "-s", str(ROOT / "bench" / "capacity.lua"), f"http://127.0.0.1:{args.port}"],
@@ -145,14 +149,16 @@ def main():
         load(args, workdir, 4)  # warm-up: every worker loads its catalog arrays
         print(f"gunicorn {args.web_workers} sync workers + Celery worker + beat, PostgreSQL + Redis, "
               f"{args.seconds} s per level, mix 40 % feed / 40 % impressions x10 / 20 % track x5")
-        print(f"{'connections':>11} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        print(f"{'connections':>11} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}"
+              f" {'healthz req/s':>14} {'healthz p50':>12}")
         results = []
         for concurrency in args.concurrency:
             r = load(args, workdir, concurrency)
-            results.append({"connections": concurrency, **r})
+            b = load(args, workdir, concurrency, baseline=True)
+            results.append({"connections": concurrency, **r, "baseline_healthz": b})
             errors = r["non_2xx"] + r["socket_errors"]
             print(f"{concurrency:>11} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-                  f"{r['p99_ms']:>8.1f} {errors:>7}")
+                  f"{r['p99_ms']:>8.1f} {errors:>7} {b['rps']:>14.0f} {b['p50_ms']:>12.1f}")
         with urllib.request.urlopen(f"http://127.0.0.1:{args.port}/healthz", timeout=5) as r:
             health = json.load(r)
         print(f"healthz after the run: {health['status']}")
