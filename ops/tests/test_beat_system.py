@@ -7,12 +7,7 @@ minute: beat fires on the next minute boundary.
 """
 import json
 import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -21,55 +16,17 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from feedproject.tests.procfile_system import procfile_system, wait_until
+
 BROKERS = ["redis"] if os.environ.get("REDIS_URL") else ["filesystem"]  # the broker this pass is about
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, sqlite3.OperationalError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(params=BROKERS)
 def system(request, tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    if request.param == "filesystem":
-        env.pop("REDIS_URL", None)
-    env.update(FEED_VAR_DIR=str(tmp_path), PORT=str(port), PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
-    manage = [sys.executable, "manage.py"]
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo", "--if-empty", "--markets", "20", "--users", "0"],
-                    ["setup_periodic_tasks"]):
-        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = open(tmp_path / "honcho.log", "w")
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "-f", "Procfile", "start"], cwd=ROOT, env=env, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait(lambda: urllib.request.urlopen(f"{url}/api/markets?limit=1", timeout=2).status == 200, 60, "web")
-        yield {"url": url, "db": tmp_path / "db.sqlite3", "log": tmp_path / "honcho.log"}
-    finally:
-        os.killpg(honcho.pid, signal.SIGTERM)
-        try:
-            honcho.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(honcho.pid, signal.SIGKILL)
-        log.close()
+    setup = [["migrate", "--noinput", "-v0"], ["seed_demo", "--if-empty", "--markets", "20", "--users", "0"],
+             ["setup_periodic_tasks"]]
+    with procfile_system(tmp_path, keep_redis=request.param == "redis", setup=setup) as system:
+        yield system
 
 
 def test_beat_and_the_worker_keep_velocity_current(system):
@@ -92,7 +49,8 @@ def test_beat_and_the_worker_keep_velocity_current(system):
             ).fetchone()
 
     try:
-        _wait(lambda: velocity() == (3, 1), 100, "beat to send velocity_refresh and the worker to run it")
+        wait_until(lambda: velocity() == (3, 1), 100, "beat to send velocity_refresh and the worker to run it",
+                   interval=0.5)
     except AssertionError:
         raise AssertionError(Path(system["log"]).read_text()[-3000:]) from None
     with sqlite3.connect(system["db"]) as db:
