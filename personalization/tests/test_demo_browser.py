@@ -71,7 +71,16 @@ class _OneRequestAtATime:
 
     def __call__(self, environ, start_response):
         with self.lock:
-            return list(self.app(environ, start_response))
+            result = self.app(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                # WSGI: the server closes what the app returned. Left to the garbage collector, a
+                # file response's close() (request_finished -> close_old_connections) would run
+                # on whichever thread collects it, and could close the test's own connection in
+                # the middle of its transaction.
+                if hasattr(result, "close"):
+                    result.close()
 
 
 class Site:
