@@ -1,7 +1,7 @@
 """The demo catalog: a seeded generator of believable markets with 24 h of history, and its idempotent upsert.
 
 `catalog_generate` is pure (seed, size and an anchor time in; a `DemoCatalog` out) and
-`demo_catalog_write` stores one in bulk. How and why: docs/demo-data.md.
+`demo_catalog_write` stores one through the importer's `markets_import`. How and why: docs/demo-data.md.
 """
 import base64
 import math
@@ -14,16 +14,13 @@ from xml.sax.saxutils import escape
 from django.db import transaction
 from django.utils.text import slugify
 
-from markets.models import EditorialBoost, Market, MarketSnapshot, Tag
-from markets.services import STATE_FIELDS, catalog_version_bump
+from markets.importers import MARKET_FIELDS, MarketRow, markets_import
+from markets.models import EditorialBoost, Market, MarketSnapshot
+from markets.services import catalog_version_bump
 
 SNAPSHOT_STEP = timedelta(minutes=15)
 SNAPSHOT_POINTS = 97  # every 15 min over 24 h, both ends included
 BOOST_NOTE_PREFIX = "Demo seed:"
-MARKET_FIELDS = (
-    "title", "description", "category", "probability", "volume_24h", "volume_total", "participant_count",
-    "image_url", "status", "created_at", "resolution_date", "event_start_at", "news_at", "editorial_description",
-)
 IMAGE_URL_MAX = Market._meta.get_field("image_url").max_length
 
 # Category -> colour of its placeholder image, share of the catalog, volume multiplier, tags (slug -> label).
@@ -1057,66 +1054,40 @@ class CatalogWriteResult:
 
 @transaction.atomic
 def demo_catalog_write(*, catalog, now):
-    """Upsert the catalog by market_id: new markets, changed fields, tags, missing snapshots and boosts.
+    """Store the catalog: markets and tags through `markets_import`, then each new market's snapshot
+    history and the editorial boosts.
 
     Idempotent: a second run with the same catalog writes nothing. A market whose trading state
-    the upsert resets gets a snapshot at `now`, like any other state change (SPEC 2).
+    the upsert changes gets a snapshot at `now`, like any other state change (SPEC 2); a new one
+    gets its generated history instead.
     """
-    result = CatalogWriteResult()
-    slugs = sorted({t for m in catalog.markets for t in m.tags})
-    Tag.objects.bulk_create([Tag(slug=s, label=catalog.tags[s]) for s in slugs], ignore_conflicts=True)
-    tag_pks = dict(Tag.objects.filter(slug__in=slugs).values_list("slug", "pk"))
-    result.tags = len(tag_pks)
+    rows = [
+        MarketRow(f"demo market {i}", m.market_id, m.values(), tuple((t, catalog.tags[t]) for t in m.tags))
+        for i, m in enumerate(catalog.markets, 1)
+    ]
+    imported = markets_import(rows=rows, now=now, snapshot_created=False)
+    if imported.rejected:
+        raise ValueError(f"the demo generator made markets the importer refuses: {imported.rejected[:3]}")
+    result = CatalogWriteResult(
+        created=imported.created, updated=imported.updated, unchanged=imported.unchanged,
+        tags=len({t for m in catalog.markets for t in m.tags}), snapshots=imported.snapshots,
+    )
+    pks = dict(Market.objects.filter(market_id__in=[m.market_id for m in catalog.markets])
+               .values_list("market_id", "pk"))
 
-    specs = {m.market_id: m for m in catalog.markets}
-    existing = {m.market_id: m for m in Market.objects.filter(market_id__in=specs).only("market_id", *MARKET_FIELDS)}
-    new, changed, reset = [], [], []
-    for spec in catalog.markets:
-        values = spec.values()
-        market = existing.get(spec.market_id)
-        if market is None:
-            new.append(Market(market_id=spec.market_id, **values))
-            continue
-        diff = [name for name, value in values.items() if getattr(market, name) != value]
-        if not diff:
-            result.unchanged += 1
-            continue
-        if any(name in STATE_FIELDS for name in diff):
-            reset.append(market)
-        for name in diff:
-            setattr(market, name, values[name])
-        market.updated_at = now
-        changed.append(market)
-    Market.objects.bulk_create(new)
-    Market.objects.bulk_update(changed, [*MARKET_FIELDS, "updated_at"])
-    result.created, result.updated = len(new), len(changed)
-    pks = dict(Market.objects.filter(market_id__in=specs).values_list("market_id", "pk"))
-
-    Through = Market.tags.through
-    wanted = {(pks[m.market_id], tag_pks[t]) for m in catalog.markets for t in m.tags}
-    stored = {(m, t): pk for pk, m, t in Through.objects.filter(market_id__in=pks.values()).values_list(
-        "pk", "market_id", "tag_id")}
-    Through.objects.filter(pk__in=[pk for pair, pk in stored.items() if pair not in wanted]).delete()
-    Through.objects.bulk_create([Through(market_id=m, tag_id=t) for m, t in sorted(wanted - set(stored))])
-
-    snapshots = [(pks[m.market_id], s) for m in catalog.markets for s in m.snapshots]
-    if snapshots:
+    history = [(pks[m.market_id], s) for m in catalog.markets for s in m.snapshots]
+    if history:
         have = set(MarketSnapshot.objects.filter(
-            market_id__in=pks.values(), taken_at__gte=min(s.taken_at for _, s in snapshots),
-            taken_at__lte=max(s.taken_at for _, s in snapshots),
+            market_id__in=pks.values(), taken_at__gte=min(s.taken_at for _, s in history),
+            taken_at__lte=max(s.taken_at for _, s in history),
         ).values_list("market_id", "taken_at"))
         rows = [
             MarketSnapshot(market_id=pk, taken_at=s.taken_at, probability=s.probability, volume_24h=s.volume_24h,
                            volume_total=s.volume_total, participant_count=s.participant_count)
-            for pk, s in snapshots if (pk, s.taken_at) not in have
-        ]
-        rows += [
-            MarketSnapshot(market_id=m.pk, taken_at=now, probability=m.probability, volume_24h=m.volume_24h,
-                           volume_total=m.volume_total, participant_count=m.participant_count)
-            for m in reset
+            for pk, s in history if (pk, s.taken_at) not in have
         ]
         MarketSnapshot.objects.bulk_create(rows, batch_size=2000)
-        result.snapshots = len(rows)
+        result.snapshots += len(rows)
 
     have = set(EditorialBoost.objects.filter(market_id__in=pks.values(), note__startswith=BOOST_NOTE_PREFIX)
                .values_list("market_id", "note"))
@@ -1127,7 +1098,7 @@ def demo_catalog_write(*, catalog, now):
     ]
     EditorialBoost.objects.bulk_create(boosts)
     result.boosts = len(boosts)
-    if new or changed or result.snapshots or boosts:
+    if imported.written or result.snapshots or boosts:
         transaction.on_commit(catalog_version_bump)
     return result
 

@@ -756,12 +756,16 @@ def _defaults(now):
     }
 
 
-def markets_import(*, rows: Iterable, chunk_size=1000, dry_run=False, now=None) -> MarketImportResult:
+def markets_import(
+    *, rows: Iterable, chunk_size=1000, dry_run=False, now=None, snapshot_created=True
+) -> MarketImportResult:
     """Upsert parsed rows (MarketRow or RejectedRow, in file order) chunk by chunk.
 
     Only rows whose values differ from the stored ones are written; each created market and
-    each state change gets a MarketSnapshot at `now`. A later row with a market_id already
-    seen in `rows` is rejected. With `dry_run` the counts are computed and nothing is written.
+    each state change gets a MarketSnapshot at `now` (created markets only with
+    `snapshot_created`: off for a caller that stores their history itself). A later row with
+    a market_id already seen in `rows` is rejected. With `dry_run` the counts are computed
+    and nothing is written.
     """
     now = now or timezone.now()
     result = MarketImportResult()
@@ -779,17 +783,17 @@ def markets_import(*, rows: Iterable, chunk_size=1000, dry_run=False, now=None) 
         first_seen[row.market_id] = row.where
         chunk.append(row)
         if len(chunk) >= chunk_size:
-            result.add(_chunk_import(rows=chunk, now=now, dry_run=dry_run))
+            result.add(_chunk_import(rows=chunk, now=now, dry_run=dry_run, snapshot_created=snapshot_created))
             chunk = []
     if chunk:
-        result.add(_chunk_import(rows=chunk, now=now, dry_run=dry_run))
+        result.add(_chunk_import(rows=chunk, now=now, dry_run=dry_run, snapshot_created=snapshot_created))
     return result
 
 
-def _chunk_import(*, rows, now, dry_run):
+def _chunk_import(*, rows, now, dry_run, snapshot_created):
     if dry_run:
-        return _chunk_plan(rows=rows, now=now, lock=False).result
-    return _chunk_upsert(rows=rows, now=now)
+        return _chunk_plan(rows=rows, now=now, lock=False, snapshot_created=snapshot_created).result
+    return _chunk_upsert(rows=rows, now=now, snapshot_created=snapshot_created)
 
 
 @dataclass
@@ -804,7 +808,7 @@ class _ChunkPlan:
     snapshot_ids: list  # market_ids that get a snapshot
 
 
-def _chunk_plan(*, rows, now, lock):
+def _chunk_plan(*, rows, now, lock, snapshot_created):
     """Two reads: the chunk's stored markets and their tag links. Writes nothing."""
     stored_qs = Market.objects.filter(market_id__in=[r.market_id for r in rows]).order_by("market_id")
     if lock:
@@ -830,7 +834,8 @@ def _chunk_plan(*, rows, now, lock):
         old = stored.get(row.market_id)
         if old is None:
             plan.to_write.append((row, {**defaults, **row.fields}))
-            plan.snapshot_ids.append(row.market_id)
+            if snapshot_created:
+                plan.snapshot_ids.append(row.market_id)
             if row.tags:
                 plan.tags_to_set.append(row)
             result.created += 1
@@ -854,9 +859,9 @@ def _chunk_plan(*, rows, now, lock):
 
 
 @transaction.atomic
-def _chunk_upsert(*, rows, now):
+def _chunk_upsert(*, rows, now, snapshot_created):
     """A fixed number of statements for the chunk, whatever its size (SQLite splits big INSERTs)."""
-    plan = _chunk_plan(rows=rows, now=now, lock=True)
+    plan = _chunk_plan(rows=rows, now=now, lock=True, snapshot_created=snapshot_created)
     pks = plan.pks
     if plan.to_write:
         objs = Market.objects.bulk_create(
