@@ -4,19 +4,17 @@
 
 Sends the same kind of events in batches of 100 and, as the same-run baseline, one per
 request, through the whole Django + DRF stack: the WSGI handler gunicorn calls, with
-every middleware, minus the socket. (Django's test Client is not used: it connects a
-signal receiver per request, and the finalizers that leaves behind slow each later run.)
+every middleware, minus the socket (`_django.wsgi_request`).
 Prints the median events/s of several runs of each.
 """
 import argparse
-import io
 import json
 import random
 import time
 import uuid
 from datetime import timedelta
 
-from _django import median, setup, teardown
+from _django import median, setup, teardown, wsgi_request
 
 
 def make_catalog(n_markets, n_tags, rng):
@@ -68,20 +66,6 @@ def make_events(n, market_ids, rng):
     return events
 
 
-def post(handler, path, body, user_key):
-    """One request through Django's WSGI handler, as gunicorn makes it; returns (status, parsed body)."""
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "HTTP_X_USER_KEY": user_key,
-    }
-    status = []
-    chunks = handler(environ, lambda code, headers, exc_info=None: status.append(code))
-    content = b"".join(chunks)
-    chunks.close()
-    return int(status[0].split()[0]), json.loads(content)
-
-
 def run(handler, events, batch_size, users):
     """Send `events` in requests of `batch_size`, each request from the next user; returns events/s."""
     requests = [
@@ -91,7 +75,9 @@ def run(handler, events, batch_size, users):
     started = time.perf_counter()
     for user_key, chunk in requests:
         body = json.dumps({"events": chunk} if batch_size > 1 else chunk[0]).encode()
-        status, answer = post(handler, "/api/track", body, user_key)
+        status, content = wsgi_request(handler, "POST", "/api/track", body=body,
+                                       headers={"Content-Type": "application/json", "X-User-Key": user_key})
+        answer = json.loads(content)
         assert status == 200 and answer["rejected"] == 0, (status, answer)
     return len(events) / (time.perf_counter() - started)
 

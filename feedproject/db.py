@@ -6,6 +6,7 @@ thousands of events a second. Rows here are plain tuples. On PostgreSQL they tra
 as one array per column (INSERT ... SELECT FROM unnest(...)), so the statement text and
 its plan do not change with the number of rows.
 """
+import contextlib
 import functools
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,24 @@ def bulk_upsert(model, columns, rows, *, conflict, replace=(), add=(), returning
             if returning:
                 result.extend(cursor.fetchall())
     return result
+
+
+@contextlib.contextmanager
+def pipelined():
+    """On PostgreSQL, send the block's statements without waiting for each one's result.
+
+    psycopg's pipeline mode: the server runs statement n while Python builds statement n + 1,
+    and there is no round trip per statement. A read whose rows the block fetches still waits
+    for them. An error surfaces at the latest when the block ends, as the same Django
+    exception as without the pipeline, inside the caller's transaction, which then rolls
+    back as usual. Elsewhere, statements run one by one.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def insert_new_ids(model, columns, rows, *, unique="event_id"):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from feedproject.db import bulk_upsert, insert_new_ids
+from feedproject.db import bulk_upsert, insert_new_ids, pipelined
 from personalization.ranking.affinity import event_weight
 from personalization.selectors import markets_for_ingest_cached
 from personalization.services import user_state_apply
@@ -116,10 +116,11 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
             results[index] = {"event_id": str(event.event_id), "status": "accepted" if is_new else "duplicate"}
             if is_new:
                 accepted.append(event)
-        if accepted:
-            countries = user_state_apply(events=accepted, now=received_at)
-            _market_activity_add(accepted, countries)
-        _store_rejections(kind, raw_events, results, user_key, received_at)
+        with pipelined():
+            if accepted:
+                countries = user_state_apply(events=accepted, now=received_at)
+                _market_activity_add(accepted, countries)
+            _store_rejections(kind, raw_events, results, user_key, received_at)
     return IngestResult(results)
 
 

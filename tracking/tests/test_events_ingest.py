@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
-from tracking.models import MarketActivity, MarketActivityUser
+from tracking.models import Interaction, MarketActivity, MarketActivityUser
 from tracking.services import IMPRESSION, INTERACTION, events_ingest
 from tracking.tests.conftest import make_event, make_impression
 
@@ -148,3 +148,24 @@ def test_a_duplicate_changes_no_state(nba_market):
     result = ingest([event])
     assert result.count("duplicate") == 1
     assert (scores(), list(MarketActivity.objects.values_list("trades", flat=True))) == before
+
+
+def test_a_database_error_while_updating_state_stores_nothing_of_the_batch(nba_market, monkeypatch):
+    """The state writes are pipelined on PostgreSQL, so an error may surface only when the block
+    ends; either way the whole transaction, raw events included, rolls back."""
+    from django.db import DatabaseError, connection
+
+    from tracking import services
+
+    def broken_activity(events, countries):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(services, "_market_activity_add", broken_activity)
+    with pytest.raises(DatabaseError, match="no_such_table"):
+        events_ingest(kind=INTERACTION, raw_events=[make_event(event_type="click", at=T0)], user_key="u:1",
+                      received_at=T0)
+    assert not Interaction.objects.exists()
+    assert not UserMarketState.objects.exists()
+    assert not TopicAffinity.objects.exists()
+    assert not UserProfile.objects.exists()
