@@ -54,4 +54,3 @@ class CallerApi(APIView):
             )
             response["X-User-Key"] = caller.issued_token
         return response
-

@@ -58,10 +58,12 @@ def user_state_apply(*, events, now):
     """
     events = sorted(events, key=lambda e: (e.user_key, e.at))
     users = sorted({e.user_key for e in events})
+    # A new profile takes the model's field defaults (the table has no defaults of its own).
+    new_profile = tuple(UserProfile._meta.get_field(f).get_default() for f in _PROFILE_FIELDS)
     bulk_upsert(
         UserProfile,
         ("user_key", "created_at", *_PROFILE_FIELDS),
-        [(u, now, None, None, 0, 0, "", {}) for u in users],
+        [(u, now, *new_profile) for u in users],
         conflict=("user_key",),
     )
     profiles = {
