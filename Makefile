@@ -4,14 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test bench clean browser-deps
+.PHONY: install install-dev run test lint bench clean browser-deps
 
+# Runtime packages for `make run`; the test, lint and browser packages on top for `make test`.
 $(BIN)/.installed: requirements.txt
+	@echo "==> creating $(VENV) and installing the runtime packages (requirements.txt; about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	@echo "==> installing the test and lint packages (requirements-dev.txt)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
 
 ## Install, migrate, load demo data, then run web + Celery worker + beat (Ctrl-C stops all).
 run: install
@@ -22,8 +30,14 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
 ## Install and run the whole test suite (on whatever DATABASE_URL / REDIS_URL say).
-test: install
+test: install-dev
+	@echo "==> running the test suite"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The lint gate: ruff, and the import contract of docs/architecture.md.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## Debian's Chromium and its driver, for the browser tests (without them those tests skip).
 browser-deps:

@@ -1,5 +1,6 @@
 """Read the catalog and what trends in it; let the trading backend push market state."""
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions
 from rest_framework.pagination import LimitOffsetPagination
@@ -73,7 +74,7 @@ class MarketDetailApi(APIView):
         get_object_or_404(Market, market_id=market_id)
         serializer = MarketStateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        market, _ = market_state_update(market_id=market_id, changes=serializer.validated_data)
+        market, _ = market_state_update(market_id=market_id, changes=serializer.validated_data, at=timezone.now())
         market = Market.objects.prefetch_related("tags").get(pk=market.pk)
         return Response(MarketSerializer(market).data)
 

@@ -757,7 +757,7 @@ def _defaults(now):
 
 
 def markets_import(
-    *, rows: Iterable, chunk_size=1000, dry_run=False, now=None, snapshot_created=True
+    *, rows: Iterable, chunk_size=1000, dry_run=False, now, snapshot_created=True
 ) -> MarketImportResult:
     """Upsert parsed rows (MarketRow or RejectedRow, in file order) chunk by chunk.
 
@@ -767,7 +767,6 @@ def markets_import(
     a market_id already seen in `rows` is rejected. With `dry_run` the counts are computed
     and nothing is written.
     """
-    now = now or timezone.now()
     result = MarketImportResult()
     first_seen = {}
     chunk = []

@@ -3,7 +3,6 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
 
 from feedproject.cache import cache_set
 from markets.models import Market, MarketSnapshot
@@ -34,12 +33,11 @@ def market_snapshot_take(*, markets, at):
 
 
 @transaction.atomic
-def market_state_update(*, market_id, changes, at=None):
+def market_state_update(*, market_id, changes, at):
     """Apply state pushed by the trading backend; write a snapshot when anything changed.
 
     Returns (market, changed_field_names). Raises Market.DoesNotExist for an unknown id.
     """
-    at = at or timezone.now()
     market = Market.objects.select_for_update().get(market_id=market_id)
     changed = [name for name in STATE_FIELDS if name in changes and getattr(market, name) != changes[name]]
     if not changed:
@@ -55,13 +53,12 @@ def market_state_update(*, market_id, changes, at=None):
 SNAPSHOT_SLOT = timedelta(minutes=15)
 
 
-def market_snapshots_refresh(*, now=None):
+def market_snapshots_refresh(*, now):
     """Snapshot every open market that has none in the current 15-minute slot; returns how many.
 
     The slot makes it idempotent: a second run in the same slot, or a run after a crash
     half-way, writes only what is missing.
     """
-    now = now or timezone.now()
     slot_start = now - (now - now.replace(minute=0, second=0, microsecond=0)) % SNAPSHOT_SLOT
     done = MarketSnapshot.objects.filter(taken_at__gte=slot_start, taken_at__lt=slot_start + SNAPSHOT_SLOT)
     missing = Market.objects.filter(status=Market.Status.OPEN).exclude(pk__in=done.values("market_id"))

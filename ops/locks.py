@@ -12,14 +12,14 @@ transaction open while the task runs. A run that dies without releasing (killed,
 machine lost) blocks the task until its lease ends; chunked tasks renew the lease
 as they go, so the lease can stay short.
 """
+import time
 import uuid
 import zlib
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import F, Q
-from django.utils import timezone
 
 from ops.models import TaskRun
 
@@ -28,16 +28,35 @@ class LeaseLost(RuntimeError):
     """The run outlived its lease and another run took the task: stop writing."""
 
 
+@dataclass(frozen=True)
+class RunClock:
+    """The time of a run: the `now` it was given, moved on by the time it has been running.
+
+    A run on a replayed or simulated clock keeps to that clock (the wall clock is never
+    read), and a long run still moves forward, so renewing a lease extends it.
+    """
+
+    started_at: datetime
+    _monotonic_start: float = field(default_factory=time.monotonic, compare=False)
+
+    def now(self):
+        return self.started_at + timedelta(seconds=time.monotonic() - self._monotonic_start)
+
+    def elapsed_ms(self):
+        return int((time.monotonic() - self._monotonic_start) * 1000)
+
+
 @dataclass
 class Lease:
     name: str
     token: str
     duration: timedelta
+    clock: RunClock
 
     def renew(self):
-        """Push the lease end forward; raises LeaseLost if another run holds the task now."""
+        """Push the lease end forward on the run's clock; raises LeaseLost if another run holds the task now."""
         renewed = TaskRun.objects.filter(name=self.name, locked_by=self.token).update(
-            locked_until=timezone.now() + self.duration
+            locked_until=self.clock.now() + self.duration
         )
         if not renewed:
             raise LeaseLost(f"{self.name}: the lease of run {self.token} has been taken over")
@@ -53,7 +72,7 @@ def lock_acquire(*, name, now, duration):
     if not taken:
         TaskRun.objects.filter(name=name).update(skipped_total=F("skipped_total") + 1)
         return None
-    return Lease(name=name, token=token, duration=duration)
+    return Lease(name=name, token=token, duration=duration, clock=RunClock(now))
 
 
 def lock_release(lease, **fields):

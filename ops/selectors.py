@@ -3,7 +3,6 @@ import logging
 import time
 
 from django.db import connection
-from django.utils import timezone
 
 from feedproject.cache import cache_get, cache_set
 from ops.models import TaskRun
@@ -77,10 +76,9 @@ def _tasks(now):
     return report
 
 
-def health_report(*, now=None):
+def health_report(*, now):
     """(healthy, report). Healthy needs the database and every enabled task fresh; a cache or
     broker that is down makes the report "degraded" (the site still works without Redis)."""
-    now = now or timezone.now()
     checks = {"database": _timed(_database), "cache": _timed(_cache), "broker": _timed(_broker)}
     tasks = {}
     if checks["database"]["ok"]:

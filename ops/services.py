@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 SKIPPED = {"skipped": "another run holds the lock"}
 
 
-def periodic_task_run(*, name, now=None):
+def periodic_task_run(*, name, now):
     """Run one periodic task in this process unless another run holds it; returns its result dict.
 
     Every task recomputes from the database as of `now`, so a run that crashed leaves
@@ -24,42 +24,38 @@ def periodic_task_run(*, name, now=None):
     the lock released, and the exception re-raised (the Celery task decides on a retry).
     """
     spec = PERIODIC_TASKS[name]
-    now = now or timezone.now()
     lease = lock_acquire(name=name, now=now, duration=spec.lease)
     if lease is None:
         logger.info("%s: skipped, another run holds the lock", name)
         return dict(SKIPPED)
-    started = time.monotonic()
+    clock = lease.clock
     try:
         result = spec.run(now=now, lease=lease) or {}
     except Exception:
-        _record_failure(lease, started)
+        _record_failure(lease)
         raise
     result = {"as_of": now.isoformat(), **result}
     released = lock_release(
-        lease, last_success_at=now, last_finished_at=timezone.now(), last_duration_ms=_ms_since(started),
+        lease, last_success_at=now, last_finished_at=clock.now(), last_duration_ms=clock.elapsed_ms(),
         last_result=result,
     )
     if not released:
         logger.warning("%s: finished after its lease was taken over by another run", name)
-    logger.info("%s: done in %d ms %s", name, _ms_since(started), result)
+    logger.info("%s: done in %d ms %s", name, clock.elapsed_ms(), result)
     return result
 
 
-def _record_failure(lease, started):
+def _record_failure(lease):
     logger.exception("%s failed", lease.name)
+    ended = lease.clock.now()
     try:
         lock_release(
-            lease, last_error_at=timezone.now(), last_error=traceback.format_exc()[-4000:],
-            last_finished_at=timezone.now(), last_duration_ms=_ms_since(started),
+            lease, last_error_at=ended, last_error=traceback.format_exc()[-4000:],
+            last_finished_at=ended, last_duration_ms=lease.clock.elapsed_ms(),
             failures_total=F("failures_total") + 1,
         )
     except Exception:  # noqa: BLE001 - the database may be what failed; the lease then runs out
         logger.exception("%s: could not record the failure; the lock frees itself when the lease ends", lease.name)
-
-
-def _ms_since(started):
-    return int((time.monotonic() - started) * 1000)
 
 
 def lock_break(*, name):

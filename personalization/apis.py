@@ -71,7 +71,7 @@ class FeedApi(CallerApi):
         caller = self.caller(request, acting_for=q.get("user_key"))
         result = feed_build(
             user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
-            feed_request_id=q.get("feed_request_id"),
+            feed_request_id=q.get("feed_request_id"), now=timezone.now(),
         )
         payload = feed_payload(
             result, with_components=caller.is_staff, with_filtered=caller.is_staff and q["debug"]
@@ -92,7 +92,7 @@ class RankApi(CallerApi):
         caller = self.caller(request, acting_for=data.get("user_key"))
         catalog, ranked, unknown, degraded = markets_rank(
             user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
-            country=data.get("geo", ""),
+            country=data.get("geo", ""), now=timezone.now(),
         )
         items = []
         for rank, (i, score, components, left_out_by) in enumerate(ranked):

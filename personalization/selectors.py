@@ -4,18 +4,19 @@ The per-market inputs (category, tags, dates, trending, rising, boosts) are shar
 user, so each process keeps them as numpy arrays (`personalization.ranking.inputs.Catalog`)
 and reloads them when the catalog version in the cache moves (bumped by market updates,
 imports and the beat tasks), at most every few seconds, and at least every minute even if
-the cache cannot be reached. Per request, only the user's own rows are read, in a fixed
-number of queries whatever the catalog size.
+the cache cannot be reached. Those ages are measured on the `now` of the request that asks,
+never on the wall clock, so a replay or a simulation on its own clock reloads as live
+traffic would. Per request, only the user's own rows are read, in a fixed number of queries
+whatever the catalog size.
 """
+import itertools
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 from django.db.models import Count, Min, Q
-from django.utils import timezone
 
 from feedproject.cache import cache_get
 from feedproject.db import Epoch
@@ -51,37 +52,53 @@ class MarketDisplay:
 
 
 class _Cached:
-    """A value rebuilt when its version stamp moves; thread-safe, one rebuild at a time."""
+    """A value rebuilt when its version stamp moves; thread-safe, one rebuild at a time.
+
+    Ages are seconds between the callers' `now`s. A `now` earlier than the load (a replay
+    that restarted, a test on another date) counts as stale: the value belongs to another
+    timeline.
+    """
 
     def __init__(self, version_key, build, min_reload_seconds=0.0):
         self.version_key, self.build, self.min_reload = version_key, build, min_reload_seconds
-        self.value, self.version, self.loaded_at = None, None, 0.0
+        self.value, self.version, self.loaded_at = None, None, None
         self.lock = threading.Lock()
         self.degraded = False
 
-    def get(self):
+    def _age(self, now):
+        if self.value is None or self.loaded_at is None:
+            return None
+        age = (now - self.loaded_at).total_seconds()
+        return None if age < 0 else age
+
+    def get(self, now):
         version, ok = cache_get(self.version_key)
         self.degraded = not ok
-        age = time.monotonic() - self.loaded_at
-        stale = self.value is None or age > MAX_AGE_SECONDS or (ok and version != self.version)
-        if stale and (self.value is None or age >= self.min_reload):
+        age = self._age(now)
+        stale = age is None or age > MAX_AGE_SECONDS or (ok and version != self.version)
+        if stale and (age is None or age >= self.min_reload):
             with self.lock:
-                if self.value is None or time.monotonic() - self.loaded_at >= self.min_reload:
+                age = self._age(now)
+                if age is None or age >= self.min_reload:
                     self.value = self.build()
-                    self.version, self.loaded_at = version, time.monotonic()
+                    self.version, self.loaded_at = version, now
         return self.value
 
     def reset(self):
-        self.value, self.version, self.loaded_at = None, None, 0.0
+        self.value, self.version, self.loaded_at = None, None, None
 
 
-def catalog_build(now=None):
+_builds = itertools.count(1)
+
+
+def catalog_build():
     """Open markets as ranking arrays plus their display fields, read in streamed chunks.
 
     A handful of queries whatever happens; rows are folded into arrays as they arrive, so
-    the peak memory is the arrays, not the rows (bench/feed.py at 50,000 markets).
+    the peak memory is the arrays, not the rows (bench/feed.py at 50,000 markets). Every
+    boost of an open market is loaded, ended or not: the catalog is shared by requests of
+    any time, and the ranking keeps those whose window holds its own `now`.
     """
-    now = now or timezone.now()
     open_markets = Market.objects.filter(status=Market.Status.OPEN)
     columns = defaultdict(list)
     names = ("pk", "market_id", "title", "category", "probability", "volume_24h", "volume_total", "created_at",
@@ -135,7 +152,7 @@ def catalog_build(now=None):
             trending_local[scope][i], local_users[scope][i] = trending, users
 
     boosts = list(
-        EditorialBoost.objects.filter(ends_at__gt=now, market__status=Market.Status.OPEN).values_list(
+        EditorialBoost.objects.filter(market__status=Market.Status.OPEN).values_list(
             "market_id", "value", Epoch("starts_at"), Epoch("ends_at"), "surfaces", "pinned_slot"
         )
     )
@@ -167,7 +184,7 @@ def catalog_build(now=None):
             surfaces=[tuple(b[4] or ()) for b in boosts],
             pinned_slot=np.array([-1 if b[5] is None else b[5] for b in boosts], dtype=np.int64),
         ),
-        version=str(time.time_ns()),
+        version=f"{id(_builds)}:{next(_builds)}",
     )
     catalog.display = MarketDisplay(
         image_url=columns["image_url"],
@@ -185,15 +202,15 @@ def _floats(values):
 _catalog = _Cached(CATALOG_VERSION_KEY, catalog_build, MIN_RELOAD_SECONDS)
 
 
-def catalog_current():
-    """(catalog, degraded): the in-memory catalog, and whether the cache could not be asked about it."""
-    return _catalog.get(), _catalog.degraded
+def catalog_current(*, now):
+    """(catalog, degraded): the in-memory catalog as of `now`, and whether the cache could not be asked about it."""
+    return _catalog.get(now), _catalog.degraded
 
 
 _configs = {}
 
 
-def feed_params_current(surface):
+def feed_params_current(surface, *, now):
     """The active FeedConfig of `surface` as FeedParams, reloaded when its version stamp moves."""
     if surface not in _configs:
         def build(surface=surface):
@@ -201,7 +218,7 @@ def feed_params_current(surface):
             return FeedParams.from_dict(config.params if config else None, version=config.version if config else 0)
 
         _configs[surface] = _Cached(feed_config_version_cache_key(surface), build)
-    return _configs[surface].get()
+    return _configs[surface].get(now)
 
 
 def caches_reset():
@@ -291,7 +308,7 @@ def user_data_load(*, user_key, catalog, now, country=""):
 _ingest_memo = (None, {})  # (catalog, {market_id: MarketInfo}): one MarketInfo per market per catalog
 
 
-def markets_for_ingest_cached(*, market_ids):
+def markets_for_ingest_cached(*, market_ids, now):
     """markets.selectors.markets_for_ingest, answered from the in-memory catalog where it can.
 
     Open markets come from the arrays the feed itself served (so the odds recorded for an
@@ -299,7 +316,7 @@ def markets_for_ingest_cached(*, market_ids):
     brand-new markets are read.
     """
     global _ingest_memo
-    catalog, _ = catalog_current()
+    catalog, _ = catalog_current(now=now)
     if _ingest_memo[0] is not catalog:
         _ingest_memo = (catalog, {})
     infos = _ingest_memo[1]

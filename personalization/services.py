@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 from django.db import transaction
-from django.utils import timezone
+
 
 from feedproject.db import Epoch, bulk_upsert
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
@@ -199,12 +199,11 @@ class FeedResult:
     ranking: object
 
 
-def feed_build(*, user_key, surface="home", limit=20, country="", now=None, feed_request_id=None):
+def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None):
     """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config."""
-    now = now or timezone.now()
     feed_request_id = str(feed_request_id or uuid.uuid4())
-    catalog, degraded = catalog_current()
-    params = feed_params_current(surface)
+    catalog, degraded = catalog_current(now=now)
+    params = feed_params_current(surface, now=now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     ranking = rank_feed(
         catalog, user, params, now=now.timestamp(), limit=limit, seed=seed_for(user_key, feed_request_id),
@@ -213,11 +212,10 @@ def feed_build(*, user_key, surface="home", limit=20, country="", now=None, feed
     return FeedResult(feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking)
 
 
-def markets_rank(*, user_key, market_ids, surface="home", country="", now=None):
+def markets_rank(*, user_key, market_ids, surface="home", country="", now):
     """The given markets in this user's rank order: (ranked [(index, score, components, left_out_by)], unknown ids)."""
-    now = now or timezone.now()
-    catalog, degraded = catalog_current()
-    params = feed_params_current(surface)
+    catalog, degraded = catalog_current(now=now)
+    params = feed_params_current(surface, now=now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     position = {market_id: i for i, market_id in enumerate(catalog.market_id)}
     wanted = [position[m] for m in dict.fromkeys(market_ids) if m in position]

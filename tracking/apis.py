@@ -1,4 +1,5 @@
 """`POST /api/track` and `POST /api/impressions`: validate the envelope, call the ingestion service."""
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
@@ -64,6 +65,7 @@ class _IngestApi(CallerApi):
             user_key=user_key,
             acting_service=caller.is_service,
             defaults=defaults,
+            received_at=timezone.now(),
         )
         payload = {"user_key": user_key, **result.as_dict()}
         if caller.issued_token:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+
 
 from feedproject.db import bulk_upsert, insert_new_ids, pipelined
 from personalization.ranking.affinity import event_weight
@@ -71,14 +71,13 @@ class IngestResult:
         }
 
 
-def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=None, received_at=None):
+def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=None, received_at):
     """Validate and store a batch of raw event dicts of one kind; returns per-event results.
 
     `user_key` is the caller's identity (None for a service that names users per event).
     Only a service (`acting_service`) may name another user in an event's `user_key`. `defaults` are batch-level values (sent_at,
     geo_country, feed_request_id, surface) that an event may override.
     """
-    received_at = received_at or timezone.now()
     defaults = defaults or {}
     max_batch = settings.TRACK_MAX_BATCH
     results = [None] * len(raw_events)
@@ -93,7 +92,7 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
         except _Rejected as rejected:
             results[index] = _rejection(event_id, rejected)
 
-    markets = markets_for_ingest_cached(market_ids={data["market_id"] for _, data in valid})
+    markets = markets_for_ingest_cached(market_ids={data["market_id"] for _, data in valid}, now=received_at)
     latest = received_at + timedelta(seconds=settings.TRACK_MAX_FUTURE_SECONDS)
     events, seen = [], set()
     for index, data in valid:

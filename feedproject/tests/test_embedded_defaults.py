@@ -25,6 +25,7 @@ def system(tmp_path):
         yield system
 
 
+@pytest.mark.other_process_clock
 def test_web_worker_and_beat_run_on_sqlite_and_the_filesystem_broker(system):
     markets = json.load(urllib.request.urlopen(f"{system['url']}/api/markets?limit=5"))
     assert markets["count"] >= 40

@@ -478,24 +478,24 @@ CHUNK_MAX_QUERIES = 11
 @pytest.mark.parametrize("count", [5, 50])
 def test_queries_per_chunk_do_not_grow_with_rows(count, django_assert_max_num_queries):
     with django_assert_max_num_queries(CHUNK_MAX_QUERIES):
-        result = markets_import(rows=_rows(count), chunk_size=100)
+        result = markets_import(rows=_rows(count), chunk_size=100, now=timezone.now())
     assert (result.created, result.snapshots) == (count, count)
 
     with django_assert_max_num_queries(CHUNK_MAX_QUERIES):
-        result = markets_import(rows=_rows(count, probability=0.7), chunk_size=100)
+        result = markets_import(rows=_rows(count, probability=0.7), chunk_size=100, now=timezone.now())
     assert (result.updated, result.snapshots) == (count, count)
 
 
 def test_queries_grow_with_chunks_not_rows(django_assert_max_num_queries):
     with django_assert_max_num_queries(3 * CHUNK_MAX_QUERIES):
-        result = markets_import(rows=_rows(60), chunk_size=20)
+        result = markets_import(rows=_rows(60), chunk_size=20, now=timezone.now())
     assert result.created == 60
 
 
 def test_the_query_count_is_the_same_for_small_and_large_chunks():
     def queries(count):
         with CaptureQueriesContext(connection) as ctx:
-            markets_import(rows=_rows(count), chunk_size=100)
+            markets_import(rows=_rows(count), chunk_size=100, now=timezone.now())
         Market.objects.all().delete()
         return len(ctx.captured_queries)
 

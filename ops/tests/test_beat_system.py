@@ -29,6 +29,7 @@ def system(request, tmp_path):
         yield system
 
 
+@pytest.mark.other_process_clock
 def test_beat_and_the_worker_keep_velocity_current(system):
     markets = json.load(urllib.request.urlopen(f"{system['url']}/api/markets?limit=1"))["results"]
     market_id = markets[0]["market_id"]

@@ -146,8 +146,6 @@ class ArmRunner:
         if self.drives:
             started = time.monotonic()
             self._beat(t)
-            # The in-memory catalog reloads on the wall clock; on a simulated one it must be told.
-            selectors._catalog.reset()
             self.timings["beat"] += time.monotonic() - started
 
     def _beat(self, t):

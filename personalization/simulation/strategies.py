@@ -91,7 +91,7 @@ class OriginalFormulaFeed(Strategy):
 
     def feed(self, *, world, state, user_index, now, feed_request_id, limit, memory):
         user = world.users[user_index]
-        catalog, _ = catalog_current()
+        catalog, _ = catalog_current(now=now)
         data = user_data_load(user_key=user.key, catalog=catalog, now=now, country=user.country)
         final = features.score(catalog, data, self.params, now.timestamp()).final.copy()
         final[data.seen_index[data.hidden]] = -np.inf

@@ -1,5 +1,6 @@
 """The admin's "preview a user's feed" page."""
 import pytest
+from django.utils import timezone
 from django.urls import reverse
 
 from markets.tests.factories import MarketFactory, TagFactory
@@ -17,6 +18,7 @@ def test_an_editor_sees_the_users_feed_with_pools_components_and_what_was_left_o
     events_ingest(
         kind=INTERACTION, user_key="u:7",
         raw_events=[make_event(market_id="politics-1", event_type="hide"), make_event(market_id="sports-2", event_type="participate")],
+        received_at=timezone.now(),
     )
     url = reverse("admin:personalization_feed_preview")
     page = admin_client.get(url, {"user_key": "u:7", "surface": "home", "limit": 12, "country": "IL"})

@@ -135,7 +135,7 @@ def test_a_slightly_future_time_is_clamped_to_the_receive_time(api, nba_market):
 
 def test_the_query_count_of_a_batch_does_not_grow_with_its_size(api):
     markets = MarketFactory.create_batch(20)
-    catalog_current()  # the in-memory catalog answers market lookups once loaded
+    catalog_current(now=timezone.now())  # the in-memory catalog answers market lookups once loaded
     post(api, make_event(market_id=markets[0].market_id))  # opens the session (its one extra DELETE)
     counts = []
     for size in (10, 200):

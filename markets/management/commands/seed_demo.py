@@ -41,8 +41,9 @@ class Command(BaseCommand):
             self.stdout.write("seed_demo: markets already exist, nothing to do (--if-empty).")
             return
         started = time.monotonic()
-        catalog = demo_catalog_build(seed=seed, count=markets, now=timezone.now())
-        written = demo_catalog_write(catalog=catalog, now=timezone.now())
+        now = timezone.now()
+        catalog = demo_catalog_build(seed=seed, count=markets, now=now)
+        written = demo_catalog_write(catalog=catalog, now=now)
         self.stdout.write(
             f"Catalog (seed {seed}, anchored at {catalog.anchor:%Y-%m-%d %H:%M} UTC): "
             f"{len(catalog.markets)} markets ({written.created} created, {written.updated} updated, "

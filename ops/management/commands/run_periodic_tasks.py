@@ -2,6 +2,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from ops.periodic import PERIODIC_TASKS, periodic_task_spec
 from ops.services import SKIPPED, lock_break, periodic_task_run
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                 lock_break(name=spec.name)
             started = time.monotonic()
             try:
-                result = periodic_task_run(name=spec.name)
+                result = periodic_task_run(name=spec.name, now=timezone.now())
             except Exception as exc:  # noqa: BLE001 - report it, run the others, fail at the end
                 failed.append(spec.name)
                 self.stderr.write(f"{spec.name}: FAILED {type(exc).__name__}: {exc}")

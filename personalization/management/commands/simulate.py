@@ -6,14 +6,13 @@ import time
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from personalization.simulation.compare import (
     ConfigError,
     arms_plan,
     comparison_run,
     config_resolve,
-    default_start,
+    DEFAULT_START,
     pool_table,
     results_table,
 )
@@ -42,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="var/simulation", metavar="DIR", help="Where results go.")
         parser.add_argument("--jobs", type=int, default=3,
                             help="Arms run side by side (default 3: the three that drive the system at once).")
-        parser.add_argument("--start", help="Simulated start (ISO date-time, UTC); default: next Monday 00:00.")
+        parser.add_argument("--start", help="Simulated start (ISO date-time, UTC); default: Monday 2026-01-05 00:00.")
 
     def handle(self, *args, users, days, markets, catalog, seed, config_a, config_b, out, jobs, start, **options):
         if users < 1 or days < 1 or markets < 10:
@@ -58,7 +57,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--start: {exc}") from exc
             start_ts = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
         else:
-            start_ts = default_start(timezone.now())
+            start_ts = DEFAULT_START.timestamp()
         world = {"users": users, "days": days, "markets": markets, "seed": seed, "start": start_ts,
                  "catalog": catalog}
         self.stdout.write(f"Simulating {users} users x {days} days on {markets} markets "
