@@ -53,7 +53,7 @@ import random, sys
 sys.path.insert(0, "bench")
 import feed
 from django.utils import timezone
-from tracking.identity import anonymous_key_sign
+from feedproject.identity import anonymous_key_sign
 rng = random.Random(5)
 markets = feed.build_catalog({args.markets}, rng, timezone.now())
 open("{workdir}/markets.txt", "w").write("\\n".join(m.market_id for m in markets))

@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 10000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 50000
 
-A generated catalog of the Polymarket catalog's shape (8 categories, ~2,600 tags with a
+A generated catalog of the Polymarket catalog's shape (the site's 9 categories, ~2,600 tags with a
 long tail, 1-6 tags a market), velocity rows for every market and 50 countries, and a user
 with 300 affinities, 2,000 impressions over 7 days and 200 interactions. Reports the
 server-side p50 / p95 of the whole request (Django + DRF + loading + ranking, through the
@@ -19,12 +19,12 @@ from datetime import timedelta
 import numpy as np
 from _django import median, setup, teardown
 
-CATEGORIES = ["Sports", "Politics", "Crypto", "Culture", "Business", "Science & Tech", "World", "Other"]
 COUNTRIES = [f"C{i:02d}" for i in range(48)] + ["US", "IL"]
 USER = "u:bench"
 
 
 def build_catalog(n, rng, now):
+    from feedproject.vocabulary import CATEGORIES
     from markets.models import Market, MarketVelocity, Tag
 
     tags = Tag.objects.bulk_create([Tag(slug=f"tag-{i}", label=f"Tag {i}") for i in range(2600)], batch_size=5000)
@@ -65,6 +65,7 @@ def build_catalog(n, rng, now):
 
 
 def build_user(markets, rng, now):
+    from feedproject.vocabulary import CATEGORIES
     from personalization.models import TopicAffinity, UserMarketState, UserProfile
     from tracking.models import Impression, Interaction
 

@@ -23,7 +23,7 @@ def make_catalog(n_markets, n_tags, rng):
     from markets.models import Market, Tag
 
     tags = Tag.objects.bulk_create([Tag(slug=f"tag-{i}", label=f"Tag {i}") for i in range(n_tags)])
-    categories = ["Sports", "Politics", "Crypto", "Economy", "Pop Culture", "Science", "World", "Weather"]
+    from feedproject.vocabulary import CATEGORIES as categories
     markets = Market.objects.bulk_create(
         [
             Market(
@@ -95,7 +95,7 @@ def main():
     try:
         from django.core.handlers.wsgi import WSGIHandler
 
-        from tracking.identity import anonymous_key_sign
+        from feedproject.identity import anonymous_key_sign
 
         rng = random.Random(7)
         market_ids = make_catalog(args.markets, 300, rng)

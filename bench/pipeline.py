@@ -24,11 +24,11 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import numpy as np
-
 from _django import median, setup, teardown
 
 BUCKET = 300
@@ -53,7 +53,7 @@ def generate(connection, args, now):
                 probability=float(p), volume_24h=1000.0, volume_total=float(v), participant_count=int(n),
                 created_at=now - timedelta(days=10), status="open" if i % 20 else "closed")
          for i, (p, v, n) in enumerate(zip(rng.uniform(0.02, 0.98, n_markets), rng.lognormal(11, 1.5, n_markets),
-                                          rng.integers(10, 50_000, n_markets)))],
+                                          rng.integers(10, 50_000, n_markets), strict=True))],
         batch_size=5000,
     )
     pks = np.array([m.pk for m in markets])
@@ -90,20 +90,26 @@ def generate(connection, args, now):
         keys, inverse = np.unique(key, return_inverse=True)
         counts = {name: np.bincount(inverse, weights=(k == code), minlength=len(keys)).astype(np.int64)
                   for name, code in (("impressions", 0), ("views", 1), ("clicks", 2), ("trades", 3))}
-        counts["engagements"] = np.bincount(inverse, weights=((k >= 1) & (k <= 4)), minlength=len(keys)).astype(np.int64)
-        km, ks, kb = keys // ((args.countries + 1) * n_buckets), keys // n_buckets % (args.countries + 1), keys % n_buckets
+        counts["engagements"] = np.bincount(
+            inverse, weights=((k >= 1) & (k <= 4)), minlength=len(keys)
+        ).astype(np.int64)
+        km, ks, kb = (
+            keys // ((args.countries + 1) * n_buckets), keys // n_buckets % (args.countries + 1), keys % n_buckets
+        )
         _copy(connection, "tracking_marketactivity",
               ["market_id", "scope", "bucket_start", "views", "clicks", "trades", "impressions", "engagements"],
               zip(pks[km].tolist(), [scope_names[i] for i in ks.tolist()], [bucket_time[i] for i in kb.tolist()],
                   counts["views"].tolist(), counts["clicks"].tolist(), counts["trades"].tolist(),
-                  counts["impressions"].tolist(), counts["engagements"].tolist()))
+                  counts["impressions"].tolist(), counts["engagements"].tolist(), strict=True))
         activity_rows += len(keys)
         users_key = np.unique(key * args.users + u)
         ukey, uu = users_key // args.users, users_key % args.users
-        um, us, ub = ukey // ((args.countries + 1) * n_buckets), ukey // n_buckets % (args.countries + 1), ukey % n_buckets
+        um, us, ub = (
+            ukey // ((args.countries + 1) * n_buckets), ukey // n_buckets % (args.countries + 1), ukey % n_buckets
+        )
         _copy(connection, "tracking_marketactivityuser", ["market_id", "scope", "bucket_start", "user_key"],
               zip(pks[um].tolist(), [scope_names[i] for i in us.tolist()], [bucket_time[i] for i in ub.tolist()],
-                  [f"a:{i}" for i in uu.tolist()]))
+                  [f"a:{i}" for i in uu.tolist()], strict=True))
         user_rows += len(users_key)
 
     # Snapshots every 15 min for 24 h: a random walk in logit space ending at today's odds.
@@ -134,7 +140,7 @@ def generate(connection, args, now):
                 topics = (users * 7 + k * 11) % topic_pool
                 scores = r.lognormal(0, 1.2, len(users)) * np.where(r.random(len(users)) < 0.15, -1, 1)
                 ages = r.uniform(0, span, len(users))
-                for u, t, sc, age in zip(users.tolist(), topics.tolist(), scores.tolist(), ages.tolist()):
+                for u, t, sc, age in zip(users.tolist(), topics.tolist(), scores.tolist(), ages.tolist(), strict=True):
                     yield (f"a:{u}", "long", "tag" if t >= 12 else "category", f"topic-{t}", sc,
                            updated + timedelta(seconds=span - age))
         for u in range(0, args.users, 10):
@@ -161,12 +167,12 @@ def measure(task, runs, now):
     import django
 
     django.setup()
-    from markets.velocity import market_trending_refresh, market_velocity_refresh
     from personalization.decay import affinities_decay_materialize, sessions_expire
+    from tracking.velocity import market_trending_refresh, market_velocity_refresh
 
     calls = {
         "velocity": lambda i: market_velocity_refresh(now=now + timedelta(minutes=i)),
-        "trending": lambda i: market_trending_refresh(now=now + timedelta(minutes=5 * i)),
+        "trending": lambda i: market_trending_refresh(now=now + timedelta(minutes=5 * i), min_users=5),
         "decay": lambda i: affinities_decay_materialize(now=now + timedelta(hours=i + 1)),
         "decay-hourly": lambda i: affinities_decay_materialize(now=now + timedelta(hours=i + 1)),
         "sessions": lambda i: sessions_expire(now=now),

@@ -7,7 +7,7 @@ from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
-from tracking.identity import caller_resolve
+from feedproject.identity import caller_resolve
 
 
 class PayloadTooLarge(APIException):

@@ -35,10 +35,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "ops",
     "markets",
     "tracking",
     "personalization",
-    "ops",
+    "demo",
+    "simulation",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from tracking.identity import USER_KEY_HEADER
+from feedproject.identity import USER_KEY_HEADER
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
+"""The site's URLs. Apps are included by name, so this module imports none of them."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-
-from personalization import pages
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,8 +9,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("markets.urls")),
     path("api/", include("tracking.urls")),
-    path("healthz", include("ops.urls")),
+    path("api/", include("ingestion.urls")),
     path("api/", include("personalization.urls")),
-    path("", pages.FeedPage.as_view(), name="demo-feed"),
-    path("markets/<slug:market_id>", pages.MarketPage.as_view(), name="demo-market"),
+    path("healthz", include("ops.urls")),
+    path("", include("demo.urls")),
 ]

@@ -1,209 +1,24 @@
-"""Admin for the catalog: editors edit markets, tags and boosts; snapshots and velocities are read-only.
-
-This module also holds the building blocks every app's admin uses for its big,
-server-written tables (ReadOnlyAdmin, CappedCountPaginator, ExactSearchMixin,
-recent_filter, ScopeFilter): tracking and personalization depend on markets anyway.
-"""
-from datetime import timedelta
-from functools import cached_property
-from urllib.parse import urlencode
+"""Admin for the catalog: editors edit markets, tags and boosts; snapshots and velocities are read-only."""
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected
-from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.contrib import admin
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Count, Q
-from django.urls import reverse
+from django.db.models import Count
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
+from feedproject.admin_kit import (
+    ExactSearchMixin,
+    ReadOnlyAdmin,
+    ScopeFilter,
+    changelist_link,
+    market_column,
+    recent_filter,
+)
+from feedproject.vocabulary import Surface, choices
 from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity, Tag
 from markets.services import catalog_version_bump
-from personalization.models import FeedConfig
-from tracking.models import Interaction, MarketActivity
-
-# --- Building blocks for big tables ----------------------------------------------------
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows: COUNT(*) over a log of millions is a full scan on every page view.
-
-    Past the cap the changelist says "more than 10000 ..."; narrow down with a filter or
-    a search instead of paging that far.
-    """
-
-    CAP = 10_000
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.approximate = False
-
-    @cached_property
-    def count(self):
-        # SELECT COUNT(*) FROM (SELECT ... LIMIT CAP + 1): stops reading after CAP + 1 rows.
-        found = self.object_list.order_by()[: self.CAP + 1].count()
-        if found > self.CAP:
-            self.approximate = True
-            return self.CAP
-        return found
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the server (events, counters, profiles): nobody adds or edits them here.
-
-    Superusers may delete (a bad import, a test user), one page of rows at a time.
-    """
-
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER  # a COUNT per filter choice over the whole table
-    # Newest first through the primary key index; a sort on an unindexed column of a
-    # big table would read all of it, so only the columns listed here are sortable.
-    ordering = ("-pk",)
-    sortable_by = ()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            _, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (self._delete_selected_on_page, name, description)
-        return actions
-
-    @staticmethod
-    def _delete_selected_on_page(modeladmin, request, queryset):
-        # "Select all N" would delete every matching row of a log in one request (and
-        # load them all for the confirmation page); retention is the beat task's job.
-        if request.POST.get("select_across") == "1":
-            modeladmin.message_user(
-                request,
-                "Deleting across all pages is disabled for this table: select rows on one page.",
-                messages.ERROR,
-            )
-            return None
-        return delete_selected(modeladmin, request, queryset)
-
-
-class ExactSearchMixin:
-    """Search by exact values through indexes only (a LIKE '%term%' over millions of rows is a scan).
-
-    `exact_search_fields` are local fields compared with `=` after conversion (a term
-    that is not a UUID is simply not compared with a UUID field); with
-    `market_search_field`, a term that is a market's slug matches that market's rows.
-    """
-
-    exact_search_fields = ()
-    market_search_field = None
-
-    def get_search_fields(self, request):
-        fields = tuple(self.exact_search_fields)
-        if self.market_search_field:
-            fields += (f"{self.market_search_field}__market_id",)
-        return fields
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        conditions = []
-        for name in self.exact_search_fields:
-            try:
-                value = self.model._meta.get_field(name).to_python(term)
-            except ValidationError:
-                continue
-            conditions.append(Q(**{name: value}))
-        if self.market_search_field:
-            # One indexed lookup on the catalog, then an indexed `market_id = pk` on the
-            # log, instead of a join from every log row to the catalog.
-            market_pks = list(Market.objects.filter(market_id=term).order_by().values_list("pk", flat=True))
-            if market_pks:
-                conditions.append(Q(**{f"{self.market_search_field}_id": market_pks[0]}))
-        if not conditions:
-            return queryset.none(), False
-        combined = conditions[0]
-        for condition in conditions[1:]:
-            combined |= condition
-        return queryset.filter(combined), False
-
-    @property
-    def search_help_text(self):
-        parts = [self.model._meta.get_field(name).verbose_name for name in self.exact_search_fields]
-        if self.market_search_field:
-            parts.append("market id (slug)")
-        return "Exact match on " + ", ".join(parts) + "."
-
-
-RECENT_WINDOWS = {
-    "1h": ("Last hour", timedelta(hours=1)),
-    "24h": ("Last 24 hours", timedelta(hours=24)),
-    "7d": ("Last 7 days", timedelta(days=7)),
-    "30d": ("Last 30 days", timedelta(days=30)),
-}
-
-
-def recent_filter(field_name, title=None):
-    """A list filter "<field> within the last hour / day / week / month".
-
-    Used instead of date_hierarchy on big tables: the hierarchy runs
-    SELECT DISTINCT date_trunc(...) over every matching row on each page view, while
-    a range on the (indexed) time column reads only the window.
-    """
-
-    class RecentFilter(admin.SimpleListFilter):
-        parameter_name = f"{field_name}_within"
-
-        def lookups(self, request, model_admin):
-            return [(key, label) for key, (label, _) in RECENT_WINDOWS.items()]
-
-        def queryset(self, request, queryset):
-            window = RECENT_WINDOWS.get(self.value())
-            if window is None:
-                return queryset
-            return queryset.filter(**{f"{field_name}__gte": timezone.now() - window[1]})
-
-    RecentFilter.title = title or field_name.replace("_", " ")
-    RecentFilter.__name__ = f"Recent{field_name.title().replace('_', '')}Filter"
-    return RecentFilter
-
-
-class ScopeFilter(admin.SimpleListFilter):
-    """Global vs. per-country rows; a single country is found by searching its code (e.g. IL)."""
-
-    title = "scope"
-    parameter_name = "scope_kind"
-
-    def lookups(self, request, model_admin):
-        return [("global", "Global"), ("country", "Any country")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "global":
-            return queryset.filter(scope="global")
-        if self.value() == "country":
-            return queryset.exclude(scope="global")
-        return queryset
-
-
-@admin.display(description="market", ordering="market__market_id")
-def market_column(obj):
-    """The market's slug: the title is long, and the slug is what logs and the API use."""
-    return obj.market.market_id
-
-
-def changelist_link(model, label, **params):
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return format_html('<a href="{}?{}">{}</a>', url, urlencode(params), label)
-
 
 # --- Editors: tags, markets, boosts -----------------------------------------------------
 
@@ -278,7 +93,7 @@ class EditorialBoostForm(forms.ModelForm):
         widget=forms.NumberInput(attrs={"step": "0.05", "min": "-1", "max": "1"}),
     )
     surfaces = forms.MultipleChoiceField(
-        choices=FeedConfig.Surface.choices,
+        choices=choices(Surface),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave all unchecked for every surface.",
@@ -377,7 +192,9 @@ class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
             "Trading state",
             {
                 "description": "Pushed by the trading backend (which also writes a snapshot); read-only once created.",
-                "fields": ("probability", "volume_24h", "volume_total", "participant_count", "created_at", "updated_at"),
+                "fields": (
+                    "probability", "volume_24h", "volume_total", "participant_count", "created_at", "updated_at"
+                ),
             },
         ),
         ("History", {"fields": ("history_links",)}),
@@ -423,8 +240,8 @@ class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
         links = [
             changelist_link(MarketSnapshot, "Snapshots", q=obj.market_id),
             changelist_link(MarketVelocity, "Velocity", q=obj.market_id),
-            changelist_link(MarketActivity, "Activity buckets", q=obj.market_id),
-            changelist_link(Interaction, "Interactions", q=obj.market_id),
+            changelist_link("tracking.MarketActivity", "Activity buckets", q=obj.market_id),
+            changelist_link("tracking.Interaction", "Interactions", q=obj.market_id),
         ]
         return format_html_join(" · ", "{}", ((link,) for link in links))
 

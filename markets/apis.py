@@ -1,4 +1,4 @@
-"""Read the catalog and what trends in it; let the trading backend push market state."""
+"""Read the catalog; let the trading backend push market state."""
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,14 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from markets.models import Market
-from markets.serializers import (
-    MarketSerializer,
-    MarketStateSerializer,
-    TrendingQuerySerializer,
-    TrendingSerializer,
-)
+from markets.serializers import MarketSerializer, MarketStateSerializer
 from markets.services import market_state_update
-from markets.velocity import market_trending_list
 
 
 class CanChangeMarkets(permissions.BasePermission):
@@ -77,29 +71,3 @@ class MarketDetailApi(APIView):
         market, _ = market_state_update(market_id=market_id, changes=serializer.validated_data, at=timezone.now())
         market = Market.objects.prefetch_related("tags").get(pk=market.pk)
         return Response(MarketSerializer(market).data)
-
-
-class TrendingApi(APIView):
-    """Markets trending in one scope, best first, with the inputs of their scores (SPEC 9).
-
-    A country scope lists only markets with enough distinct users there in 24 h (SPEC 5).
-    """
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("scope", str, description='"global" (default) or a country code, e.g. IL.'),
-            OpenApiParameter("limit", int, description="1-100, default 20."),
-        ],
-        responses=TrendingSerializer,
-    )
-    def get(self, request):
-        query = TrendingQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        scope = query.validated_data["scope"]
-        scope = scope if scope == "global" else scope.upper()
-        as_of, items = market_trending_list(scope=scope, limit=query.validated_data["limit"])
-        results = []
-        for rank, (velocity, inputs) in enumerate(items, start=1):
-            velocity.rank, velocity.inputs = rank, inputs
-            results.append(velocity)
-        return Response(TrendingSerializer({"scope": scope, "as_of": as_of, "results": results}).data)

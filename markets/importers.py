@@ -21,13 +21,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
-from markets.models import Market, MarketSnapshot, Tag
-
+from feedproject.vocabulary import CATEGORIES, OTHER
+from markets.models import STATE_FIELDS, Market, MarketSnapshot, Tag
 
 # --- Categories -------------------------------------------------------------------------
 
-OTHER = "Other"
-CATEGORIES = ("Sports", "Politics", "World", "Crypto", "Culture", "Business", "Science & Tech", OTHER)
+# The taxonomy is the site's one list (feedproject/vocabulary.py); this maps sources onto it.
 
 # Known spellings (lower-cased, stripped of spaces and trailing "-") -> readable category.
 # Covers every legacy Polymarket category in the Gamma export.
@@ -61,6 +60,8 @@ CATEGORY_ALIASES = {
     "space": "Science & Tech",
     "coronavirus": "Science & Tech",
     "covid": "Science & Tech",
+    "climate": "Weather",
+    "climate & weather": "Weather",
 }
 
 # Ordered: the first category with a matching tag wins, so a Trump-at-the-Super-Bowl market
@@ -106,10 +107,14 @@ CATEGORY_TAG_RULES = (
         "fed-rates", "inflation", "employment", "investment", "market-cap", "gme", "gamestop", "ipo",
         "earnings", "commodities", "boeing",
     })),
+    ("Weather", frozenset({
+        "weather", "global-temp", "hurricanes", "temperature", "daily-temperature", "snow", "rain",
+        "climate", "global-warming",
+    })),
     ("Science & Tech", frozenset({
         "science", "tech", "technology", "tech-news", "ai", "openai", "space", "spacex", "apple",
-        "climate", "global-warming", "weather", "global-temp", "hurricanes", "pandemics", "health",
-        "coronavirus", "covid", "bird-flu", "monkeypox", "cybersecurity", "hacking", "crowdstrike",
+        "pandemics", "health", "coronavirus", "covid", "bird-flu", "monkeypox", "cybersecurity", "hacking",
+        "crowdstrike",
     })),
 )
 
@@ -133,8 +138,6 @@ MARKET_FIELDS = (
     "participant_count", "image_url", "status", "created_at", "resolution_date",
     "event_start_at", "news_at", "editorial_description",
 )
-# A change in any of these is a state change: it gets a MarketSnapshot (SPEC 2).
-STATE_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count", "status")
 DATETIME_FIELDS = ("created_at", "resolution_date", "event_start_at", "news_at")
 STATUSES = frozenset(Market.Status.values)
 
@@ -436,7 +439,7 @@ def gamma_csv_row_parse(record, *, where):
     """A row of the flattened Gamma markets CSV -> MarketRow (image and game start are not in it)."""
     labels = [s for s in _text(record.get("event_tag_labels")).split("|") if s]
     slugs = [s for s in _text(record.get("event_tag_slugs")).split("|") if s]
-    pairs = zip(slugs, labels) if len(slugs) == len(labels) else ((label, label) for label in labels)
+    pairs = zip(slugs, labels, strict=True) if len(slugs) == len(labels) else ((label, label) for label in labels)
     return gamma_market_build(
         where=where,
         pm_id=record.get("market_id"),
@@ -656,7 +659,7 @@ def _csv_rows(stream):
                 if len(values) != len(header):
                     yield RejectedRow(where, "", f"expected {len(header)} columns, got {len(values)}")
                     continue
-                yield _parse_or_reject(parse, dict(zip(header, values)), where=where, **kwargs)
+                yield _parse_or_reject(parse, dict(zip(header, values, strict=False)), where=where, **kwargs)
 
     return kind, rows()
 
@@ -880,14 +883,7 @@ def _chunk_upsert(*, rows, now, snapshot_created):
     if plan.snapshot_ids:
         values = {row.market_id: values for row, values in plan.to_write}
         MarketSnapshot.objects.bulk_create(
-            MarketSnapshot(
-                market_id=pks[market_id],
-                taken_at=now,
-                probability=values[market_id]["probability"],
-                volume_24h=values[market_id]["volume_24h"],
-                volume_total=values[market_id]["volume_total"],
-                participant_count=values[market_id]["participant_count"],
-            )
+            MarketSnapshot.of(market_pk=pks[market_id], taken_at=now, state=values[market_id])
             for market_id in plan.snapshot_ids
         )
     return plan.result

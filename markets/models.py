@@ -69,6 +69,13 @@ class Market(models.Model):
         return self.title
 
 
+# The trading state of a market: what the trading backend pushes, importers update and the demo
+# rewinds. A change in any of them is a state change and gets a MarketSnapshot.
+STATE_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count", "status")
+# What a snapshot records of that state (status changes are kept on the market itself).
+SNAPSHOT_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count")
+
+
 class MarketSnapshot(models.Model):
     """The state of a market at one moment: source of odds changes and volume spikes."""
 
@@ -78,6 +85,15 @@ class MarketSnapshot(models.Model):
     volume_24h = models.FloatField()
     volume_total = models.FloatField()
     participant_count = models.PositiveIntegerField()
+
+    @classmethod
+    def of(cls, *, market_pk, taken_at, state):
+        """The one builder of snapshot rows: `state` is a Market, or a mapping of SNAPSHOT_FIELDS."""
+        if isinstance(state, dict):
+            values = {name: state[name] for name in SNAPSHOT_FIELDS}
+        else:
+            values = {name: getattr(state, name) for name in SNAPSHOT_FIELDS}
+        return cls(market_id=market_pk, taken_at=taken_at, **values)
 
     class Meta:
         get_latest_by = "taken_at"

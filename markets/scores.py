@@ -1,7 +1,7 @@
 """Trending and market-movement math of SPEC 5 and 9: pure numpy, no Django.
 
-markets/velocity.py loads the window counts and snapshot states, calls these, and
-writes MarketVelocity. The rising score itself is personalization.ranking.features.rising_score.
+tracking/velocity.py loads the window counts and snapshot states, calls these, and
+writes MarketVelocity.
 """
 import numpy as np
 
@@ -42,7 +42,7 @@ def rank_normalise(values, groups, eligible=None):
     order = index[np.lexsort((values[index], groups[index]))]
     sorted_groups, sorted_values = groups[order], values[order]
     bounds = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
-    for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(order)]):  # one pass per scope
+    for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(order)], strict=True):  # one pass per scope
         group_values = sorted_values[start:end]
         out[order[start:end]] = np.searchsorted(group_values, group_values, side="right") / (end - start)
     return out
@@ -60,3 +60,12 @@ def ratio_of_rates(delta_recent, span_recent_h, delta_base, span_base_h):
         recent = np.where(span_recent > 0, np.maximum(delta_recent, 0) / span_recent, 0.0)
         base = np.where(span_base > 0, delta_base / span_base, 0.0)
         return np.where(base > 0, recent / base, 0.0)
+
+
+def rising_score(p_now, p_24h_ago, trades_24h):
+    """SPEC 5: min(1, |logit(p_now) - logit(p_24h)| / 1.5) * min(1, ln(1 + trades) / ln(51)), vectorized."""
+    p_now = np.clip(np.asarray(p_now, dtype=float), 0.01, 0.99)
+    p_old = np.clip(np.asarray(p_24h_ago, dtype=float), 0.01, 0.99)
+    logit_change = np.abs(np.log(p_now / (1 - p_now)) - np.log(p_old / (1 - p_old)))
+    support = np.minimum(1.0, np.log1p(np.asarray(trades_24h, dtype=float)) / np.log(51))
+    return np.minimum(1.0, logit_change / 1.5) * support

@@ -5,10 +5,9 @@ from datetime import timedelta
 from django.db import transaction
 
 from feedproject.cache import cache_set
-from markets.models import Market, MarketSnapshot
+from markets.models import STATE_FIELDS, Market, MarketSnapshot
 
 CATALOG_VERSION_KEY = "catalog:version"
-STATE_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count", "status")
 
 
 def catalog_version_bump():
@@ -21,15 +20,7 @@ def catalog_version_bump():
 
 def market_snapshot_take(*, markets, at):
     """One snapshot per market of its current state."""
-    MarketSnapshot.objects.bulk_create(
-        [
-            MarketSnapshot(
-                market=m, taken_at=at, probability=m.probability, volume_24h=m.volume_24h,
-                volume_total=m.volume_total, participant_count=m.participant_count,
-            )
-            for m in markets
-        ]
-    )
+    MarketSnapshot.objects.bulk_create([MarketSnapshot.of(market_pk=m.pk, taken_at=at, state=m) for m in markets])
 
 
 @transaction.atomic

@@ -1,21 +1,16 @@
-"""Beat entry points for the catalog: thin wrappers that run a periodic task under its lock."""
+"""Beat entry points for the catalog: each runs its service under the task's lock (ops.services)."""
 from celery import shared_task
 from django.utils import timezone
 
+from markets.services import market_snapshots_refresh
 from ops.periodic import celery_task_options
 from ops.services import periodic_task_run
 
 
+def _snapshots(*, now):
+    return {"snapshots": market_snapshots_refresh(now=now)}
+
+
 @shared_task(**celery_task_options("markets.snapshots_refresh"))
 def snapshots_refresh():
-    return periodic_task_run(name="markets.snapshots_refresh", now=timezone.now())
-
-
-@shared_task(**celery_task_options("markets.velocity_refresh"))
-def velocity_refresh():
-    return periodic_task_run(name="markets.velocity_refresh", now=timezone.now())
-
-
-@shared_task(**celery_task_options("markets.trending_refresh"))
-def trending_refresh():
-    return periodic_task_run(name="markets.trending_refresh", now=timezone.now())
+    return periodic_task_run(name="markets.snapshots_refresh", run=_snapshots, now=timezone.now())

@@ -5,5 +5,4 @@ from markets import apis
 urlpatterns = [
     path("markets", apis.MarketListApi.as_view(), name="market-list"),
     path("markets/<slug:market_id>", apis.MarketDetailApi.as_view(), name="market-detail"),
-    path("trending", apis.TrendingApi.as_view(), name="trending"),
 ]

@@ -1,9 +1,9 @@
 """`GET /healthz`: for monitors and ops; 503 when the database is down or a periodic task is stale."""
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from django.utils import timezone
 
 from ops.selectors import health_report
 

@@ -1,8 +1,11 @@
-"""The periodic tasks of SPEC 9: one table of names, schedules, leases and freshness limits.
+"""The periodic tasks: one table of names, schedules, leases and freshness limits, as data.
 
-`setup_periodic_tasks` writes it to django-celery-beat, `run_periodic_tasks` and the
-Celery tasks run from it, and `/healthz` judges freshness by it. All crontabs are in
-UTC, so daylight-saving changes anywhere cannot move them.
+`setup_periodic_tasks` writes it to django-celery-beat, `/healthz` judges freshness by
+it, and each app's `tasks.py` runs its own services under these names through
+`ops.services.periodic_task_run`. This module names the tasks and imports none of them.
+A name is the task's public identifier (beat entries, TaskRun rows, /healthz, the
+runbook): its prefix says what it refreshes, not which module runs it. All crontabs are
+in UTC, so daylight-saving changes anywhere cannot move them.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,54 +28,6 @@ class PeriodicTaskSpec:
     def short_name(self):
         return self.name.split(".", 1)[1]
 
-    def run(self, *, now, lease):
-        return _RUNNERS[self.name](now=now, lease=lease)
-
-
-def _velocity(*, now, lease):
-    from markets.velocity import market_velocity_refresh
-
-    return market_velocity_refresh(now=now)
-
-
-def _trending(*, now, lease):
-    from markets.velocity import market_trending_refresh
-
-    return market_trending_refresh(now=now)
-
-
-def _snapshots(*, now, lease):
-    from markets.services import market_snapshots_refresh
-
-    return {"snapshots": market_snapshots_refresh(now=now)}
-
-
-def _session_expiry(*, now, lease):
-    from personalization.decay import sessions_expire
-
-    return sessions_expire(now=now, on_chunk=lease.renew)
-
-
-def _affinity_decay(*, now, lease):
-    from personalization.decay import affinities_decay_materialize
-
-    return affinities_decay_materialize(now=now, on_chunk=lease.renew)
-
-
-def _retention(*, now, lease):
-    from tracking.services import raw_events_retention_apply
-
-    return raw_events_retention_apply(now=now, on_chunk=lease.renew)
-
-
-_RUNNERS = {
-    "markets.snapshots_refresh": _snapshots,
-    "markets.velocity_refresh": _velocity,
-    "markets.trending_refresh": _trending,
-    "personalization.session_expiry": _session_expiry,
-    "personalization.affinity_decay": _affinity_decay,
-    "tracking.impressions_retention": _retention,
-}
 
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 

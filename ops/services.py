@@ -1,11 +1,11 @@
 """Run a periodic task under its lock and record the outcome; register the schedule with beat."""
+import inspect
 import logging
-import time
 import traceback
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from ops.locks import lock_acquire, lock_release
@@ -16,12 +16,14 @@ logger = logging.getLogger(__name__)
 SKIPPED = {"skipped": "another run holds the lock"}
 
 
-def periodic_task_run(*, name, now):
-    """Run one periodic task in this process unless another run holds it; returns its result dict.
+def periodic_task_run(*, name, run, now):
+    """Run `run(now=now)` as the periodic task `name`, unless another run holds it; returns its result dict.
 
-    Every task recomputes from the database as of `now`, so a run that crashed leaves
-    nothing that the next run does not redo. An exception is recorded on the TaskRun row,
-    the lock released, and the exception re-raised (the Celery task decides on a retry).
+    Each app's task passes its own service as `run`; one that works in chunks takes an
+    `on_chunk` argument and is given the lease's renewal for it. Every task recomputes from
+    the database as of `now`, so a run that crashed leaves nothing that the next run does
+    not redo. An exception is recorded on the TaskRun row, the lock released, and the
+    exception re-raised (the Celery task decides on a retry).
     """
     spec = PERIODIC_TASKS[name]
     lease = lock_acquire(name=name, now=now, duration=spec.lease)
@@ -30,7 +32,8 @@ def periodic_task_run(*, name, now):
         return dict(SKIPPED)
     clock = lease.clock
     try:
-        result = spec.run(now=now, lease=lease) or {}
+        chunked = "on_chunk" in inspect.signature(run).parameters
+        result = (run(now=now, on_chunk=lease.renew) if chunked else run(now=now)) or {}
     except Exception:
         _record_failure(lease)
         raise
@@ -56,6 +59,17 @@ def _record_failure(lease):
         )
     except Exception:  # noqa: BLE001 - the database may be what failed; the lease then runs out
         logger.exception("%s: could not record the failure; the lock frees itself when the lease ends", lease.name)
+
+
+def periodic_task_run_here(name):
+    """Run the Celery task `name` now, in this process, as the worker would run it.
+
+    The apps' `tasks` modules are found by name (as the worker finds them), so ops imports no app.
+    """
+    from feedproject.celery import app
+
+    autodiscover_modules("tasks")
+    return app.tasks[name]()
 
 
 def lock_break(*, name):

@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from markets.admin import ExactSearchMixin, ReadOnlyAdmin, changelist_link, market_column, recent_filter
+from feedproject.admin_kit import ExactSearchMixin, ReadOnlyAdmin, changelist_link, market_column, recent_filter
 from personalization.feed_configs import feed_config_activate, feed_config_save_version
 from personalization.forms import GROUP_TITLES, FeedConfigForm, FeedPreviewForm, param_fieldsets, param_label
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
@@ -220,7 +220,8 @@ class FeedConfigAdmin(admin.ModelAdmin):
         if repeated:
             self.message_user(
                 request,
-                f"Select one version per surface: several were selected for {', '.join(repeated)}. Nothing was activated.",
+                f"Select one version per surface: several were selected for {', '.join(repeated)}. "
+                "Nothing was activated.",
                 messages.ERROR,
             )
             return

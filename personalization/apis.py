@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from feedproject.api import CallerApi
+from feedproject.vocabulary import Section
 from personalization.models import TopicAffinity, UserProfile
 from personalization.ranking.affinity import HALF_LIFE, decay_factor
 from personalization.serializers import (
@@ -36,7 +37,7 @@ def market_payload(catalog, i):
 
 def feed_payload(result, *, with_components, with_filtered=False):
     catalog = result.catalog
-    sections = {"hero": [], "grid": [], "stream": []}
+    sections = {str(section): [] for section in Section}
     for item in result.ranking.items:
         entry = market_payload(catalog, item.index)
         entry.update(position=item.position, section=item.section, reason=item.reason, reason_text=item.reason_text)
@@ -96,7 +97,9 @@ class RankApi(CallerApi):
         )
         items = []
         for rank, (i, score, components, left_out_by) in enumerate(ranked):
-            item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by}
+            item = {
+                "market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by
+            }
             if caller.is_staff:
                 item["components"] = {k: round(v, 4) for k, v in components.items()}
             items.append(item)

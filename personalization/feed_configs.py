@@ -3,8 +3,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from feedproject.cache import cache_set
+from feedproject.vocabulary import Surface
 from personalization.models import FeedConfig
 from personalization.ranking.config import validate_params
+
 
 def feed_config_version_cache_key(surface):
     return f"feedconfig:version:{surface}"
@@ -24,7 +26,7 @@ def _lock_surface_versions(surface):
 @transaction.atomic
 def feed_config_save_version(*, surface, params, note, created_by, activate):
     """Store `params` as the next version of `surface`; with `activate`, it replaces the active one."""
-    if surface not in FeedConfig.Surface.values:
+    if surface not in set(Surface):
         raise ValidationError(f"Unknown surface {surface!r}.")
     errors = validate_params(params)
     if errors:

@@ -2,6 +2,7 @@
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from feedproject.vocabulary import Surface, choices
 from personalization.models import FeedConfig
 from personalization.ranking.config import GROUPS, PARAMS, PARAMS_BY_KEY, default_params, validate_params
 
@@ -59,7 +60,10 @@ def _param_field(param):
 def param_fieldsets():
     """Admin fieldsets: one per PARAMS group, in the order config.py declares them."""
     return [
-        (GROUP_TITLES.get(group, group.capitalize()), {"fields": [param_field_name(p) for p in PARAMS if p.group == group]})
+        (
+            GROUP_TITLES.get(group, group.capitalize()),
+            {"fields": [param_field_name(p) for p in PARAMS if p.group == group]},
+        )
         for group in GROUPS
     ]
 
@@ -127,7 +131,7 @@ class FeedPreviewForm(forms.Form):
     """What an editor asks the preview: whose feed, where, when."""
 
     user_key = forms.CharField(max_length=64, help_text='e.g. "u:42", "a:3f2c…" or "demo:7"')
-    surface = forms.ChoiceField(choices=FeedConfig.Surface.choices, initial="home")
+    surface = forms.ChoiceField(choices=choices(Surface), initial="home")
     country = forms.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Two letters; empty = the user's own.")
     at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-26 18:00; empty = now.")
     limit = forms.IntegerField(min_value=1, max_value=100, initial=20)

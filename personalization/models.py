@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from feedproject.vocabulary import Surface, choices
 from markets.models import Market
 
 
@@ -81,12 +82,7 @@ class UserMarketState(models.Model):
 class FeedConfig(models.Model):
     """One version of the ranking parameters of a surface. Saving makes a new version."""
 
-    class Surface(models.TextChoices):
-        HOME = "home"
-        CATEGORY = "category"
-        MARKET_RELATED = "market_related"
-
-    surface = models.CharField(max_length=32, choices=Surface.choices)
+    surface = models.CharField(max_length=32, choices=choices(Surface))
     version = models.PositiveIntegerField()
     is_active = models.BooleanField(default=False)
     params = models.JSONField(help_text="Weights, quotas, caps, re-show, diversity and exploration settings.")

@@ -26,6 +26,7 @@ from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP
+from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.params import FeedParams
 from tracking.models import Impression, Interaction
@@ -108,7 +109,7 @@ def catalog_build():
         *[Epoch(name) if name in epochs else name for name in names]
     )
     for row in query.iterator(chunk_size=CHUNK):
-        for name, value in zip(names, row):
+        for name, value in zip(names, row, strict=True):
             columns[name].append(value)
     pks = columns["pk"]
     index = {pk: i for i, pk in enumerate(pks)}
@@ -219,6 +220,20 @@ def feed_params_current(surface, *, now):
 
         _configs[surface] = _Cached(feed_config_version_cache_key(surface), build)
     return _configs[surface].get(now)
+
+
+def local_trending_min_users():
+    """The smallest `features.local_min_users` of the active feed configs (the parameter's default without one).
+
+    Local trending is ranked among markets with at least that many users; a surface that
+    asks for more applies its own threshold to unique_users_24h when it ranks.
+    """
+    values = [
+        params.get("features", {}).get("local_min_users")
+        for params in FeedConfig.objects.filter(is_active=True).values_list("params", flat=True)
+    ]
+    values = [int(v) for v in values if isinstance(v, (int, float))]
+    return min(values) if values else int(PARAMS_BY_KEY["features.local_min_users"].default)
 
 
 def caches_reset():

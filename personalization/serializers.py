@@ -1,9 +1,9 @@
 """Shapes of the feed API (documentation and query validation)."""
 from rest_framework import serializers
 
-from personalization.models import FeedConfig
+from feedproject.vocabulary import Section, Surface, choices
 
-SURFACES = FeedConfig.Surface.choices
+SURFACES = choices(Surface)
 
 
 class FeedQuerySerializer(serializers.Serializer):
@@ -26,7 +26,7 @@ class FeedItemSerializer(serializers.Serializer):
     image_url = serializers.CharField(allow_blank=True)
     resolution_date = serializers.DateTimeField(allow_null=True)
     position = serializers.IntegerField()
-    section = serializers.ChoiceField(choices=["hero", "grid", "stream"])
+    section = serializers.ChoiceField(choices=[section.value for section in Section])
     reason = serializers.ChoiceField(
         choices=["personal", "trending_local", "trending_global", "exploration", "editorial", "followup"]
     )

@@ -1,10 +1,10 @@
 """What the service learns about a user (profile, session, affinities, per-market state), and their feed."""
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db import transaction
-
 
 from feedproject.db import Epoch, bulk_upsert
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
@@ -50,7 +50,7 @@ class _MarketState:
 
 @transaction.atomic(savepoint=False)
 def user_state_apply(*, events, now):
-    """Apply accepted events (tracking.services.Event) to their users' state; returns {user_key: country}.
+    """Apply accepted events (ingestion.services.Event) to their users' state; returns {user_key: country}.
 
     Each user's profile row is locked first, so concurrent batches of one user are applied
     one after the other; the rest is read-modify-write in a fixed number of queries, on

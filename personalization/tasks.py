@@ -1,16 +1,35 @@
-"""Beat entry points for user state: thin wrappers that run a periodic task under its lock."""
+"""Beat entry points for user state and trending: each runs its service under the task's lock.
+
+Trending runs here rather than beside the activity buckets it reads because its local
+minimum of users comes from the active feed configs, which live in this app.
+"""
 from celery import shared_task
 from django.utils import timezone
 
 from ops.periodic import celery_task_options
 from ops.services import periodic_task_run
+from personalization.decay import affinities_decay_materialize, sessions_expire
+from personalization.selectors import local_trending_min_users
+from tracking.velocity import market_trending_refresh
+
+
+def trending_refresh_run(*, now):
+    """Trending as of `now`, with the local minimum of the feed configs active now."""
+    return market_trending_refresh(now=now, min_users=local_trending_min_users())
+
+
+@shared_task(**celery_task_options("markets.trending_refresh"))
+def trending_refresh():
+    return periodic_task_run(name="markets.trending_refresh", run=trending_refresh_run, now=timezone.now())
 
 
 @shared_task(**celery_task_options("personalization.session_expiry"))
 def session_expiry():
-    return periodic_task_run(name="personalization.session_expiry", now=timezone.now())
+    return periodic_task_run(name="personalization.session_expiry", run=sessions_expire, now=timezone.now())
 
 
 @shared_task(**celery_task_options("personalization.affinity_decay"))
 def affinity_decay():
-    return periodic_task_run(name="personalization.affinity_decay", now=timezone.now())
+    return periodic_task_run(
+        name="personalization.affinity_decay", run=affinities_decay_materialize, now=timezone.now()
+    )

@@ -5,15 +5,14 @@ is filtered by recent windows rather than a date hierarchy (see docs/admin.md).
 """
 from django.contrib import admin
 
-from markets.admin import (
+from feedproject.admin_kit import (
     ExactSearchMixin,
     ReadOnlyAdmin,
     ScopeFilter,
     market_column,
     recent_filter,
 )
-from personalization.models import FeedConfig
-from personalization.ranking.affinity import EVENT_TYPES
+from feedproject.vocabulary import EVENT_TYPES, Surface, choices
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
 
 
@@ -37,7 +36,7 @@ class SurfaceFilter(admin.SimpleListFilter):
     parameter_name = "surface"
 
     def lookups(self, request, model_admin):
-        return FeedConfig.Surface.choices
+        return choices(Surface)
 
     def queryset(self, request, queryset):
         if self.value():

@@ -1,122 +1,33 @@
-"""`POST /api/track` and `POST /api/impressions`: validate the envelope, call the ingestion service."""
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
+"""`GET /api/trending`: what trends in a scope, with the inputs of each score."""
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from feedproject.api import CallerApi, LimitedJSONParser
-from tracking.serializers import (
-    COUNTRY,
-    ImpressionBatchSerializer,
-    IngestResponseSerializer,
-    TrackBatchSerializer,
-)
-from tracking.services import IMPRESSION, INTERACTION, events_ingest
+from tracking.serializers import TrendingQuerySerializer, TrendingSerializer
+from tracking.velocity import market_trending_list
 
 
-class _Envelope(serializers.Serializer):
-    """Batch-level values; each event may override them."""
+class TrendingApi(APIView):
+    """Markets trending in one scope, best first, with the inputs of their scores (SPEC 9).
 
-    sent_at = serializers.DateTimeField(required=False)
-    geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
-    feed_request_id = serializers.UUIDField(required=False, allow_null=True)
-    surface = serializers.CharField(max_length=32, required=False)
-    user_key = serializers.CharField(max_length=64, required=False)
-
-
-def _envelope(body, list_key, allowed):
-    """Split a request body into (events, batch defaults); ParseError (400) for a wrong shape."""
-    if isinstance(body, list):
-        raise ParseError(f"The body must be a JSON object: one event, or a batch under {list_key!r}.")
-    if not isinstance(body, dict):
-        raise ParseError("The body must be a JSON object.")
-    if list_key not in body:
-        if list_key == "events":
-            return [body], {}
-        raise ParseError(f"{list_key!r} is required.")
-    events = body[list_key]
-    if not isinstance(events, list):
-        raise ParseError(f"{list_key!r} must be a list of event objects.")
-    extra = sorted(set(body) - allowed - {list_key})
-    if extra:
-        raise ParseError(f"Unknown batch field(s): {', '.join(extra)}.")
-    envelope = _Envelope(data={k: v for k, v in body.items() if k != list_key})
-    if not envelope.is_valid():
-        field, messages = next(iter(envelope.errors.items()))
-        raise ParseError(f"{field}: {messages[0]}")
-    return events, envelope.validated_data
-
-
-class _IngestApi(CallerApi):
-    parser_classes = [LimitedJSONParser]
-    kind = list_key = None
-    envelope_fields = frozenset()
-
-    def post(self, request):
-        events, defaults = _envelope(request.data, self.list_key, self.envelope_fields)
-        caller = self.caller(request)
-        user_key = caller.user_key
-        if caller.is_service:
-            user_key = defaults.get("user_key") or request.query_params.get("user_key")
-        result = events_ingest(
-            kind=self.kind,
-            raw_events=events,
-            user_key=user_key,
-            acting_service=caller.is_service,
-            defaults=defaults,
-            received_at=timezone.now(),
-        )
-        payload = {"user_key": user_key, **result.as_dict()}
-        if caller.issued_token:
-            payload["anon_key"] = caller.issued_token
-        return Response(payload, status=status.HTTP_200_OK)
-
-
-class TrackApi(_IngestApi):
-    """Report what a user did: one event object, or up to 500 under `events`."""
-
-    kind, list_key = INTERACTION, "events"
-    envelope_fields = frozenset({"sent_at", "geo_country", "user_key"})
+    A country scope lists only markets with enough distinct users there in 24 h (SPEC 5).
+    """
 
     @extend_schema(
-        request=TrackBatchSerializer,
-        responses={200: IngestResponseSerializer},
-        description=(
-            "Per-event results: accepted, duplicate (same event_id stored before) or rejected "
-            "(with the field and reason; kept for inspection). 400 only for a body that is not JSON "
-            "or not the right shape; 413 for a body over the size limit."
-        ),
-        examples=[
-            OpenApiExample(
-                "batch",
-                value={
-                    "sent_at": "2026-11-26T10:00:05Z",
-                    "events": [
-                        {
-                            "event_id": "0b6f4f4e-8a51-4c39-9d3e-3f1c9a1d2b10",
-                            "event_type": "click",
-                            "market_id": "will-lebron-win-all-star-mvp",
-                            "occurred_at": "2026-11-26T10:00:01Z",
-                            "section": "grid",
-                            "position": 3,
-                        }
-                    ],
-                },
-                request_only=True,
-            )
+        parameters=[
+            OpenApiParameter("scope", str, description='"global" (default) or a country code, e.g. IL.'),
+            OpenApiParameter("limit", int, description="1-100, default 20."),
         ],
+        responses=TrendingSerializer,
     )
-    def post(self, request):
-        return super().post(request)
-
-
-class ImpressionsApi(_IngestApi):
-    """Report which markets a feed actually showed (cards that became visible)."""
-
-    kind, list_key = IMPRESSION, "impressions"
-    envelope_fields = frozenset({"sent_at", "feed_request_id", "surface", "user_key"})
-
-    @extend_schema(request=ImpressionBatchSerializer, responses={200: IngestResponseSerializer})
-    def post(self, request):
-        return super().post(request)
+    def get(self, request):
+        query = TrendingQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        scope = query.validated_data["scope"]
+        scope = scope if scope == "global" else scope.upper()
+        as_of, items = market_trending_list(scope=scope, limit=query.validated_data["limit"])
+        results = []
+        for rank, (velocity, inputs) in enumerate(items, start=1):
+            velocity.rank, velocity.inputs = rank, inputs
+            results.append(velocity)
+        return Response(TrendingSerializer({"scope": scope, "as_of": as_of, "results": results}).data)

@@ -9,13 +9,8 @@ checked at commit (docs/ingestion.md, "Write cost per event").
 """
 from django.db import models
 
+from feedproject.vocabulary import Section, choices
 from markets.models import Market
-
-
-class Section(models.TextChoices):
-    HERO = "hero"
-    GRID = "grid"
-    STREAM = "stream"
 
 
 class Impression(models.Model):
@@ -26,7 +21,7 @@ class Impression(models.Model):
     )
     feed_request_id = models.UUIDField(null=True, blank=True)
     surface = models.CharField(max_length=32, default="home")
-    section = models.CharField(max_length=8, choices=Section.choices, blank=True)
+    section = models.CharField(max_length=8, choices=choices(Section), blank=True)
     position = models.PositiveSmallIntegerField(null=True, blank=True)
     shown_at = models.DateTimeField(help_text="Client time corrected for clock skew.")
     received_at = models.DateTimeField()
@@ -52,7 +47,7 @@ class Interaction(models.Model):
     occurred_at = models.DateTimeField(help_text="Client time corrected for clock skew.")
     received_at = models.DateTimeField()
     dwell_ms = models.PositiveIntegerField(null=True, blank=True)
-    section = models.CharField(max_length=8, choices=Section.choices, blank=True)
+    section = models.CharField(max_length=8, choices=choices(Section), blank=True)
     position = models.PositiveSmallIntegerField(null=True, blank=True)
     geo_country = models.CharField(max_length=2, blank=True)
     feed_request_id = models.UUIDField(null=True, blank=True)

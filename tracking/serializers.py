@@ -1,64 +1,52 @@
-"""DRF serializers that document the tracking API; built from the validation table in tracking/validation.py."""
+"""Output and query serializers of GET /api/trending."""
 from rest_framework import serializers
 
-from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS
-
-COUNTRY = r"^[A-Za-z]{2}$"
+from markets.serializers import MarketSerializer
 
 
-def _drf_field(field):
-    common = {"required": field.required, "help_text": field.help or None}
-    if field.kind == "uuid":
-        return serializers.UUIDField(**common)
-    if field.kind == "datetime":
-        return serializers.DateTimeField(**common)
-    if field.kind == "choice":
-        return serializers.ChoiceField(choices=field.choices, **common)
-    if field.kind == "int":
-        return serializers.IntegerField(min_value=field.low, max_value=field.high, **common)
-    if field.kind == "str":
-        return serializers.CharField(max_length=field.max_length, **common)
-    if field.kind == "country":
-        return serializers.RegexField(COUNTRY, **common)
-    return serializers.DictField(**common)
+class TrendingInputsSerializer(serializers.Serializer):
+    activity_1h = serializers.IntegerField(help_text="Engagements (positive-weight interactions) in the last hour.")
+    activity_24h = serializers.IntegerField(help_text="Engagements in the last 24 h.")
+    expected_1h = serializers.FloatField(help_text="activity_24h / 24, at least 1.")
+    spike = serializers.FloatField(help_text="(activity_1h - expected)^2 / expected when above expected, else 0.")
+    log_activity_24h = serializers.FloatField(help_text="ln(1 + activity_24h).")
+    raw = serializers.FloatField(help_text="spike + log term; trending_score is its rank within the scope.")
 
 
-def _serializer(name, fields):
-    return type(name, (serializers.Serializer,), {f.name: _drf_field(f) for f in fields.values()})
+class TrendingItemSerializer(serializers.Serializer):
+    """A trending market with the velocity it was scored from."""
+
+    rank = serializers.IntegerField()
+    market = MarketSerializer()
+    trending_score = serializers.FloatField()
+    rising_score = serializers.FloatField()
+    views_5m = serializers.IntegerField()
+    views_1h = serializers.IntegerField()
+    views_24h = serializers.IntegerField()
+    trades_5m = serializers.IntegerField()
+    trades_1h = serializers.IntegerField()
+    trades_24h = serializers.IntegerField()
+    unique_users_5m = serializers.IntegerField()
+    unique_users_1h = serializers.IntegerField()
+    unique_users_24h = serializers.IntegerField()
+    ctr_24h = serializers.FloatField()
+    odds_change_1h = serializers.FloatField()
+    odds_change_24h = serializers.FloatField()
+    volume_spike_ratio = serializers.FloatField()
+    participant_delta_24h = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(help_text="When the velocity fields were computed.")
+    inputs = TrendingInputsSerializer()
 
 
-InteractionEventSerializer = _serializer("InteractionEvent", INTERACTION_FIELDS)
-ImpressionEventSerializer = _serializer("ImpressionEvent", IMPRESSION_FIELDS)
+class TrendingSerializer(serializers.Serializer):
+    scope = serializers.CharField()
+    as_of = serializers.DateTimeField(allow_null=True, help_text="The time the trending scores were computed as of.")
+    results = TrendingItemSerializer(many=True)
 
 
-class TrackBatchSerializer(serializers.Serializer):
-    """`POST /api/track`: one event object, or a batch under `events`."""
-
-    events = InteractionEventSerializer(many=True, help_text="Up to 500 events.")
-    sent_at = serializers.DateTimeField(required=False, help_text="Client clock when the batch was sent.")
-    geo_country = serializers.RegexField(COUNTRY, required=False)
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
-
-
-class ImpressionBatchSerializer(serializers.Serializer):
-    feed_request_id = serializers.UUIDField(required=False, allow_null=True)
-    surface = serializers.CharField(max_length=32, required=False)
-    sent_at = serializers.DateTimeField(required=False)
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
-    impressions = ImpressionEventSerializer(many=True, help_text="Up to 500 impressions.")
-
-
-class EventResultSerializer(serializers.Serializer):
-    event_id = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
-    field = serializers.CharField(required=False)
-    reason = serializers.CharField(required=False)
-
-
-class IngestResponseSerializer(serializers.Serializer):
-    user_key = serializers.CharField()
-    anon_key = serializers.CharField(required=False, help_text="A newly issued signed anonymous key.")
-    accepted = serializers.IntegerField()
-    duplicate = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    results = EventResultSerializer(many=True)
+class TrendingQuerySerializer(serializers.Serializer):
+    scope = serializers.RegexField(
+        r"^(global|[A-Za-z]{2})$", required=False, default="global",
+        error_messages={"invalid": 'Use "global" or a two-letter country code such as IL.'},
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)

@@ -3,6 +3,5 @@ from django.urls import path
 from tracking import apis
 
 urlpatterns = [
-    path("track", apis.TrackApi.as_view(), name="track"),
-    path("impressions", apis.ImpressionsApi.as_view(), name="impressions"),
+    path("trending", apis.TrendingApi.as_view(), name="trending"),
 ]

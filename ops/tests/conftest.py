@@ -20,7 +20,9 @@ def shared_database(tmp_path):
     env = {"DJANGO_SETTINGS_MODULE": "feedproject.settings"}
     if connection.vendor == "postgresql":
         s = connection.settings_dict
-        env["DATABASE_URL"] = f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+        env["DATABASE_URL"] = (
+            f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+        )
         return env
     env["FEED_VAR_DIR"] = str(tmp_path)
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}

@@ -35,7 +35,7 @@ def seed(env, now):
     from datetime import timedelta
 
     from markets.tests.factories import MarketFactory, MarketSnapshotFactory
-    from markets.tests.pipeline_data import event, ingest
+    from tracking.tests.pipeline_data import event, ingest
 
     rng = random.Random(5)
     markets = MarketFactory.create_batch(8)
@@ -51,8 +51,9 @@ def velocity_killed_mid_write(env, now, written):
     _setup(env)
     import threading
 
-    import markets.velocity as velocity
+    import tracking.velocity as velocity
     from ops.services import periodic_task_run
+    from tracking.velocity import market_velocity_refresh
 
     real_upsert = velocity._velocity_write
 
@@ -62,7 +63,7 @@ def velocity_killed_mid_write(env, now, written):
         threading.Event().wait()  # until the parent kills this process
 
     velocity._velocity_write = write_then_hang
-    periodic_task_run(name="markets.velocity_refresh", now=now)
+    periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=now)
 
 
 def velocity_run(env, now, results, from_scratch=False):
@@ -71,10 +72,11 @@ def velocity_run(env, now, results, from_scratch=False):
     from markets.models import MarketVelocity
     from ops.models import TaskRun
     from ops.services import periodic_task_run
+    from tracking.velocity import market_velocity_refresh
 
     if from_scratch:
         MarketVelocity.objects.all().delete()
-    result = periodic_task_run(name="markets.velocity_refresh", now=now) if now else None
+    result = periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=now) if now else None
     results.put({
         "result": result,
         "rows": sorted(MarketVelocity.objects.values_list(

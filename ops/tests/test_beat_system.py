@@ -11,7 +11,8 @@ import sqlite3
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import pytest

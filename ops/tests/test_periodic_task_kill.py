@@ -3,7 +3,8 @@ the task is not run again until the dead run's lease ends, and the rerun equals 
 import multiprocessing
 import os
 import signal
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 

@@ -1,23 +1,24 @@
 """periodic_task_run and the Celery tasks: locked, recorded, idempotent, safe to kill and rerun."""
 import random
 import threading
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import connection
 
 from markets.models import MarketSnapshot, MarketVelocity
-from markets.tasks import snapshots_refresh, trending_refresh, velocity_refresh
+from markets.tasks import snapshots_refresh
 from markets.tests.factories import MarketFactory, MarketSnapshotFactory
-from markets.tests.pipeline_data import event, impression, ingest, ingest_impressions
-from ops import periodic
 from ops.models import TaskRun
 from ops.periodic import PERIODIC_TASKS
 from ops.services import SKIPPED, periodic_task_run
 from personalization.models import TopicAffinity
-from personalization.tasks import affinity_decay, session_expiry
+from personalization.tasks import affinity_decay, session_expiry, trending_refresh
 from tracking.models import Impression, MarketActivityUser
-from tracking.tasks import impressions_retention
+from tracking.tasks import impressions_retention, velocity_refresh
+from tracking.tests.pipeline_data import event, impression, ingest, ingest_impressions
+from tracking.velocity import market_velocity_refresh
 
 NOW = datetime(2026, 11, 26, 12, 7, 30, tzinfo=dt_timezone.utc)
 
@@ -89,7 +90,7 @@ def test_the_celery_tasks_have_stable_names_and_the_beat_options():
 
 @pytest.mark.django_db
 def test_a_successful_run_records_its_time_result_and_frees_the_lock(traffic):
-    result = periodic_task_run(name="markets.velocity_refresh", now=NOW)
+    result = periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=NOW)
     run = TaskRun.objects.get(name="markets.velocity_refresh")
     assert run.last_success_at == NOW and run.locked_until is None
     assert run.last_result == result and result["rows"] > 0
@@ -97,13 +98,12 @@ def test_a_successful_run_records_its_time_result_and_frees_the_lock(traffic):
 
 
 @pytest.mark.django_db
-def test_a_failing_run_records_the_error_frees_the_lock_and_raises(traffic, monkeypatch):
-    def broken(*, now, lease):
+def test_a_failing_run_records_the_error_frees_the_lock_and_raises(traffic):
+    def broken(*, now):
         raise ValueError("bad data")
 
-    monkeypatch.setitem(periodic._RUNNERS, "markets.velocity_refresh", broken)
     with pytest.raises(ValueError):
-        periodic_task_run(name="markets.velocity_refresh", now=NOW)
+        periodic_task_run(name="markets.velocity_refresh", run=broken, now=NOW)
     run = TaskRun.objects.get(name="markets.velocity_refresh")
     assert run.locked_until is None and run.last_success_at is None
     assert run.failures_total == 1 and "bad data" in run.last_error
@@ -111,7 +111,7 @@ def test_a_failing_run_records_the_error_frees_the_lock_and_raises(traffic, monk
 
 @pytest.mark.django_db
 def test_a_run_killed_midway_blocks_the_task_until_its_lease_ends_then_a_rerun_is_a_clean_run(traffic, monkeypatch):
-    import markets.velocity as velocity
+    import tracking.velocity as velocity
 
     real_upsert = velocity._velocity_write
 
@@ -121,25 +121,27 @@ def test_a_run_killed_midway_blocks_the_task_until_its_lease_ends_then_a_rerun_i
 
     monkeypatch.setattr(velocity, "_velocity_write", killed)
     with pytest.raises(SystemExit):
-        periodic_task_run(name="markets.velocity_refresh", now=NOW)
+        periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=NOW)
     assert not MarketVelocity.objects.exists()  # the transaction died with the process
     monkeypatch.setattr(velocity, "_velocity_write", real_upsert)
 
     lease = PERIODIC_TASKS["markets.velocity_refresh"].lease
-    assert periodic_task_run(name="markets.velocity_refresh", now=NOW + timedelta(minutes=1)) == SKIPPED
-    periodic_task_run(name="markets.velocity_refresh", now=NOW + lease)
+    assert periodic_task_run(
+        name="markets.velocity_refresh", run=market_velocity_refresh, now=NOW + timedelta(minutes=1)
+    ) == SKIPPED
+    periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=NOW + lease)
     rerun = state()["velocity"]
     MarketVelocity.objects.all().delete()
-    periodic_task_run(name="markets.velocity_refresh", now=NOW + lease)
+    periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=NOW + lease)
     assert state()["velocity"] == rerun
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_second_call_while_the_first_runs_is_skipped_not_run_alongside(monkeypatch):
+def test_a_second_call_while_the_first_runs_is_skipped_not_run_alongside():
     started, release = threading.Event(), threading.Event()
     running, overlaps = [], []
 
-    def slow(*, now, lease):
+    def slow(*, now):
         if running:
             overlaps.append(now)
         running.append(now)
@@ -148,12 +150,11 @@ def test_a_second_call_while_the_first_runs_is_skipped_not_run_alongside(monkeyp
         running.pop()
         return {"done": 1}
 
-    monkeypatch.setitem(periodic._RUNNERS, "markets.trending_refresh", slow)
     outcome = {}
 
     def first():
         try:
-            outcome["first"] = periodic_task_run(name="markets.trending_refresh", now=NOW)
+            outcome["first"] = periodic_task_run(name="markets.trending_refresh", run=slow, now=NOW)
         finally:
             connection.close()
 
@@ -161,7 +162,7 @@ def test_a_second_call_while_the_first_runs_is_skipped_not_run_alongside(monkeyp
     thread.start()
     assert started.wait(timeout=30)
     try:
-        outcome["second"] = periodic_task_run(name="markets.trending_refresh", now=NOW + timedelta(seconds=1))
+        outcome["second"] = periodic_task_run(name="markets.trending_refresh", run=slow, now=NOW + timedelta(seconds=1))
     finally:
         release.set()
         thread.join(timeout=30)

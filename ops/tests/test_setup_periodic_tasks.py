@@ -1,5 +1,6 @@
 """setup_periodic_tasks: every task in django-celery-beat, idempotent, UTC crontabs that DST cannot move."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -77,10 +78,12 @@ def test_daylight_saving_changes_cannot_move_a_utc_schedule(switch, app_timezone
     local_runs = runs(local, switch - timedelta(days=3), 6)
     start = switch - timedelta(days=3)
     assert {(t.hour, t.minute) for t in runs(daily, start, 6)} == {(3, 30)}
-    assert {b - a for a, b in zip(runs(daily, start, 6), runs(daily, start, 6)[1:])} == {timedelta(days=1)}
+    assert {
+        b - a for a, b in zip(runs(daily, start, 6), runs(daily, start, 6)[1:], strict=False)
+    } == {timedelta(days=1)}
     hourly_runs = runs(hourly, switch - timedelta(hours=5), 10)
     assert {t.minute for t in hourly_runs} == {7}
-    assert {b - a for a, b in zip(hourly_runs, hourly_runs[1:])} == {timedelta(hours=1)}
+    assert {b - a for a, b in zip(hourly_runs, hourly_runs[1:], strict=False)} == {timedelta(hours=1)}
     if switch.month in (3, 10) and switch.day > 20:  # Europe/London switches on these
         assert len({(t.hour, t.minute) for t in local_runs}) == 2
 

@@ -1,24 +1,8 @@
 """Event weights and the lazy exponential decay of topic affinities (SPEC sections 3 and 4)."""
 from datetime import timedelta
 
-EVENT_WEIGHTS = {
-    "participate": 6.0,
-    "participate_intent": 3.0,
-    "share": 4.0,
-    "comment": 4.5,
-    "bookmark": 3.5,
-    "click": 2.0,
-    "view_market": 2.0,
-    "return_visit": 3.0,
-    "dwell_30+": 2.0,
-    "dwell_5+": 1.0,
-    "scroll_past": -0.5,
-    "skip_fast": -1.0,
-    "hide": -6.0,
-    "not_interested": -4.0,
-    "unhide": 0.0,
-}
-EVENT_TYPES = frozenset(EVENT_WEIGHTS)
+from feedproject.vocabulary import EVENT_WEIGHTS
+
 CATEGORY_FACTOR = 1.0
 TAG_FACTOR = 0.8
 

@@ -3,6 +3,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from feedproject.vocabulary import section_of
+
 PERSONAL, LOCAL, GLOBAL, EXPLORATION, EDITORIAL = (
     "personal", "trending_local", "trending_global", "exploration", "editorial",
 )
@@ -24,7 +26,7 @@ def largest_remainder(quotas, n):
     order = sorted(range(len(names)), key=lambda i: (-(exact[i] - counts[i]), i))
     for i in order[: n - counts.sum()]:
         counts[i] += 1
-    return dict(zip(names, counts.tolist()))
+    return dict(zip(names, counts.tolist(), strict=True))
 
 
 def cold_start_quotas(quotas):
@@ -169,4 +171,4 @@ class Composer:
 
 def sections(n):
     """hero = 1, grid = next 9, stream = the rest."""
-    return ["hero" if i == 0 else "grid" if i < 10 else "stream" for i in range(n)]
+    return [section_of(i) for i in range(n)]

@@ -56,7 +56,9 @@ PARAMS = (
     Param("reshow", "min_volume", 1000, 0, 1e9),
     Param("reshow", "max_extra_per_day", 2, 0, 20, integer=True),
     # SPEC 8: diversity
-    Param("diversity", "max_per_category_top", 3, 1, 20, "at most this many of one category in the first N", integer=True),
+    Param(
+        "diversity", "max_per_category_top", 3, 1, 20, "at most this many of one category in the first N", integer=True
+    ),
     Param("diversity", "top_n", 9, 1, 50, integer=True),
     Param("diversity", "repeat_decay", 0.5, 0, 1, "k-th repeat of a category scored x(a * decay^k + floor)"),
     Param("diversity", "repeat_scale", 0.75, 0, 1),

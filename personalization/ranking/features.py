@@ -110,7 +110,9 @@ def user_state_features(catalog, user, now, params):
     depth_by_cat = np.zeros(len(catalog.categories))
     for name, mean_ms in user.dwell_mean_ms.items():
         if name in catalog.category_code:
-            depth_by_cat[catalog.category_code[name]] = min(1.0, mean_ms / 1000 / params.features.depth_full_dwell_seconds)
+            depth_by_cat[catalog.category_code[name]] = min(
+                1.0, mean_ms / 1000 / params.features.depth_full_dwell_seconds
+            )
     depth = depth_by_cat[catalog.category]
     followup, cooldown, frequency = np.zeros(n), np.zeros(n), np.zeros(n)
     idx = user.seen_index
@@ -165,12 +167,3 @@ def score(catalog, user, params, now, surface="home"):
         - w.cooldown * f["cooldown"] - w.frequency * f["frequency"]
     )
     return Scored(features=f, personal=personal, final=final, beta=beta)
-
-
-def rising_score(p_now, p_24h_ago, trades_24h):
-    """SPEC 5: min(1, |logit(p_now) - logit(p_24h)| / 1.5) * min(1, ln(1 + trades) / ln(51)), vectorized."""
-    p_now = np.clip(np.asarray(p_now, dtype=float), 0.01, 0.99)
-    p_old = np.clip(np.asarray(p_24h_ago, dtype=float), 0.01, 0.99)
-    logit_change = np.abs(np.log(p_now / (1 - p_now)) - np.log(p_old / (1 - p_old)))
-    support = np.minimum(1.0, np.log1p(np.asarray(trades_24h, dtype=float)) / np.log(51))
-    return np.minimum(1.0, logit_change / 1.5) * support

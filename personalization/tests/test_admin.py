@@ -32,7 +32,9 @@ def user_state():
     TopicAffinity.objects.create(
         user_key="u:7", horizon="long", topic_type="category", topic_value="Economy", score=2.5, updated_at=now
     )
-    UserMarketState.objects.create(user_key="u:7", market=market, impressions_total=2, last_shown_at=now, updated_at=now)
+    UserMarketState.objects.create(
+        user_key="u:7", market=market, impressions_total=2, last_shown_at=now, updated_at=now
+    )
     return market
 
 
@@ -144,7 +146,9 @@ def test_editing_a_config_creates_the_next_version_and_moves_the_active_flag(
     assert model_to_dict(v1) == {**v1_before, "is_active": False}
     assert FeedConfig.objects.filter(surface="home", is_active=True).count() == 1
     assert cache.get("feedconfig:version:home") == 2
-    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Saved home v2 (active). home v1 (active) is kept unchanged."]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Saved home v2 (active). home v1 (active) is kept unchanged."
+    ]
 
 
 def test_editing_an_inactive_version_makes_an_inactive_new_version(admin_client, django_capture_on_commit_callbacks):

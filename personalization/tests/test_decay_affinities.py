@@ -1,5 +1,6 @@
 """affinities_decay_materialize: rows stored at their value now, dust pruned, idempotent, crash-safe."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 

@@ -1,12 +1,13 @@
 """sessions_expire: the session horizon of users idle for more than 30 minutes is cleared."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 
 from markets.tests.factories import MarketFactory
-from markets.tests.pipeline_data import event, ingest
 from personalization.decay import sessions_expire
 from personalization.models import TopicAffinity, UserProfile
+from tracking.tests.pipeline_data import event, ingest
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 26, 12, 5, tzinfo=dt_timezone.utc)
@@ -48,7 +49,9 @@ def test_the_next_event_after_expiry_starts_a_fresh_session(users):
 
 def test_a_run_killed_between_chunks_is_finished_by_the_next_one():
     m = MarketFactory()
-    ingest([event(m, f"u:{k}", "click", NOW - timedelta(hours=1)) for k in range(5)], received_at=NOW - timedelta(hours=1))
+    ingest(
+        [event(m, f"u:{k}", "click", NOW - timedelta(hours=1)) for k in range(5)], received_at=NOW - timedelta(hours=1)
+    )
 
     class Killed(BaseException):
         pass

@@ -9,12 +9,12 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from ingestion.tests.conftest import make_event, make_impression
 from markets.models import Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.feed_configs import feed_config_save_version
 from personalization.ranking.config import default_params
 from personalization.selectors import caches_reset, catalog_current
-from tracking.tests.conftest import make_event, make_impression
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,10 @@ def catalog():
         markets.append(MarketFactory(category="Politics", market_id=f"politics-{i}"))
     now = timezone.now()
     MarketVelocity.objects.bulk_create(
-        [MarketVelocity(market=m, scope="global", trending_score=(k % 10) / 10, computed_at=now) for k, m in enumerate(markets)]
+        [
+            MarketVelocity(market=m, scope="global", trending_score=(k % 10) / 10, computed_at=now)
+            for k, m in enumerate(markets)
+        ]
     )
     MarketFactory(market_id="resolved-one", status=Market.Status.RESOLVED)
     MarketFactory(market_id="closed-one", status=Market.Status.CLOSED)
@@ -55,7 +58,9 @@ def test_a_new_visitor_gets_a_full_trending_and_exploration_feed_and_a_key(catal
     assert {it["reason"] for it in feed} <= {"trending_global", "exploration", "personal"}
     assert all(it["reason_text"] for it in feed)
     assert "components" not in feed[0]
-    assert not {"resolved-one", "closed-one"} & {it["market_id"] for it in items(APIClient().get("/api/feed?limit=100").json())}
+    assert not {"resolved-one", "closed-one"} & {
+        it["market_id"] for it in items(APIClient().get("/api/feed?limit=100").json())
+    }
 
 
 def test_the_feed_reacts_to_the_users_own_last_event(catalog):

@@ -1,11 +1,11 @@
 """The admin's "preview a user's feed" page."""
 import pytest
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
+from ingestion.services import INTERACTION, events_ingest
+from ingestion.tests.conftest import make_event
 from markets.tests.factories import MarketFactory, TagFactory
-from tracking.services import INTERACTION, events_ingest
-from tracking.tests.conftest import make_event
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,10 @@ def test_an_editor_sees_the_users_feed_with_pools_components_and_what_was_left_o
         MarketFactory(market_id=f"politics-{i}", category="Politics")
     events_ingest(
         kind=INTERACTION, user_key="u:7",
-        raw_events=[make_event(market_id="politics-1", event_type="hide"), make_event(market_id="sports-2", event_type="participate")],
+        raw_events=[
+            make_event(market_id="politics-1", event_type="hide"),
+            make_event(market_id="sports-2", event_type="participate"),
+        ],
         received_at=timezone.now(),
     )
     url = reverse("admin:personalization_feed_preview")

@@ -5,8 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from markets import scores
 from personalization.ranking import caps, compose, features
 from personalization.ranking.affinity import HALF_LIFE, decayed
 from personalization.ranking.params import FeedParams
@@ -103,10 +106,10 @@ def test_followup_needs_a_positive_interaction_and_grows_with_the_odds_change():
 
 
 def test_rising_combines_the_log_odds_move_with_trade_support():
-    assert features.rising_score(0.5, 0.5, 100) == 0
-    assert features.rising_score(0.99, 0.01, 50) == pytest.approx(1.0)
+    assert scores.rising_score(0.5, 0.5, 100) == 0
+    assert scores.rising_score(0.99, 0.01, 50) == pytest.approx(1.0)
     expected = abs(math.log(0.7 / 0.3)) / 1.5 * math.log(11) / math.log(51)
-    assert features.rising_score(0.7, 0.5, 10) == pytest.approx(expected)
+    assert scores.rising_score(0.7, 0.5, 10) == pytest.approx(expected)
 
 
 def test_local_trending_needs_five_users_in_the_country():
@@ -247,7 +250,7 @@ def test_quotas_hold_at_every_prefix_of_the_feed(limit, seed):
     taken = dict.fromkeys(slots, 0)
     for k, item in enumerate(ranking.items, start=1):
         taken[item.pool] += 1
-        for pool, quota in PARAMS.quotas.items():
+        for pool in PARAMS.quotas:
             assert abs(taken[pool] - slots[pool] / limit * k) < 1.5, (k, pool, taken)
     assert taken == slots
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from markets.admin import CappedCountPaginator
+from feedproject.admin_kit import CappedCountPaginator
 from markets.tests.factories import MarketFactory
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
 

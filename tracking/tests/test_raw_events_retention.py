@@ -1,13 +1,14 @@
 """raw_events_retention_apply: raw impressions over 30 days old go, their counts stay."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 
 from markets.tests.factories import MarketFactory
-from markets.tests.pipeline_data import impression, ingest_impressions
 from personalization.models import UserMarketState
 from tracking.models import Impression, MarketActivity, MarketActivityUser
 from tracking.services import raw_events_retention_apply
+from tracking.tests.pipeline_data import impression, ingest_impressions
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 26, 3, 30, tzinfo=dt_timezone.utc)

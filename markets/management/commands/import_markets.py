@@ -74,7 +74,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             kind, rows = file_rows_read(path)
-            rows = list(rows if limit is None else (row for _, row in zip(range(limit), rows)))
+            rows = list(rows if limit is None else (row for _, row in zip(range(limit), rows, strict=False)))
         except (OSError, EOFError, UnicodeDecodeError, ImportFileError) as exc:  # EOFError: a cut .gz
             raise CommandError(f"{path}: {exc}") from exc
         if fresh_dates:

@@ -2,15 +2,14 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ops.periodic import PERIODIC_TASKS, periodic_task_spec
-from ops.services import SKIPPED, lock_break, periodic_task_run
+from ops.services import SKIPPED, lock_break, periodic_task_run_here
 
 
 class Command(BaseCommand):
     help = (
-        "Run the periodic tasks of SPEC 9 once, in this process, under the same locks as the Celery "
+        "Run the periodic tasks once, in this process, under the same locks as the Celery "
         "worker (a task that is running elsewhere is skipped). For ops, demos and backfills after an outage."
     )
 
@@ -19,7 +18,9 @@ class Command(BaseCommand):
             "--only", action="append", metavar="NAME",
             help="Run only this task (full or short name, e.g. velocity_refresh); repeatable.",
         )
-        parser.add_argument("--list", dest="list_tasks", action="store_true", help="List the tasks and their schedules, run nothing.")
+        parser.add_argument(
+            "--list", dest="list_tasks", action="store_true", help="List the tasks and their schedules, run nothing."
+        )
         parser.add_argument(
             "--break-lock", action="store_true",
             help="First free the lock of the selected tasks. Only when the run holding it is known to be dead.",
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                 lock_break(name=spec.name)
             started = time.monotonic()
             try:
-                result = periodic_task_run(name=spec.name, now=timezone.now())
+                result = periodic_task_run_here(spec.name)
             except Exception as exc:  # noqa: BLE001 - report it, run the others, fail at the end
                 failed.append(spec.name)
                 self.stderr.write(f"{spec.name}: FAILED {type(exc).__name__}: {exc}")
@@ -57,4 +58,6 @@ class Command(BaseCommand):
 
 
 def _cron(crontab):
-    return " ".join(str(crontab.get(k, "*")) for k in ("minute", "hour", "day_of_month", "month_of_year", "day_of_week"))
+    return " ".join(
+        str(crontab.get(k, "*")) for k in ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+    )

@@ -1,0 +1,478 @@
+"""The demo pages in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+
+The app runs in a server thread of the test process on the test database; the browser
+uses it as a visitor would, and the tests check what reached the database. Every wait is
+a poll with a deadline. `make browser-deps` installs the browser; without it these tests
+skip, unless BROWSER_TESTS=required (set by .ci/run), where they fail.
+"""
+import base64
+import os
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.db import connections
+from django.test import Client
+from django.test.testcases import LiveServerThread
+from django.utils import timezone
+
+from markets.models import MarketVelocity
+from markets.tests.factories import MarketFactory, TagFactory
+from personalization.models import UserMarketState
+from personalization.selectors import caches_reset
+from tracking.models import Impression, Interaction
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1280,900",
+)
+SCREENSHOTS = Path(os.environ.get("DEMO_SCREENSHOT_DIR", "/tmp"))
+WAIT = 40  # seconds: the bound of every wait below (CI shares two cores with PostgreSQL and the server)
+FEED_LIMIT = 20  # what feed.js asks for
+
+CATEGORIES = {
+    "Crypto": ("#d97706", ["Bitcoin", "Ethereum"]),
+    "Sports": ("#15803d", ["NBA", "Soccer"]),
+    "Politics": ("#b91c1c", ["US Elections", "UK"]),
+    "Economy": ("#0369a1", ["Fed", "Inflation"]),
+    "Science & Tech": ("#6d28d9", ["AI", "Space"]),
+    "Weather": ("#0e7490", ["Hurricanes", "Snow"]),
+}
+
+
+def _require(condition, message):
+    if not condition:
+        if os.environ.get("BROWSER_TESTS") == "required":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+# ----- the app server ---------------------------------------------------------------------
+
+
+class _OneRequestAtATime:
+    """Runs the app for one request at a time: with SQLite the test database is a single
+    in-memory connection shared by the server threads and the test, and a connection is
+    not safe for two transactions at once. Sockets are still accepted concurrently, so a
+    browser's idle pre-connections cannot stall the server."""
+
+    def __init__(self, app, lock):
+        self.app, self.lock = app, lock
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                # WSGI: the server closes what the app returned. Left to the garbage collector, a
+                # file response's close() (request_finished -> close_old_connections) would run
+                # on whichever thread collects it, and could close the test's own connection in
+                # the middle of its transaction.
+                if hasattr(result, "close"):
+                    result.close()
+
+
+class Site:
+    def __init__(self, url, lock):
+        self.url, self.lock = url, lock
+
+    def query(self, read):
+        """Run a database read between two requests of the browser."""
+        with self.lock:
+            return read()
+
+
+@pytest.fixture
+def chromium():
+    _require(
+        shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER),
+        f"needs {CHROMIUM} and {CHROMEDRIVER}: `make browser-deps` installs Debian's chromium and chromium-driver",
+    )
+    try:
+        from selenium import webdriver  # noqa: F401
+    except ImportError:
+        _require(False, "needs the selenium package: `make install` (requirements.txt)")
+    return CHROMIUM, CHROMEDRIVER
+
+
+def _request_threads():
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+@pytest.fixture
+def site(chromium):
+    lock = threading.RLock()
+    shared = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
+    thread = LiveServerThread(
+        "127.0.0.1", static_handler=lambda app: _OneRequestAtATime(StaticFilesHandler(app), lock),
+        connections_override=shared,
+    )
+    thread.daemon = True
+    for connection in shared.values():
+        connection.inc_thread_sharing()
+    thread.start()
+    thread.is_ready.wait()
+    try:
+        if thread.error:
+            raise thread.error
+        yield Site(f"http://127.0.0.1:{thread.port}", lock)
+    finally:
+        thread.terminate()
+        # Threads of the browser's last connections close the shared connection on their
+        # way out: let them finish before it stops being shareable.
+        deadline = time.monotonic() + WAIT
+        while _request_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for connection in shared.values():
+            connection.dec_thread_sharing()
+
+
+def _image(colour, text):
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 600 300'>"
+        f"<rect width='600' height='300' fill='{colour}'/>"
+        "<text x='300' y='185' font-size='110' text-anchor='middle' fill='white' font-family='sans-serif'>"
+        f"{text}</text></svg>"
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+@pytest.fixture
+def catalog(site):
+    """12 open markets in each of 6 categories, every one with a picture and a global trending score."""
+    markets = []
+    for c, (category, (colour, tag_labels)) in enumerate(CATEGORIES.items()):
+        tags = [TagFactory(label=label) for label in tag_labels]
+        for n in range(12):
+            tag = tags[n % 2]
+            markets.append(MarketFactory(
+                market_id=f"{category.split()[0].lower()}-{n}",
+                title=f"Will {tag.label} question {n} resolve Yes?",
+                category=category, tags=[tag], probability=round(0.1 + 0.8 * ((n * 7 + c) % 12) / 11, 2),
+                volume_24h=1000.0 * (1 + (n * 5 + c) % 12), image_url=_image(colour, f"{tag.label[:3]}{n}"),
+            ))
+    now = timezone.now()
+    MarketVelocity.objects.bulk_create([
+        MarketVelocity(
+            market=m, scope="global", trending_score=((k * 29) % len(markets)) / len(markets), computed_at=now
+        )
+        for k, m in enumerate(markets)
+    ])
+    caches_reset()  # the feed's in-memory catalog is built from these rows on the first request
+    return {m.market_id: m for m in markets}
+
+
+# ----- the browser ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(chromium, site, tmp_path):
+    """A fresh headless Chromium, quit before the server stops."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(WAIT)
+    driver.set_script_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_until(check, message, timeout=WAIT):
+    """Poll `check` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for: {message}")
+        time.sleep(0.1)
+
+
+def body_data(driver, name):
+    return driver.execute_script(f"return document.body.dataset.{name} || null")
+
+
+def open_feed(driver, site):
+    driver.get(site.url + "/")
+    return feed_ready(driver)
+
+
+def feed_ready(driver, previous_feed_request_id=None):
+    def ready():
+        state, feed_request_id = body_data(driver, "state"), body_data(driver, "feedRequestId")
+        if state == "error":
+            pytest.fail("The feed page reports an error: " + driver.find_element("id", "feed-status").text)
+        return state == "ready" and feed_request_id and feed_request_id != previous_feed_request_id
+    wait_until(ready, "the feed to be rendered")
+    return body_data(driver, "feedRequestId")
+
+
+def refresh(driver):
+    before = body_data(driver, "feedRequestId")
+    driver.find_element("id", "refresh").click()
+    return feed_ready(driver, previous_feed_request_id=before)
+
+
+CARDS_JS = """
+return Array.from(document.querySelectorAll('.card')).map((card) => ({
+  market_id: card.dataset.marketId, section: card.dataset.section, position: Number(card.dataset.position),
+  reason: card.dataset.reason, category: card.dataset.category,
+  reason_text: card.querySelector('.reason-text').textContent, seen: card.dataset.seen === 'true',
+}));
+"""
+
+
+def cards(driver):
+    return driver.execute_script(CARDS_JS)
+
+
+def card_element(driver, market_id):
+    return driver.find_element("css selector", f'.card[data-market-id="{market_id}"]')
+
+
+def scroll_to(driver, element):
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+
+
+def screenshot(driver, name):
+    """The whole page as a PNG in SCREENSHOTS (for a person to look at; never committed)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(height + 140, 6000))
+    path = SCREENSHOTS / name
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 900)
+    return path
+
+
+@contextmanager
+def no_js_errors(driver):
+    driver.get_log("browser")  # reading the log empties it: only what happens inside counts
+    yield
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+# ----- the tests ----------------------------------------------------------------------------
+
+
+def test_a_visitor_sees_an_explained_feed_and_what_they_saw_is_reported_once(browser, site, catalog):
+    with no_js_errors(browser):
+        feed_request_id = open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        feed = cards(browser)
+
+        assert user_key.startswith("a:")
+        assert [sum(c["section"] == s for c in feed) for s in ("hero", "grid", "stream")] == [1, 9, FEED_LIMIT - 10]
+        assert [c["position"] for c in feed] == list(range(FEED_LIMIT))
+        assert len({c["market_id"] for c in feed}) == FEED_LIMIT
+        # A newcomer's feed is trending and exploration, each card saying so.
+        texts = {c["reason_text"] for c in feed}
+        assert "Trending worldwide" in texts
+        assert any(t.startswith("Something new for you in ") for t in texts)
+        assert all(c["reason_text"] for c in feed)
+        hero_image = browser.find_element("css selector", "#hero .card-media img")
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", hero_image)
+
+        # "Why am I seeing this?" opens on the card with its pool and reason; no score components for a visitor.
+        first_grid = browser.find_element("css selector", "#grid .card")
+        scroll_to(browser, first_grid)
+        first_grid.find_element("css selector", ".why summary").click()
+        why = first_grid.find_element("css selector", ".why-body")
+        assert why.is_displayed()
+        assert first_grid.find_element("css selector", ".why-text").text == feed[1]["reason_text"]
+        assert first_grid.find_element("css selector", ".why-pool").text
+        assert not first_grid.find_element("css selector", ".components").is_displayed()
+
+        # Scroll through the feed: each card becomes visible and is recorded once.
+        for card in feed:
+            scroll_to(browser, card_element(browser, card["market_id"]))
+            wait_until(
+                lambda card=card: browser.execute_script(
+                    "return arguments[0].dataset.seen === 'true'", card_element(browser, card["market_id"])
+                ),
+                f"the impression of {card['market_id']}",
+            )
+        browser.execute_script("window.scrollTo(0, 0)")  # the hero again: not a second impression
+
+        def impressions_stored():
+            rows = site.query(lambda: list(Impression.objects.filter(user_key=user_key).values(
+                "market__market_id", "feed_request_id", "section", "position"
+            )))
+            return rows if len(rows) >= FEED_LIMIT else None
+
+        stored = wait_until(impressions_stored, "every impression in the database (flushed every 3 s)")
+        screenshot(browser, "demo_feed.png")
+    assert sorted((r["market__market_id"], r["section"], r["position"]) for r in stored) == sorted(
+        (c["market_id"], c["section"], c["position"]) for c in feed
+    )
+    assert {str(r["feed_request_id"]) for r in stored} == {feed_request_id}
+
+    # Leaving the page sends whatever is still queued: nothing was, and nothing is reported twice.
+    browser.get("about:blank")
+    assert site.query(lambda: Impression.objects.filter(user_key=user_key).count()) == FEED_LIMIT
+
+
+def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, catalog):
+    first_feed_request_id = open_feed(browser, site)
+    user_key = body_data(browser, "userKey")
+    first_feed = cards(browser)
+    by_category = {}
+    for card in first_feed:
+        by_category.setdefault(card["category"], []).append(card)
+    # The category the visitor picks: the one with the most cards on screen (at least 2).
+    target, picked = max(by_category.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    assert len(picked) >= 2
+
+    with no_js_errors(browser):
+        for card in picked[:3]:
+            element = card_element(browser, card["market_id"])
+            scroll_to(browser, element)
+            button = element.find_element("css selector", '[data-action="bookmark"]')
+            button.click()
+            wait_until(lambda button=button: button.get_attribute("aria-pressed") == "true", "the saved state")
+        wait_until(
+            lambda: site.query(lambda: Interaction.objects.filter(user_key=user_key, event_type="bookmark").count())
+            == len(picked[:3]),
+            "the bookmarks in the database",
+        )
+
+        # Open one of them, read it, bet on it, go back.
+        opened = picked[0]
+        link = card_element(browser, opened["market_id"]).find_element("css selector", ".card-link")
+        scroll_to(browser, link)
+        link.click()
+        wait_until(lambda: body_data(browser, "state") == "ready" and "/markets/" in browser.current_url,
+                   "the market page")
+        opened_at = browser.execute_script("return performance.now()")
+        assert browser.find_element("css selector", ".market-title").text == catalog[opened["market_id"]].title
+        browser.find_element("css selector", '[data-side="yes"]').click()
+        browser.find_element("id", "place-bet").click()
+        wait_until(lambda: "Simulated bet placed" in browser.find_element("id", "bet-status").text, "the bet")
+        screenshot(browser, "demo_market.png")
+        # Stay on the page for at least 1.5 s of visible time (polled, not slept).
+        wait_until(lambda: browser.execute_script("return performance.now()") - opened_at >= 1500, "1.5 s of reading")
+        browser.back()
+        feed_ready(browser)
+
+    view = wait_until(
+        lambda: site.query(lambda: Interaction.objects.filter(user_key=user_key, event_type="view_market").first()),
+        "the view_market sent when the market page was left",
+    )
+    assert view.market.market_id == opened["market_id"]
+    assert view.dwell_ms >= 1500
+    assert (view.section, view.position) == (opened["section"], opened["position"])
+    assert str(view.feed_request_id) == first_feed_request_id
+    types = set(site.query(lambda: list(
+        Interaction.objects.filter(user_key=user_key, market__market_id=opened["market_id"]).values_list(
+            "event_type", flat=True
+        )
+    )))
+    assert {"click", "participate_intent", "participate", "bookmark", "view_market"} <= types
+    bet = site.query(lambda: Interaction.objects.get(user_key=user_key, event_type="participate"))
+    assert bet.metadata["side"] == "yes" and bet.metadata["amount"] == 10 and bet.metadata["simulated"] is True
+
+    # The next feed leads with the picked category and says why: "Because you follow Sports",
+    # "Because you're exploring NBA". (Diversity caps keep it from taking over: SPEC 8.)
+    assert not any(c["reason_text"].startswith("Because you") for c in first_feed)
+    refresh(browser)
+    after = cards(browser)
+    personal = [c for c in after if c["reason"] == "personal"]
+    tags = CATEGORIES[target][1]
+    because = (
+        {f"Because you're exploring {t}" for t in (target, *tags)}
+        | {f"Because you follow {t}" for t in (target, *tags)}
+    )
+    assert personal[0]["category"] == target and personal[0]["reason_text"] in because, personal[:3]
+    yours = [c for c in after if c["reason_text"].startswith("Because you")]
+    assert len(yours) >= 2 and all(c["reason_text"] in because and c["category"] == target for c in yours), yours
+    session_topics = browser.find_element("id", "topics-session").text
+    assert target in session_topics
+    screenshot(browser, "demo_feed_after.png")
+
+
+def test_a_hidden_market_never_comes_back(browser, site, catalog):
+    open_feed(browser, site)
+    user_key = body_data(browser, "userKey")
+    feed = cards(browser)
+    hidden, dismissed = feed[1]["market_id"], feed[2]["market_id"]
+
+    with no_js_errors(browser):
+        for market_id, action in ((hidden, "hide"), (dismissed, "not_interested")):
+            element = card_element(browser, market_id)
+            scroll_to(browser, element)
+            element.find_element("css selector", f'[data-action="{action}"]').click()
+            gone = browser.find_element("css selector", f'.card-gone[data-market-id="{market_id}"]')
+            assert gone.is_displayed()
+        wait_until(
+            lambda: site.query(lambda: UserMarketState.objects.filter(
+                user_key=user_key, market__market_id=hidden, hidden=True
+            ).exists()),
+            "the hidden flag in the database",
+        )
+        wait_until(
+            lambda: site.query(lambda: Interaction.objects.filter(
+                user_key=user_key, market__market_id=dismissed, event_type="not_interested"
+            ).exists()),
+            "the not_interested in the database",
+        )
+
+        seen = []
+        for _ in range(3):
+            refresh(browser)
+            seen.append({c["market_id"] for c in cards(browser)})
+        browser.refresh()
+        feed_ready(browser)
+        seen.append({c["market_id"] for c in cards(browser)})
+    assert all(shown and hidden not in shown for shown in seen)
+
+
+def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser, site, catalog):
+    def session_cookie():
+        staff = User.objects.create_user("editor", password="unused", is_staff=True)
+        client = Client()
+        client.force_login(staff)
+        return staff.pk, client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    staff_id, session = site.query(session_cookie)
+    browser.execute_cdp_cmd(
+        "Network.setCookie", {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": site.url + "/"}
+    )
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        assert body_data(browser, "userKey") == f"u:{staff_id}"
+        card = browser.find_element("css selector", "#grid .card")
+        scroll_to(browser, card)
+        card.find_element("css selector", ".why summary").click()
+        table = card.find_element("css selector", ".components")
+        assert table.is_displayed()
+        assert {"interest", "trending", "final"} <= {th.text for th in table.find_elements("css selector", "th")}
+        # A logged-in visitor's writes need the CSRF token the page sends as X-CSRFToken.
+        card.find_element("css selector", '[data-action="bookmark"]').click()
+        wait_until(
+            lambda: site.query(
+                lambda: Interaction.objects.filter(user_key=f"u:{staff_id}", event_type="bookmark").exists()
+            ),
+            "the staff member's bookmark in the database",
+        )
+        screenshot(browser, "demo_feed_staff.png")

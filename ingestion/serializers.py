@@ -1,0 +1,64 @@
+"""DRF serializers that document the tracking API; built from the validation table in tracking/validation.py."""
+from rest_framework import serializers
+
+from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS
+
+COUNTRY = r"^[A-Za-z]{2}$"
+
+
+def _drf_field(field):
+    common = {"required": field.required, "help_text": field.help or None}
+    if field.kind == "uuid":
+        return serializers.UUIDField(**common)
+    if field.kind == "datetime":
+        return serializers.DateTimeField(**common)
+    if field.kind == "choice":
+        return serializers.ChoiceField(choices=field.choices, **common)
+    if field.kind == "int":
+        return serializers.IntegerField(min_value=field.low, max_value=field.high, **common)
+    if field.kind == "str":
+        return serializers.CharField(max_length=field.max_length, **common)
+    if field.kind == "country":
+        return serializers.RegexField(COUNTRY, **common)
+    return serializers.DictField(**common)
+
+
+def _serializer(name, fields):
+    return type(name, (serializers.Serializer,), {f.name: _drf_field(f) for f in fields.values()})
+
+
+InteractionEventSerializer = _serializer("InteractionEvent", INTERACTION_FIELDS)
+ImpressionEventSerializer = _serializer("ImpressionEvent", IMPRESSION_FIELDS)
+
+
+class TrackBatchSerializer(serializers.Serializer):
+    """`POST /api/track`: one event object, or a batch under `events`."""
+
+    events = InteractionEventSerializer(many=True, help_text="Up to 500 events.")
+    sent_at = serializers.DateTimeField(required=False, help_text="Client clock when the batch was sent.")
+    geo_country = serializers.RegexField(COUNTRY, required=False)
+    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+
+
+class ImpressionBatchSerializer(serializers.Serializer):
+    feed_request_id = serializers.UUIDField(required=False, allow_null=True)
+    surface = serializers.CharField(max_length=32, required=False)
+    sent_at = serializers.DateTimeField(required=False)
+    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+    impressions = ImpressionEventSerializer(many=True, help_text="Up to 500 impressions.")
+
+
+class EventResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    field = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class IngestResponseSerializer(serializers.Serializer):
+    user_key = serializers.CharField()
+    anon_key = serializers.CharField(required=False, help_text="A newly issued signed anonymous key.")
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = EventResultSerializer(many=True)

@@ -1,0 +1,76 @@
+"""SPEC 10 identity: signed anonymous keys, logged-in users, services acting for users."""
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from feedproject.identity import anonymous_key_sign
+from ingestion.tests.conftest import make_event
+from personalization.models import TopicAffinity
+from tracking.models import Interaction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_visitor_without_a_key_gets_a_signed_one_in_a_cookie_and_the_body(api, nba_market):
+    response = api.post("/api/track", make_event(), format="json")
+    body = response.json()
+    assert body["user_key"].startswith("a:")
+    assert response.cookies["feed_uk"].value == body["anon_key"]
+    assert body["anon_key"].startswith(body["user_key"] + ":")
+
+
+def test_the_returned_key_identifies_the_same_visitor_next_time(nba_market):
+    first = APIClient().post("/api/track", make_event(), format="json").json()
+    second = APIClient().post(
+        "/api/track", make_event(), format="json", HTTP_X_USER_KEY=first["anon_key"]
+    ).json()
+    assert second["user_key"] == first["user_key"]
+    assert "anon_key" not in second
+
+
+@pytest.mark.parametrize("forge", ["tampered", "unsigned", "other-salt"])
+def test_a_forged_key_never_reaches_the_victims_data(nba_market, forge):
+    victim = APIClient().post("/api/track", make_event(event_type="participate"), format="json").json()
+    victim_key = victim["user_key"]
+    token = {
+        "tampered": victim["anon_key"][:-2] + ("AA" if not victim["anon_key"].endswith("AA") else "BB"),
+        "unsigned": victim_key,
+        "other-salt": victim_key + ":" + victim["anon_key"].rsplit(":", 2)[1] + ":forged",
+    }[forge]
+    response = APIClient().post("/api/track", make_event(event_type="hide"), format="json", HTTP_X_USER_KEY=token)
+    attacker = response.json()["user_key"]
+    assert attacker != victim_key
+    assert not TopicAffinity.objects.filter(user_key=victim_key, score__lt=0).exists()
+
+
+def test_an_anonymous_visitor_cannot_send_events_for_someone_else(api, nba_market):
+    response = api.post("/api/track", make_event(user_key="u:42"), format="json")
+    assert response.json()["results"][0]["field"] == "user_key"
+    assert not Interaction.objects.filter(user_key="u:42").exists()
+
+
+def test_a_logged_in_user_is_u_and_their_id(nba_market):
+    user = User.objects.create_user("ann")
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.post("/api/track", make_event(), format="json").json()["user_key"] == f"u:{user.pk}"
+
+
+def test_a_service_token_may_act_for_any_user(nba_market):
+    service = User.objects.create_user("frontend-bff")
+    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
+    response = client.post(
+        "/api/track", {"events": [make_event(user_key="u:7"), make_event(user_key="u:8"), make_event()]}, format="json"
+    )
+    assert [r["status"] for r in response.json()["results"]] == ["accepted", "accepted", "rejected"]
+    assert set(Interaction.objects.values_list("user_key", flat=True)) == {"u:7", "u:8"}
+
+
+def test_an_expired_key_gets_a_fresh_one(nba_market, settings):
+    settings.ANON_KEY_MAX_AGE = -1
+    token = anonymous_key_sign("a:" + "0" * 32)
+    body = APIClient().post("/api/track", make_event(), format="json", HTTP_X_USER_KEY=token).json()
+    assert body["user_key"] != "a:" + "0" * 32

@@ -1,0 +1,83 @@
+"""GET /api/trending?scope=global|IL: trending markets of a scope with the inputs of their scores."""
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from markets.models import Market
+from markets.tests.factories import MarketFactory, TagFactory
+from ops.services import periodic_task_run
+from personalization.tasks import trending_refresh_run
+from tracking.tests.pipeline_data import event, ingest
+from tracking.velocity import market_velocity_refresh
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def clicks(market, count, at, country="", users=None):
+    return [event(market, f"u:{market.pk}-{k % (users or count)}", "click", at - timedelta(minutes=1 + k % 40),
+                  country=country) for k in range(count)]
+
+
+@pytest.fixture
+def scored(now):
+    nba = TagFactory(label="NBA")
+    hot = MarketFactory(market_id="hot", tags=[nba])
+    warm = MarketFactory(market_id="warm")
+    thin = MarketFactory(market_id="thin-in-israel")
+    closed = MarketFactory(market_id="closed", status=Market.Status.CLOSED)
+    ingest(clicks(hot, 30, now, "IL", users=6) + clicks(warm, 6, now, "IL", users=6) + clicks(thin, 40, now, "IL", 3)
+           + clicks(closed, 50, now), received_at=now)
+    periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=now)
+    periodic_task_run(name="markets.trending_refresh", run=trending_refresh_run, now=now)
+    return now
+
+
+def test_global_lists_open_markets_best_first_with_their_inputs(scored):
+    response = APIClient().get("/api/trending")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["scope"] == "global"
+    assert [r["market"]["market_id"] for r in body["results"]] == ["thin-in-israel", "hot", "warm"]
+    top = body["results"][1]
+    assert top["rank"] == 2 and top["market"]["tags"] == ["NBA"]
+    assert top["unique_users_24h"] == 6 and top["views_24h"] == 0
+    assert top["inputs"]["activity_1h"] == 30 and top["inputs"]["activity_24h"] == 30
+    assert top["inputs"]["raw"] == pytest.approx(top["inputs"]["spike"] + top["inputs"]["log_activity_24h"])
+    assert body["as_of"] is not None
+
+
+def test_a_country_lists_only_markets_with_enough_users_there(scored):
+    body = APIClient().get("/api/trending?scope=il").json()
+    assert body["scope"] == "IL"
+    assert [r["market"]["market_id"] for r in body["results"]] == ["hot", "warm"]
+    assert body["results"][0]["trending_score"] == 1.0
+
+
+def test_limit_cuts_the_list(scored):
+    assert len(APIClient().get("/api/trending?limit=1").json()["results"]) == 1
+
+
+@pytest.mark.parametrize("query", ["scope=ISR", "scope=1L", "limit=0", "limit=101", "limit=x"])
+def test_a_bad_scope_or_limit_is_a_400_naming_the_field(scored, query):
+    response = APIClient().get(f"/api/trending?{query}")
+    assert response.status_code == 400
+    assert set(response.json()) <= {"scope", "limit"}
+
+
+def test_an_unknown_country_or_no_runs_yet_is_an_empty_list():
+    body = APIClient().get("/api/trending?scope=FR").json()
+    assert body == {"scope": "FR", "as_of": None, "results": []}
+
+
+def test_the_query_count_does_not_grow_with_the_list(scored, django_assert_num_queries):
+    # velocities with markets, their tags, the trending run, the inputs aggregate
+    with django_assert_num_queries(4):
+        assert len(APIClient().get("/api/trending?limit=100").json()["results"]) == 3

@@ -1,0 +1,421 @@
+"""Velocity, rising and trending of every market per scope, recomputed from the activity buckets.
+
+Both refreshes are idempotent by construction: they read the 5-minute MarketActivity
+buckets (keyed by the events' own time) and MarketSnapshot as of `now`, and overwrite
+MarketVelocity in one transaction. A late or replayed event counts in the window of
+its own time; running twice, or again after a crash, gives the same rows. Work is
+set-based and stays in the database where it can: the window aggregates go to a
+temporary table, only per-market values and the rows that can rise travel to numpy and
+back, and one INSERT ... ON CONFLICT writes the rows whose values changed, whatever the
+number of markets. See docs/pipeline.md.
+"""
+from datetime import timedelta
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+
+from markets.models import Market, MarketSnapshot, MarketVelocity
+from markets.scores import MIN_EXPECTED_PER_HOUR, rank_normalise, ratio_of_rates, rising_score, trending_raw
+from markets.services import catalog_version_bump
+from ops.locks import table_writers_serialize
+from tracking.models import MarketActivity, MarketActivityUser
+
+GLOBAL = "global"
+BUCKET = timedelta(seconds=MarketActivity.BUCKET_SECONDS)
+WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+# Both refreshes rewrite MarketVelocity; one writer at a time keeps their row locks from crossing.
+WRITERS_KEY = "markets.marketvelocity"
+
+
+def window_starts(now):
+    """Exclusive lower bounds on bucket_start: a window holds every bucket that overlaps
+    (now - W, now], so it covers at least W and at most W + 5 min of events."""
+    return {name: now - length - BUCKET for name, length in WINDOWS.items()}
+
+
+def _analytic_session():
+    """PostgreSQL: no JIT for this transaction. Compiling these one-off aggregates costs more
+    (1.3 s of 3.6 s on the velocity aggregate in bench/pipeline.py) than it saves."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
+def _adapt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _table(model):
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+COUNT_COLUMNS = (
+    "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h", "clicks_24h", "impressions_24h",
+    "unique_users_5m", "unique_users_1h", "unique_users_24h",
+)
+
+
+def _window_counts_store(cursor, now):
+    """Fill the temporary table velocity_counts: one row per market and scope with a bucket in
+    the last 24 h, and a global row of zeros for every other open market (the feed reads its
+    rising score from it). Stays in the database: nothing per row travels to Python."""
+    starts = window_starts(now)
+    s5, s1h, s24 = _adapt(starts["5m"]), _adapt(starts["1h"]), _adapt(starts["24h"])
+    until = _adapt(now)
+    cursor.execute(
+        "CREATE TEMPORARY TABLE velocity_counts (market_id bigint, scope varchar(8), "
+        + ", ".join(f"{name} bigint" for name in COUNT_COLUMNS) + ")"
+    )
+    # One distinct count per window, each over its own index range: a CASE inside COUNT(DISTINCT)
+    # would sort the whole day's user sets once per window.
+    users = f"""
+        SELECT market_id, scope, COUNT(DISTINCT user_key) AS n FROM {_table(MarketActivityUser)}
+        WHERE bucket_start > {{since}} AND bucket_start <= %s GROUP BY market_id, scope"""
+    cursor.execute(
+        f"""
+        INSERT INTO velocity_counts
+        SELECT c.market_id, c.scope, c.v5, c.v1h, c.v24, c.t5, c.t1h, c.t24, c.clicks, c.impressions,
+               COALESCE(u5.n, 0), COALESCE(u1h.n, 0), COALESCE(u24.n, 0)
+        FROM (
+            SELECT market_id, scope,
+                   SUM(CASE WHEN bucket_start > %s THEN views ELSE 0 END) AS v5,
+                   SUM(CASE WHEN bucket_start > %s THEN views ELSE 0 END) AS v1h,
+                   SUM(views) AS v24,
+                   SUM(CASE WHEN bucket_start > %s THEN trades ELSE 0 END) AS t5,
+                   SUM(CASE WHEN bucket_start > %s THEN trades ELSE 0 END) AS t1h,
+                   SUM(trades) AS t24,
+                   SUM(clicks) AS clicks,
+                   SUM(impressions) AS impressions
+            FROM {_table(MarketActivity)}
+            WHERE bucket_start > %s AND bucket_start <= %s
+            GROUP BY market_id, scope
+        ) c
+        LEFT JOIN ({users.format(since="%s")}) u24 ON u24.market_id = c.market_id AND u24.scope = c.scope
+        LEFT JOIN ({users.format(since="%s")}) u1h ON u1h.market_id = c.market_id AND u1h.scope = c.scope
+        LEFT JOIN ({users.format(since="%s")}) u5 ON u5.market_id = c.market_id AND u5.scope = c.scope
+        """,
+        [s5, s1h, s5, s1h, s24, until, s24, until, s1h, until, s5, until],
+    )
+    cursor.execute("CREATE INDEX velocity_counts_key ON velocity_counts (market_id, scope)")
+    cursor.execute(
+        f"""
+        INSERT INTO velocity_counts
+        SELECT m.id, %s, {", ".join(["0"] * len(COUNT_COLUMNS))} FROM {_table(Market)} m
+        WHERE m.status = %s
+          AND NOT EXISTS (SELECT 1 FROM velocity_counts c WHERE c.market_id = m.id AND c.scope = %s)
+        """,
+        [GLOBAL, Market.Status.OPEN, GLOBAL],
+    )
+    if connection.vendor == "postgresql":
+        cursor.execute("ANALYZE velocity_counts")
+
+
+def _market_states(now):
+    """Per market (sorted by pk): odds and participants now and as of 1 h and 24 h ago, and the
+    volume traded per hour over each window, as numpy arrays.
+
+    Odds and participants "now" are the market's current state. "Then" is the last snapshot at
+    or before now - W; a market younger than that uses its first snapshot; a market without
+    snapshots uses its current state (no change). Volume rates run between snapshots (the last
+    one stands for now), so they change when a snapshot is taken, not every minute.
+    """
+    snapshots = MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__lte=now)
+    active = MarketActivity.objects.filter(
+        market=OuterRef("pk"), bucket_start__gt=window_starts(now)["24h"], bucket_start__lte=now
+    )
+    rows = list(
+        Market.objects.filter(Q(status=Market.Status.OPEN) | Exists(active))
+        .annotate(
+            at_1h=Subquery(snapshots.filter(taken_at__lte=now - WINDOWS["1h"]).order_by("-taken_at").values("pk")[:1]),
+            at_24h=Subquery(
+                snapshots.filter(taken_at__lte=now - WINDOWS["24h"]).order_by("-taken_at").values("pk")[:1]
+            ),
+            first=Subquery(snapshots.order_by("taken_at").values("pk")[:1]),
+            last=Subquery(snapshots.order_by("-taken_at").values("pk")[:1]),
+        )
+        .order_by("pk")
+        .values_list("pk", "probability", "participant_count", "at_1h", "at_24h", "first", "last")
+    )
+    wanted = sorted({pk for row in rows for pk in row[3:] if pk is not None})
+    snaps = {}
+    for start in range(0, len(wanted), 10_000):  # SQLite's parameter limit; 1-4 queries at 10k markets
+        for pk, taken_at, probability, volume_total, participants in MarketSnapshot.objects.filter(
+            pk__in=wanted[start : start + 10_000]
+        ).values_list("pk", "taken_at", "probability", "volume_total", "participant_count"):
+            snaps[pk] = (taken_at.timestamp() / 3600.0, probability, volume_total, participants)
+
+    n = len(rows)
+    none = (np.nan, np.nan, np.nan, np.nan)
+    state = {"pk": np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)}
+    state["p_now"] = np.fromiter((r[1] for r in rows), dtype=float, count=n)
+    state["n_now"] = np.fromiter((r[2] for r in rows), dtype=float, count=n)
+    last = [snaps.get(r[6], none) for r in rows]
+    last_hour = np.fromiter((t[0] for t in last), dtype=float, count=n)
+    last_volume = np.fromiter((t[2] for t in last), dtype=float, count=n)
+    for label, column in (("1h", 3), ("24h", 4)):
+        then = [snaps.get(r[column]) or snaps.get(r[5], none) for r in rows]
+        p_then = np.fromiter((t[1] for t in then), dtype=float, count=n)
+        n_then = np.fromiter((t[3] for t in then), dtype=float, count=n)
+        state[f"p_{label}"] = np.where(np.isnan(p_then), state["p_now"], p_then)
+        state[f"n_{label}"] = np.where(np.isnan(n_then), state["n_now"], n_then)
+        hours = last_hour - np.fromiter((t[0] for t in then), dtype=float, count=n)
+        state[f"volume_{label}"] = np.nan_to_num(last_volume - np.fromiter((t[2] for t in then), dtype=float, count=n))
+        state[f"hours_{label}"] = np.nan_to_num(hours)
+    return state
+
+
+VELOCITY_COUNTS = (
+    "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h",
+    "unique_users_5m", "unique_users_1h", "unique_users_24h",
+)
+VELOCITY_FIELDS = (
+    *VELOCITY_COUNTS, "ctr_24h", "odds_change_1h", "odds_change_24h", "volume_spike_ratio",
+    "participant_delta_24h", "rising_score", "computed_at",
+)
+
+
+@transaction.atomic
+def market_velocity_refresh(*, now):
+    """Recompute every MarketVelocity row except trending_score as of `now`; returns counts.
+
+    Rows: every scope with activity in the last 24 h, and a global row for every open
+    market; rows outside that set are deleted. A row whose values did not change is not
+    rewritten (most rows, minute to minute), so its computed_at is when its values last
+    changed; the run's own time is the task's last success (ops.TaskRun, /healthz).
+    """
+    table_writers_serialize(WRITERS_KEY)
+    _analytic_session()
+    with connection.cursor() as cursor:
+        _window_counts_store(cursor, now)
+        state = _market_states(now)
+        _market_values_store(cursor, state)
+        _rising_store(cursor, state)
+        written = _velocity_write(cursor, now)
+        cursor.execute("SELECT COUNT(*), COUNT(DISTINCT market_id) FROM velocity_counts")
+        rows, markets = cursor.fetchone()
+        for temporary in ("velocity_counts", "velocity_markets", "velocity_rising"):
+            cursor.execute(f"DROP TABLE {temporary}")
+    gone = MarketActivity.objects.filter(
+        market=OuterRef("market"), scope=OuterRef("scope"), bucket_start__gt=window_starts(now)["24h"],
+        bucket_start__lte=now,
+    )
+    deleted, _ = (
+        MarketVelocity.objects.exclude(Exists(gone)).exclude(scope=GLOBAL, market__status=Market.Status.OPEN).delete()
+    )
+    transaction.on_commit(catalog_version_bump)
+    return {"rows": rows, "written": written, "deleted": deleted, "markets": markets}
+
+
+def _temporary_fill(cursor, table, types, values, key=None):
+    """A new temporary table with columns `types` (name -> SQL type), filled from `values`
+    (name -> list): one array per column on PostgreSQL. `key`: columns to index for joins."""
+    names = list(types)
+    cursor.execute(f"CREATE TEMPORARY TABLE {table} (" + ", ".join(f"{n} {types[n]}" for n in names) + ")")
+    if key:
+        cursor.execute(f"CREATE INDEX {table}_key ON {table} ({', '.join(key)})")
+    if not values[names[0]]:
+        return
+    if connection.vendor == "postgresql":
+        casts = ", ".join(f"%s::{types[n]}[]" for n in names)
+        cursor.execute(f"INSERT INTO {table} SELECT * FROM unnest({casts})", [values[n] for n in names])
+        cursor.execute(f"ANALYZE {table}")
+    else:
+        placeholders = ", ".join(["%s"] * len(names))
+        cursor.executemany(
+            f"INSERT INTO {table} VALUES ({placeholders})", list(zip(*(values[n] for n in names), strict=True))
+        )
+
+
+def _market_values_store(cursor, state):
+    """The market-level velocity values (odds changes, volume spike, participant delta) into a
+    temporary table velocity_markets."""
+    spike = ratio_of_rates(state["volume_1h"], state["hours_1h"], state["volume_24h"], state["hours_24h"])
+    _temporary_fill(
+        cursor, "velocity_markets",
+        {"market_id": "bigint", "odds_1h": "double precision", "odds_24h": "double precision",
+         "spike": "double precision", "participants": "bigint"},
+        {"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
+         "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), "spike": spike.tolist(),
+         "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
+        key=["market_id"],
+    )
+
+
+def _rising_store(cursor, state):
+    """Rising scores (SPEC 5, markets.scores.rising_score) of the rows that can
+    have one, into a temporary table velocity_rising: it needs trades in 24 h and an odds move,
+    so only those rows travel to Python and back."""
+    moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
+    rows = []
+    if moved:
+        _temporary_fill(cursor, "velocity_moved", {"market_id": "bigint"}, {"market_id": moved}, key=["market_id"])
+        cursor.execute(
+            "SELECT c.market_id, c.scope, c.trades_24h FROM velocity_counts c "
+            "JOIN velocity_moved m ON m.market_id = c.market_id WHERE c.trades_24h > 0"
+        )
+        rows = cursor.fetchall()
+        cursor.execute("DROP TABLE velocity_moved")
+    market_pk = np.asarray([r[0] for r in rows], dtype=np.int64)
+    at = np.searchsorted(state["pk"], market_pk)
+    rising = rising_score(state["p_now"][at], state["p_24h"][at], np.asarray([r[2] for r in rows], dtype=float))
+    _temporary_fill(
+        cursor, "velocity_rising",
+        {"market_id": "bigint", "scope": "varchar(8)", "rising": "double precision"},
+        {"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
+        key=["market_id", "scope"],
+    )
+
+
+def _velocity_write(cursor, now):
+    """Insert new MarketVelocity rows and rewrite those whose values changed, in one statement
+    from the temporary tables; returns how many rows were written. Unchanged rows are filtered
+    out before the insert, so they are neither rewritten nor locked."""
+    qn = connection.ops.quote_name
+    table = _table(MarketVelocity)
+    compared = [name for name in VELOCITY_FIELDS if name != "computed_at"]
+    new = f"""
+        SELECT c.market_id, c.scope, {", ".join(f"c.{name}" for name in VELOCITY_COUNTS)},
+               CASE WHEN c.impressions_24h > 0
+                    THEN CAST(c.clicks_24h AS DOUBLE PRECISION) / c.impressions_24h ELSE 0.0 END AS ctr_24h,
+               m.odds_1h AS odds_change_1h, m.odds_24h AS odds_change_24h, m.spike AS volume_spike_ratio,
+               m.participants AS participant_delta_24h, COALESCE(r.rising, 0.0) AS rising_score
+        FROM velocity_counts c
+        JOIN velocity_markets m ON m.market_id = c.market_id
+        LEFT JOIN velocity_rising r ON r.market_id = c.market_id AND r.scope = c.scope"""
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    stored = ", ".join(f"v.{qn(name)}" for name in compared)
+    incoming = ", ".join(f"n.{name}" for name in compared)
+    updates = ", ".join(f"{qn(name)} = excluded.{qn(name)}" for name in VELOCITY_FIELDS)
+    cursor.execute(
+        f"""
+        INSERT INTO {table} (market_id, scope, {", ".join(qn(n) for n in compared)}, computed_at, trending_score)
+        SELECT n.market_id, n.scope, {incoming}, %s, 0.0
+        FROM ({new}) n
+        LEFT JOIN {table} v ON v.market_id = n.market_id AND v.scope = n.scope
+        WHERE v.id IS NULL OR ({stored}) {differs} ({incoming})
+        ON CONFLICT (market_id, scope) DO UPDATE SET {updates}
+        """,
+        [_adapt(now)],
+    )
+    return cursor.rowcount
+
+
+def _trending_inputs(now, market_pks=None, scope=None):
+    """Rows (market_pk, scope, activity last hour, activity 24 h, users 24 h) with activity in 24 h.
+
+    Activity is `engagements`: interactions with a positive weight (views, clicks, trades,
+    shares, comments, bookmarks...), summed from the buckets as of `now`. Users are the
+    row's unique_users_24h from the last velocity run (at most a minute old): the very number
+    the feed checks local support against, without counting a day of user sets again.
+    """
+    starts = window_starts(now)
+    s1h, s24, until = _adapt(starts["1h"]), _adapt(starts["24h"]), _adapt(now)
+    where, params = "", []
+    if market_pks is not None:
+        where += f" AND market_id IN ({', '.join(['%s'] * len(market_pks))})"
+        params += list(market_pks)
+    if scope is not None:
+        where += " AND scope = %s"
+        params.append(scope)
+    sql = f"""
+        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(v.unique_users_24h, 0)
+        FROM (
+            SELECT market_id, scope,
+                   SUM(CASE WHEN bucket_start > %s THEN engagements ELSE 0 END) AS e1h,
+                   SUM(engagements) AS e24
+            FROM {_table(MarketActivity)}
+            WHERE bucket_start > %s AND bucket_start <= %s{where}
+            GROUP BY market_id, scope
+            HAVING SUM(engagements) > 0
+        ) a
+        LEFT JOIN {_table(MarketVelocity)} v ON v.market_id = a.market_id AND v.scope = a.scope
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [s1h, s24, until, *params])
+        return cursor.fetchall()
+
+
+def trending_scores(rows, min_users):
+    """(raw, score) arrays for rows of _trending_inputs: SPEC 9 raw score, ranked within each scope."""
+    if not rows:
+        return np.zeros(0), np.zeros(0)
+    _, scopes, e1h, e24, users = zip(*rows, strict=True)
+    raw = trending_raw(np.asarray(e1h, float), np.asarray(e24, float))
+    scopes = np.asarray(scopes, dtype=object)
+    supported = (scopes == GLOBAL) | (np.asarray(users) >= min_users)
+    return raw, rank_normalise(raw, scopes.astype(str), eligible=supported)
+
+
+@transaction.atomic
+def market_trending_refresh(*, now, min_users):
+    """Recompute trending_score of every market and scope as of `now`; returns counts.
+
+    A country scope ranks only markets with at least `min_users` distinct users there in
+    24 h (the caller reads it from the active feed configs); the global scope has no minimum.
+    """
+    table_writers_serialize(WRITERS_KEY)
+    _analytic_session()
+    rows = _trending_inputs(now)
+    _, scores = trending_scores(rows, min_users)
+    scored = {(row[0], row[1]): score for row, score in zip(rows, scores.tolist(), strict=True) if score > 0}
+    current = {
+        (pk, scope): score for pk, scope, score in
+        MarketVelocity.objects.filter(trending_score__gt=0).values_list("market_id", "scope", "trending_score")
+    }
+    # Rows trending before and not now go back to 0; rows whose score did not move are not written.
+    changed = {key: scored.get(key, 0.0) for key in scored.keys() | current.keys()}
+    changed = {key: score for key, score in changed.items() if current.get(key, 0.0) != score}
+    keys = sorted(changed)
+    with connection.cursor() as cursor:
+        _temporary_fill(
+            cursor, "trending_scores", {"market_id": "bigint", "scope": "varchar(8)", "score": "double precision"},
+            {"market_id": [k[0] for k in keys], "scope": [k[1] for k in keys], "score": [changed[k] for k in keys]},
+        )
+        # A row velocity has not written yet starts with zeros; velocity fills it within a minute.
+        zeros = ", ".join(["0"] * (len(VELOCITY_FIELDS) - 1))
+        others = ", ".join(name for name in VELOCITY_FIELDS if name != "computed_at")
+        cursor.execute(
+            f"""
+            INSERT INTO {_table(MarketVelocity)} (market_id, scope, {others}, computed_at, trending_score)
+            SELECT market_id, scope, {zeros}, %s, score FROM trending_scores WHERE true
+            ON CONFLICT (market_id, scope) DO UPDATE SET trending_score = excluded.trending_score
+            """,
+            [_adapt(now)],
+        )
+        cursor.execute("DROP TABLE trending_scores")
+    transaction.on_commit(catalog_version_bump)
+    return {"scored": len(scored), "written": len(changed), "reset": len(current.keys() - scored.keys()),
+            "min_local_users": min_users}
+
+
+def market_trending_list(*, scope, limit):
+    """(as_of, items) for GET /api/trending: the open markets trending in `scope`, best first.
+
+    Each item is (MarketVelocity with its market and tags, inputs) where inputs are the
+    trending formula's terms recomputed from the buckets as of the last trending run, so a
+    reader can see why a market ranks where it does. Four queries whatever `limit` is.
+    """
+    from ops.models import TaskRun
+
+    rows = list(
+        MarketVelocity.objects.filter(scope=scope, trending_score__gt=0, market__status=Market.Status.OPEN)
+        .select_related("market")
+        .prefetch_related("market__tags")
+        .order_by("-trending_score", "market__market_id")[:limit]
+    )
+    run = TaskRun.objects.filter(name="markets.trending_refresh").values_list("last_success_at", flat=True).first()
+    as_of = run or max((r.computed_at for r in rows), default=None)
+    inputs = {}
+    if rows and as_of:
+        for pk, _, e1h, e24, users in _trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope):
+            inputs[pk] = (e1h, e24, users)
+    items = []
+    for row in rows:
+        e1h, e24, _ = inputs.get(row.market_id, (0, 0, 0))
+        raw, log_term = float(trending_raw(e1h, e24)), float(np.log1p(e24))
+        items.append((row, {
+            "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
+            "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,
+        }))
+    return as_of, items
