@@ -7,8 +7,8 @@ A generated catalog of the Polymarket catalog's shape (the site's 9 categories, 
 long tail, 1-6 tags a market), velocity rows for every market and 50 countries, and a user
 with 300 affinities, 2,000 impressions over 7 days and 200 interactions. Reports the
 server-side p50 / p95 of the whole request (Django + DRF + loading + ranking, through the
-WSGI handler, no network), the peak RSS, and, in the same run, the baseline: SPEC 6's
-formula computed the naive way, with per-market queries for depth and followup as the old system did.
+WSGI handler, no network), the peak RSS, and, in the same run, the baseline: the final
+score computed the naive way, with per-market queries for depth and followup as the old system did.
 """
 import argparse
 import random
@@ -112,7 +112,7 @@ def build_user(markets, rng, now):
 
 
 def naive_feed(now, limit=20):
-    """The old system: SPEC 6 per market, with a query per market for depth and one for followup."""
+    """The old system: the final score per market, with a query per market for depth and one for followup."""
     from django.db.models import Avg
 
     from markets.models import Market, MarketVelocity
@@ -249,7 +249,7 @@ def main():
         print(f"GET /api/feed?limit=20: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {percentile(timings, 99):.1f} ms")
         print(f"peak RSS of the serving process: {result['rss_mb']:.0f} MB")
         if baseline:
-            print(f"baseline (naive SPEC 6, per-market queries): median {median(baseline):.0f} ms over "
+            print(f"baseline (naive final score, per-market queries): median {median(baseline):.0f} ms over "
                   f"{args.baseline_runs} runs; ratio {median(baseline) / p50:.0f}x the p50")
     finally:
         teardown(connection)

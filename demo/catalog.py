@@ -1058,7 +1058,7 @@ def demo_catalog_write(*, catalog, now):
     history and the editorial boosts.
 
     Idempotent: a second run with the same catalog writes nothing. A market whose trading state
-    the upsert changes gets a snapshot at `now`, like any other state change (SPEC 2); a new one
+    the upsert changes gets a snapshot at `now`, like any other state change; a new one
     gets its generated history instead.
     """
     rows = [

@@ -1,4 +1,4 @@
-"""Cache calls that never fail a request: Redis is a cache here, the database is the truth (SPEC 1, 11)."""
+"""Cache calls that never fail a request: Redis is a cache here, the database is the truth."""
 import logging
 
 from django.core.cache import cache

@@ -1,4 +1,4 @@
-"""Who is calling (SPEC 10): a logged-in user, a signed anonymous key, or a service acting for users.
+"""Who is calling: a logged-in user, a signed anonymous key, or a service acting for users.
 
 - An authenticated user is `u:<id>`.
 - An anonymous visitor carries a key signed by the server (cookie `feed_uk` or header

@@ -178,14 +178,15 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Ingestion limits (SPEC 10, 11). The body limit is checked before the body is read.
+# Ingestion limits: body, event and batch sizes, and how far ahead of the server an event may be.
+# The body limit is checked before the body is read.
 TRACK_MAX_BODY_BYTES = env.int("TRACK_MAX_BODY_BYTES", default=1_048_576)
 TRACK_MAX_EVENT_BYTES = env.int("TRACK_MAX_EVENT_BYTES", default=8_192)
 TRACK_MAX_BATCH = env.int("TRACK_MAX_BATCH", default=500)
 TRACK_MAX_FUTURE_SECONDS = env.int("TRACK_MAX_FUTURE_SECONDS", default=300)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(TRACK_MAX_BODY_BYTES, 2_621_440)
 
-# Anonymous identity: signed keys in a cookie and the response (SPEC 10).
+# Anonymous identity: signed keys in a cookie and the response.
 ANON_KEY_COOKIE = "feed_uk"
 ANON_KEY_MAX_AGE = env.int("ANON_KEY_MAX_AGE", default=365 * 24 * 3600)
 

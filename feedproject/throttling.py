@@ -1,4 +1,4 @@
-"""Request rates per client that fail open: throttling never turns into a 500 (SPEC 11).
+"""Request rates per client that fail open: throttling never turns into a 500.
 
 A module of its own: DRF imports throttle classes while its views are loading.
 """

@@ -1,4 +1,4 @@
-"""Trending and market-movement math of SPEC 5 and 9: pure numpy, no Django.
+"""Trending, rising and market-movement math: pure numpy, no Django.
 
 tracking/velocity.py loads the window counts and snapshot states, calls these, and
 writes MarketVelocity.
@@ -13,7 +13,7 @@ MIN_EXPECTED_PER_HOUR = 1.0
 
 
 def trending_raw(observed_1h, activity_24h, min_expected=MIN_EXPECTED_PER_HOUR):
-    """SPEC 9 before ranking: (o - e)^2 / e when o > e, else 0, plus ln(1 + activity_24h).
+    """Trending before ranking: (o - e)^2 / e when o > e, else 0, plus ln(1 + activity_24h).
 
     `e` is the 24 h activity scaled to one hour (never below `min_expected`).
     """
@@ -63,7 +63,13 @@ def ratio_of_rates(delta_recent, span_recent_h, delta_base, span_base_h):
 
 
 def rising_score(p_now, p_24h_ago, trades_24h):
-    """SPEC 5: min(1, |logit(p_now) - logit(p_24h)| / 1.5) * min(1, ln(1 + trades) / ln(51)), vectorized."""
+    """How much the odds moved in 24 h, backed by trades.
+
+    min(1, |logit(p_now) - logit(p_24h)| / 1.5) * min(1, ln(1 + trades) / ln(51)).
+
+    Vectorized. A move of 1.5 in logit (e.g. 50% -> 82%) with 50 trades scores 1; odds are
+    clipped to [0.01, 0.99] so a market at 0% or 100% does not score an infinite move.
+    """
     p_now = np.clip(np.asarray(p_now, dtype=float), 0.01, 0.99)
     p_old = np.clip(np.asarray(p_24h_ago, dtype=float), 0.01, 0.99)
     logit_change = np.abs(np.log(p_now / (1 - p_now)) - np.log(p_old / (1 - p_old)))

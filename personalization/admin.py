@@ -55,7 +55,7 @@ class TopicAffinityAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description="value now")
     def value_now(self, obj):
-        # `score` is the value at updated_at (lazy decay, SPEC 4); this is what ranking sees now.
+        # `score` is the value at updated_at (lazy decay); this is what ranking sees now.
         half_life = HALF_LIFE.get(obj.horizon)
         if half_life is None:
             return "-"

@@ -3,10 +3,10 @@
 The per-market inputs (category, tags, dates, trending, rising, boosts) are shared by every
 user, so each process keeps them as numpy arrays (`personalization.ranking.inputs.Catalog`)
 and reloads them when the catalog version in the cache moves (bumped by market updates,
-imports and the beat tasks), at most every few seconds, and at least every minute even if
-the cache cannot be reached. Those ages are measured on the `now` of the request that asks,
-never on the wall clock, so a replay or a simulation on its own clock reloads as live
-traffic would. Per request, only the user's own rows are read, in a fixed number of queries
+imports, editors and the beat tasks, which run every minute), at most every few seconds; when
+the cache cannot be reached, every minute. Those ages are measured on the `now` of the
+request that asks, never on the wall clock, so a replay or a simulation on its own clock
+reloads as live traffic would. Per request, only the user's own rows are read, in a fixed number of queries
 whatever the catalog size.
 """
 import itertools
@@ -32,7 +32,7 @@ from personalization.ranking.params import FeedParams
 from tracking.models import Impression, Interaction
 
 MIN_RELOAD_SECONDS = 5  # catalog: a burst of market updates reloads the arrays once, not once per update
-MAX_AGE_SECONDS = 60  # reload at least this often, whatever the cache says (or when it is down)
+MAX_AGE_SECONDS = 60  # with the cache down, reload this often: no bump can be seen then
 RECENT_LIMIT = 20
 CHUNK = 5000
 RECENT_TYPES = ("view_market", "click")
@@ -76,7 +76,9 @@ class _Cached:
         version, ok = cache_get(self.version_key)
         self.degraded = not ok
         age = self._age(now)
-        stale = age is None or age > MAX_AGE_SECONDS or (ok and version != self.version)
+        # A reachable cache's version is the truth: every write bumps it and so does each beat run,
+        # which also repairs a bump lost to a cache blip within a minute.
+        stale = age is None or (version != self.version if ok else age > MAX_AGE_SECONDS)
         if stale and (age is None or age >= self.min_reload):
             with self.lock:
                 age = self._age(now)

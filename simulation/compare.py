@@ -28,15 +28,15 @@ class ConfigError(ValueError):
 
 
 def config_resolve(value, surface="home"):
-    """(label, params) for "default" (SPEC defaults), "active" (the active FeedConfig of `surface`),
+    """(label, params) for "default" (the parameters' defaults), "active" (the active FeedConfig of `surface`),
     "tuned" (tuned_v2.json), a FeedConfig version number of `surface` in this database, or a JSON
     file of params (full or partial)."""
     if value in (None, "", "default"):
-        return "v1 (SPEC defaults)", params_complete(None)
+        return "v1 (defaults)", params_complete(None)
     if value == "active":
         config = FeedConfig.objects.filter(surface=surface, is_active=True).first()
         if config is None:
-            return "v1 (SPEC defaults)", params_complete(None)
+            return "v1 (defaults)", params_complete(None)
         value = str(config.version)
     if value == "tuned":
         value = str(TUNED_V2)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 DAY = 86400.0
-REPEAT_LIMIT = 3  # SPEC 7: at most 3 showings in 24 h unless the market changed
+REPEAT_LIMIT = 3  # the frequency cap: at most 3 showings in 24 h unless the market changed
 POOL_GROUPS = {
     "personal": "personal", "trending_local": "trending", "trending_global": "trending",
     "exploration": "exploration", "editorial": "editorial",
@@ -62,7 +62,7 @@ def _logit(p):
 
 def changed_enough(p_then, p_now, volume_then, volume_now, *, min_prob=0.10, min_logit=0.8, volume_ratio=2.0,
                    min_volume=1000.0):
-    """SPEC 7's "changed enough to re-show": the odds moved, or the volume at least doubled."""
+    """"Changed enough to re-show": the odds moved, or the volume at least doubled."""
     if abs(p_now - p_then) >= min_prob - 1e-12 or abs(_logit(p_now) - _logit(p_then)) >= min_logit - 1e-12:
         return True
     return volume_now >= volume_ratio * volume_then and volume_now >= min_volume

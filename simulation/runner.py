@@ -33,7 +33,7 @@ _TICK, _SESSION, _FEED = 0, 1, 2  # at the same instant: the beat first, then ne
 
 @dataclass(frozen=True)
 class BeatSchedule:
-    """Minutes between runs of each beat task on the simulated clock (docs/simulation.md: why not SPEC 9's)."""
+    """Minutes between runs of each beat task on the simulated clock (docs/simulation.md: why not the live schedule)."""
 
     trending: int = 30
     velocity: int = 180

@@ -19,7 +19,7 @@ RANDOM, POPULAR, ORIGINAL, CONFIG = "random", "popular", "original", "config"
 
 
 def params_complete(params):
-    """A full nested params dict: the SPEC defaults overridden by `params` (a partial dict is fine)."""
+    """A full nested params dict: the defaults overridden by `params` (a partial dict is fine)."""
     merged = default_params()
     for group, values in (params or {}).items():
         merged.setdefault(group, {}).update(values)
@@ -77,7 +77,7 @@ class ConfigFeed(Strategy):
 
 
 class OriginalFormulaFeed(Strategy):
-    """SPEC 6's final score with the SPEC defaults, best first: no caps, no quotas, no diversity.
+    """The final score with the default parameters, best first: no caps, no quotas, no diversity.
 
     Hidden markets stay out (a hide is the user's explicit wish, not a ranking rule).
     """

@@ -1,4 +1,4 @@
-"""Entry point of one arm's process: `python -m simulation.worker SPEC.json`.
+"""Entry point of one arm's process: `python -m simulation.worker ARM.json`.
 
 Each arm that drives the system gets its own scratch SQLite file and an in-process cache, so arms
 run side by side without sharing state, and nothing touches the project's own database or Redis.

@@ -17,7 +17,7 @@ from tracking.models import Impression, Interaction, MarketActivity, MarketActiv
 
 
 class EventTypeFilter(admin.SimpleListFilter):
-    """The SPEC 3 event types, without a SELECT DISTINCT over the whole log."""
+    """The event types of the vocabulary, without a SELECT DISTINCT over the whole log."""
 
     title = "event type"
     parameter_name = "event_type"

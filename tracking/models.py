@@ -65,7 +65,7 @@ class Interaction(models.Model):
 
 
 class RejectedEvent(models.Model):
-    """An event that failed validation, kept whole for inspection (SPEC 11)."""
+    """An event that failed validation, kept whole for inspection."""
 
     received_at = models.DateTimeField()
     endpoint = models.CharField(max_length=32)

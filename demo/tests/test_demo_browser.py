@@ -393,7 +393,7 @@ def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, cata
     assert bet.metadata["side"] == "yes" and bet.metadata["amount"] == 10 and bet.metadata["simulated"] is True
 
     # The next feed leads with the picked category and says why: "Because you follow Sports",
-    # "Because you're exploring NBA". (Diversity caps keep it from taking over: SPEC 8.)
+    # "Because you're exploring NBA". (Diversity caps keep it from taking over.)
     assert not any(c["reason_text"].startswith("Because you") for c in first_feed)
     refresh(browser)
     after = cards(browser)

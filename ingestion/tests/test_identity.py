@@ -1,4 +1,4 @@
-"""SPEC 10 identity: signed anonymous keys, logged-in users, services acting for users."""
+"""Identity: signed anonymous keys, logged-in users, services acting for users."""
 import pytest
 from django.contrib.auth.models import Permission, User
 from rest_framework.authtoken.models import Token

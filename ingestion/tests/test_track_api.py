@@ -1,4 +1,4 @@
-"""POST /api/track: per-event results, bad input (SPEC 11) and idempotency."""
+"""POST /api/track: per-event results, bad input and idempotency."""
 import json
 import uuid
 from datetime import timedelta

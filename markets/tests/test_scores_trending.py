@@ -1,4 +1,4 @@
-"""markets/scores.py: the SPEC 9 trending formula, rank normalisation and rate ratios (no database)."""
+"""markets/scores.py: the trending formula, rank normalisation and rate ratios (no database)."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Version 1 of every surface's FeedConfig, with the SPEC defaults, active."""
+"""Version 1 of every surface's FeedConfig, with the default parameters, active."""
 from django.db import migrations
 
 
@@ -9,7 +9,7 @@ def create_defaults(apps, schema_editor):
     for surface in ("home", "category", "market_related"):
         if not FeedConfig.objects.filter(surface=surface).exists():
             FeedConfig.objects.create(
-                surface=surface, version=1, is_active=True, params=default_params(), note="SPEC defaults"
+                surface=surface, version=1, is_active=True, params=default_params(), note="defaults"
             )
 
 

@@ -1,4 +1,4 @@
-"""Event weights and the lazy exponential decay of topic affinities (SPEC sections 3 and 4)."""
+"""Event weights applied to topic affinities, and their lazy exponential decay."""
 from datetime import timedelta
 
 from feedproject.vocabulary import EVENT_WEIGHTS

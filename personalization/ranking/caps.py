@@ -1,4 +1,4 @@
-"""Frequency caps, fatigue and "changed enough to re-show" (SPEC section 7), vectorized."""
+"""Frequency caps, fatigue and "changed enough to re-show" , vectorized."""
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Feed composition (SPEC section 8): pools, quotas with rollover, interleaving, diversity, sections."""
+"""Feed composition: pools, quotas with rollover, interleaving, diversity, sections."""
 from dataclasses import dataclass
 
 import numpy as np

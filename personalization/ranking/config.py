@@ -1,4 +1,5 @@
-"""Feed parameters: every tunable of SPEC sections 4-8 with its default and bounds.
+"""Feed parameters: every tunable of the ranking (interest, features, score, caps, composition),
+with its default and bounds.
 
 FeedConfig rows store these as nested JSON ({"weights": {...}, "quotas": {...}, ...});
 admin builds its form from PARAMS, and the ranking code reads a `FeedParams`.
@@ -23,7 +24,7 @@ class Param:
 
 
 PARAMS = (
-    # SPEC 6: score weights
+    # score weights: personal = the weighted "personal:" terms; final = personal + trending, rising, boosts, penalties
     Param("weights", "interest", 0.35, 0, 2, "personal: blended long-term + session interest"),
     Param("weights", "similarity", 0.25, 0, 2, "personal: overlap with recently viewed markets"),
     Param("weights", "depth", 0.15, 0, 2, "personal: mean dwell in the category / 30 s"),
@@ -37,25 +38,25 @@ PARAMS = (
     Param("weights", "sports_boost", 1.0, 0, 2, "multiplier of the 0.5 sports boost"),
     Param("weights", "cooldown", 0.15, 0, 2),
     Param("weights", "frequency", 0.10, 0, 2),
-    # SPEC 8: quotas (must sum to 1)
+    # pool quotas of a feed (must sum to 1)
     Param("quotas", "personal", 0.50, 0, 1),
     Param("quotas", "trending_local", 0.10, 0, 1),
     Param("quotas", "trending_global", 0.15, 0, 1),
     Param("quotas", "exploration", 0.15, 0, 1),
     Param("quotas", "editorial", 0.10, 0, 1),
-    # SPEC 7: caps and fatigue
+    # frequency caps and fatigue
     Param("caps", "cooldown_minutes", 30, 0, 1440, "do not re-show a market shown this recently", integer=True),
     Param("caps", "max_shows_24h", 3, 1, 50, "do not re-show after this many showings in 24 h", integer=True),
     Param("caps", "fatigue_shows_7d", 5, 1, 100, "showings in 7 days without a positive action", integer=True),
     Param("caps", "fatigue_days", 7, 1, 60, "how long a fatigued market stays suppressed", integer=True),
     Param("caps", "cooldown_half_life_hours", 6, 0.1, 168, "half-life of the cooldown penalty"),
-    # SPEC 7: changed enough to re-show
+    # a capped market may come back when it changed this much
     Param("reshow", "min_abs_prob_change", 0.10, 0.01, 1),
     Param("reshow", "min_abs_logit_change", 0.8, 0.05, 10),
     Param("reshow", "volume_ratio", 2.0, 1.1, 100),
     Param("reshow", "min_volume", 1000, 0, 1e9),
     Param("reshow", "max_extra_per_day", 2, 0, 20, integer=True),
-    # SPEC 8: diversity
+    # diversity
     Param(
         "diversity", "max_per_category_top", 3, 1, 20, "at most this many of one category in the first N", integer=True
     ),
@@ -64,11 +65,11 @@ PARAMS = (
     Param("diversity", "repeat_scale", 0.75, 0, 1),
     Param("diversity", "repeat_floor", 0.25, 0, 1),
     Param("diversity", "max_non_personal_run", 2, 1, 10, integer=True),
-    # SPEC 8: exploration
+    # exploration
     Param("exploration", "max_long_affinity", 0.1, 0, 1, "categories below this long-term affinity are explored"),
     Param("exploration", "trending_weight", 0.5, 0, 1),
     Param("exploration", "freshness_weight", 0.5, 0, 1),
-    # SPEC 4: blending and features
+    # blending long-term taste with session intent, and feature scales
     Param("interest", "beta_max", 0.5, 0, 1, "largest share of session intent in the blend"),
     Param("interest", "beta_k", 3.0, 0.1, 100, "session mass at which beta is half of beta_max"),
     Param("interest", "prior_mass", 5.0, 0, 100, "prior k of the affinity normalisation"),
@@ -84,7 +85,7 @@ GROUPS = tuple(dict.fromkeys(p.group for p in PARAMS))
 
 
 def default_params():
-    """The SPEC defaults as the nested dict stored in FeedConfig.params."""
+    """The defaults as the nested dict stored in FeedConfig.params."""
     nested = {group: {} for group in GROUPS}
     for p in PARAMS:
         nested[p.group][p.name] = p.default

@@ -1,4 +1,5 @@
-"""Candidate features of SPEC section 5 and the score of section 6, vectorized over the catalog."""
+"""Candidate features (interest, similarity, depth, freshness, followup, trending, rising, boosts, penalties)
+and the personal and final scores, vectorized over the catalog."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,7 +130,7 @@ def user_state_features(catalog, user, now, params):
 
 
 def score(catalog, user, params, now, surface="home"):
-    """Every feature of SPEC 5 and the personal / final scores of SPEC 6 for every market."""
+    """Every feature and the personal / final scores for every market."""
     k = params.interest.prior_mass
     (long_cat, long_tag), (neg_cat, neg_tag) = affinity_tables(user.long, catalog, k)
     (sess_cat, sess_tag), _ = affinity_tables(user.session, catalog, k)

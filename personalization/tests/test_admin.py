@@ -192,7 +192,7 @@ def test_an_out_of_bounds_value_is_refused_with_a_clear_message(admin_client, fi
     form = response.context["adminform"].form
     assert form.errors[field] == [message]
     assert list(form.errors) == [field]  # no misleading follow-up errors (e.g. about quotas)
-    assert FeedConfig.objects.count() == 3  # the three SPEC-default versions, nothing new
+    assert FeedConfig.objects.count() == 3  # the three default versions, nothing new
 
 
 def test_quotas_that_do_not_sum_to_one_are_refused_with_a_clear_message(admin_client):

@@ -1,4 +1,4 @@
-"""The ranking library (SPEC 4-8), without a database: hand-computed cases and invariants."""
+"""The ranking library, without a database: hand-computed cases and invariants."""
 import ast
 import math
 from pathlib import Path
@@ -39,7 +39,7 @@ def test_the_ranking_library_imports_nothing_from_django():
                 assert not name.startswith("personalization.") or name.startswith("personalization.ranking"), name
 
 
-# --- SPEC 4: affinities -----------------------------------------------------------------
+# --- affinities ------------------------------------------------------------------------
 
 
 def test_long_term_decay_halves_a_score_after_one_half_life():
@@ -77,7 +77,7 @@ def test_session_intent_shifts_the_feed_but_one_click_does_not_take_it_over():
     assert after < len(after_items) / 2
 
 
-# --- SPEC 5-6: features and score -------------------------------------------------------
+# --- features and score ----------------------------------------------------------------
 
 
 def test_freshness_and_cooldown_follow_their_half_lives():
@@ -135,7 +135,7 @@ def test_the_final_score_is_the_weighted_sum_of_its_components():
     assert scored.final[i] == pytest.approx(personal + extra)
 
 
-# --- SPEC 7: caps and re-show --------------------------------------------------------------
+# --- caps and re-show ---------------------------------------------------------------------
 
 
 def shown(minutes_ago, **extra):
@@ -220,7 +220,7 @@ def test_hidden_is_never_shown_even_when_it_changed():
     assert ranking.filtered[0] == caps.HIDDEN
 
 
-# --- SPEC 8: composition --------------------------------------------------------------------
+# --- composition ---------------------------------------------------------------------------
 
 
 def with_local(catalog, country="IL"):

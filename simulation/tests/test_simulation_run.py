@@ -110,8 +110,8 @@ def test_configs_resolve_from_versions_the_active_one_and_files(tmp_path):
     assert config_resolve(str(version))[1]["weights"]["interest"] == 0.9
     label, from_file = config_resolve(str(tmp_path / "change.json"))
     assert label == "more trending" and from_file["weights"]["trending"] == 0.8
-    assert from_file["weights"]["interest"] == default_params()["weights"]["interest"]  # the rest: SPEC defaults
-    assert config_resolve("default") == ("v1 (SPEC defaults)", default_params())
+    assert from_file["weights"]["interest"] == default_params()["weights"]["interest"]  # the rest: the defaults
+    assert config_resolve("default") == ("v1 (defaults)", default_params())
 
 
 @pytest.mark.django_db

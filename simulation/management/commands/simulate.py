@@ -21,7 +21,7 @@ from simulation.compare import (
 class Command(BaseCommand):
     help = (
         "Simulate users browsing the feed for some days under two FeedConfigs and three baselines "
-        "(random, most popular, SPEC 6 formula without caps or quotas) with the same seed; print the "
+        "(random, most popular, the original fixed formula without caps or quotas) with the same seed; print the "
         "metrics and write results.json and metrics_by_day.png. The project's database is only read "
         "(for --config-a/--config-b versions): every arm runs on its own scratch SQLite file."
     )
@@ -35,7 +35,7 @@ class Command(BaseCommand):
                                  "default: the demo generator.")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--config-a", default="default",
-                            help="'default' (SPEC defaults), 'active', 'tuned', a home FeedConfig version, "
+                            help="'default' (the parameters' defaults), 'active', 'tuned', a home FeedConfig version, "
                                  "or a JSON file.")
         parser.add_argument("--config-b", default="tuned", help="Same choices as --config-a.")
         parser.add_argument("--out", default="var/simulation", metavar="DIR", help="Where results go.")
