@@ -2,7 +2,7 @@
 import io
 
 from django.conf import settings
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -33,8 +33,21 @@ class LimitedJSONParser(JSONParser):
         return super().parse(io.BytesIO(body), media_type, parser_context)
 
 
+def anon_key_field():
+    """The optional `anon_key` of every CallerApi response, for its output serializer to declare."""
+    return serializers.CharField(
+        required=False,
+        help_text="A newly issued signed anonymous key (also set as a cookie and in X-User-Key); send it back.",
+    )
+
+
 class CallerApi(APIView):
-    """An APIView that knows its caller and hands a new anonymous key back when it issued one."""
+    """An APIView that knows its caller and hands a new anonymous key back when it issued one.
+
+    The key goes back in the cookie, the X-User-Key header and, on a successful JSON object,
+    as `anon_key`, all in `finalize_response`, so no view can forget one of them. Each view's
+    output serializer declares `anon_key_field()` to document it.
+    """
 
     def caller(self, request, acting_for=None):
         if not hasattr(request, "_feed_caller"):
@@ -53,4 +66,7 @@ class CallerApi(APIView):
                 httponly=True, samesite="Lax", secure=not settings.DEBUG,
             )
             response["X-User-Key"] = caller.issued_token
+            # Error bodies keep DRF's shape; the cookie and header still carry the key.
+            if status.is_success(response.status_code) and isinstance(getattr(response, "data", None), dict):
+                response.data["anon_key"] = caller.issued_token
         return response

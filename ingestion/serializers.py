@@ -1,6 +1,12 @@
-"""DRF serializers that document the tracking API; built from the validation table in tracking/validation.py."""
+"""DRF serializers that document the tracking API; built from the validation table in tracking/validation.py.
+
+Requests are validated by tracking/validation.py; these serializers document them. The
+response is built by hand from IngestResult (cheaper than a serializer per event result);
+ingestion/tests/test_track_api.py checks it against IngestResponseSerializer key by key.
+"""
 from rest_framework import serializers
 
+from feedproject.api import anon_key_field
 from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS
 
 COUNTRY = r"^[A-Za-z]{2}$"
@@ -56,8 +62,8 @@ class EventResultSerializer(serializers.Serializer):
 
 
 class IngestResponseSerializer(serializers.Serializer):
-    user_key = serializers.CharField()
-    anon_key = serializers.CharField(required=False, help_text="A newly issued signed anonymous key.")
+    user_key = serializers.CharField(allow_null=True, help_text="Null for a service that names the user per event.")
+    anon_key = anon_key_field()
     accepted = serializers.IntegerField()
     duplicate = serializers.IntegerField()
     rejected = serializers.IntegerField()

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from markets.models import Market
+from markets.selectors import markets_list
 from markets.serializers import MarketSerializer, MarketStateSerializer
 from markets.services import market_state_update
 
@@ -38,16 +39,9 @@ class MarketListApi(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        queryset = Market.objects.prefetch_related("tags")
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
-        if params.get("category"):
-            queryset = queryset.filter(category=params["category"])
-        if params.get("tag"):
-            queryset = queryset.filter(tags__slug=params["tag"])
-        if params.get("q"):
-            queryset = queryset.filter(title__icontains=params["q"])
-        return queryset
+        return markets_list(
+            status=params.get("status"), category=params.get("category"), tag=params.get("tag"), q=params.get("q")
+        )
 
 
 class MarketDetailApi(APIView):

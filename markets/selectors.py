@@ -33,3 +33,20 @@ def markets_for_ingest(*, market_ids):
         slug: MarketInfo(pk, slug, category, tuple(sorted(tags[pk])), probability, volume_24h)
         for pk, slug, category, probability, volume_24h in rows
     }
+
+
+def markets_list(*, status=None, category=None, tag=None, q=None):
+    """Markets in the model's order (volume first), with their tags prefetched; empty filters are ignored.
+
+    `tag` is a tag slug, `q` words of the title (case-insensitive).
+    """
+    queryset = Market.objects.prefetch_related("tags")
+    if status:
+        queryset = queryset.filter(status=status)
+    if category:
+        queryset = queryset.filter(category=category)
+    if tag:
+        queryset = queryset.filter(tags__slug=tag)
+    if q:
+        queryset = queryset.filter(title__icontains=q)
+    return queryset

@@ -1,14 +1,14 @@
-"""The read side: GET /api/feed, POST /api/rank, GET /api/profile."""
-from datetime import timedelta
+"""The read side: GET /api/feed, POST /api/rank, GET /api/profile.
 
+The caller's new anonymous key, when one was issued, is added by CallerApi.finalize_response.
+"""
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from feedproject.api import CallerApi
 from feedproject.vocabulary import Section
-from personalization.models import TopicAffinity, UserProfile
-from personalization.ranking.affinity import HALF_LIFE, decay_factor
+from personalization.selectors import profile_get
 from personalization.serializers import (
     FeedQuerySerializer,
     FeedResponseSerializer,
@@ -17,7 +17,6 @@ from personalization.serializers import (
     RankResponseSerializer,
 )
 from personalization.services import feed_build, markets_rank
-from tracking.models import Interaction
 
 
 def market_payload(catalog, i):
@@ -36,6 +35,8 @@ def market_payload(catalog, i):
 
 
 def feed_payload(result, *, with_components, with_filtered=False):
+    """The feed in FeedResponseSerializer's shape, built by hand: through the serializer it would cost
+    more than a millisecond per feed. test_feed_api checks it against the serializer, key by key."""
     catalog = result.catalog
     sections = {str(section): [] for section in Section}
     for item in result.ranking.items:
@@ -61,6 +62,17 @@ def feed_payload(result, *, with_components, with_filtered=False):
     return payload
 
 
+def ranked_payload(catalog, ranked, *, with_components):
+    """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items."""
+    items = []
+    for rank, (i, score, components, left_out_by) in enumerate(ranked):
+        item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by}
+        if with_components:
+            item["components"] = {k: round(v, 4) for k, v in components.items()}
+        items.append(item)
+    return items
+
+
 class FeedApi(CallerApi):
     """The caller's ranked feed: hero, grid and stream, each item with its reason."""
 
@@ -74,12 +86,9 @@ class FeedApi(CallerApi):
             user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
             feed_request_id=q.get("feed_request_id"), now=timezone.now(),
         )
-        payload = feed_payload(
-            result, with_components=caller.is_staff, with_filtered=caller.is_staff and q["debug"]
+        return Response(
+            feed_payload(result, with_components=caller.is_staff, with_filtered=caller.is_staff and q["debug"])
         )
-        if caller.issued_token:
-            payload["anon_key"] = caller.issued_token
-        return Response(payload)
 
 
 class RankApi(CallerApi):
@@ -95,18 +104,11 @@ class RankApi(CallerApi):
             user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
             country=data.get("geo", ""), now=timezone.now(),
         )
-        items = []
-        for rank, (i, score, components, left_out_by) in enumerate(ranked):
-            item = {
-                "market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by
-            }
-            if caller.is_staff:
-                item["components"] = {k: round(v, 4) for k, v in components.items()}
-            items.append(item)
-        payload = {"user_key": caller.user_key, "degraded": degraded, "ranked": items, "unknown": unknown}
-        if caller.issued_token:
-            payload["anon_key"] = caller.issued_token
-        return Response(payload)
+        payload = {
+            "user_key": caller.user_key, "degraded": degraded, "unknown": unknown,
+            "ranked": ranked_payload(catalog, ranked, with_components=caller.is_staff),
+        }
+        return Response(RankResponseSerializer(payload).data)
 
 
 class ProfileApi(CallerApi):
@@ -118,29 +120,4 @@ class ProfileApi(CallerApi):
     )
     def get(self, request):
         caller = self.caller(request, acting_for=request.query_params.get("user_key"))
-        now = timezone.now()
-        profile = UserProfile.objects.filter(user_key=caller.user_key).first()
-        affinities = {"long": [], "session": []}
-        for a in TopicAffinity.objects.filter(user_key=caller.user_key):
-            value = a.score * decay_factor(now - a.updated_at, HALF_LIFE[a.horizon])
-            affinities[a.horizon].append({"topic_type": a.topic_type, "topic": a.topic_value, "value": round(value, 4)})
-        for values in affinities.values():
-            values.sort(key=lambda v: -v["value"])
-        recent = [
-            {"market_id": market_id, "event_type": event_type, "occurred_at": at}
-            for market_id, event_type, at in Interaction.objects.filter(
-                user_key=caller.user_key, occurred_at__gte=now - timedelta(days=7)
-            ).order_by("-occurred_at").values_list("market__market_id", "event_type", "occurred_at")[:50]
-        ]
-        payload = {
-            "user_key": caller.user_key,
-            "country": profile.geo_country if profile else "",
-            "last_active_at": profile.last_active_at if profile else None,
-            "session_started_at": profile.session_started_at if profile else None,
-            "total_interactions": profile.total_interactions if profile else 0,
-            "affinities": affinities,
-            "recent": recent,
-        }
-        if caller.issued_token:
-            payload["anon_key"] = caller.issued_token
-        return Response(payload)
+        return Response(ProfileResponseSerializer(profile_get(user_key=caller.user_key, now=timezone.now())).data)

@@ -1,7 +1,14 @@
-"""Shapes of the feed API (documentation and query validation)."""
+"""Request and response shapes of the feed API; the OpenAPI schema is generated from them.
+
+GET /api/rank and /api/profile are rendered through their response serializers. GET /api/feed
+builds its payload by hand (the serializer would cost more than a millisecond a feed), and
+personalization/tests/test_feed_api.py checks that payload against FeedResponseSerializer.
+"""
 from rest_framework import serializers
 
+from feedproject.api import anon_key_field
 from feedproject.vocabulary import Section, Surface, choices
+from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
 
 SURFACES = choices(Surface)
 
@@ -40,16 +47,22 @@ class FeedSectionsSerializer(serializers.Serializer):
     stream = FeedItemSerializer(many=True)
 
 
+class FilteredMarketSerializer(serializers.Serializer):
+    market_id = serializers.CharField()
+    title = serializers.CharField()
+    rule = serializers.ChoiceField(choices=[HIDDEN, FATIGUE, COOLDOWN, CAP_24H], help_text="The rule that left it out.")
+
+
 class FeedResponseSerializer(serializers.Serializer):
     feed_request_id = serializers.UUIDField()
     user_key = serializers.CharField()
-    anon_key = serializers.CharField(required=False)
+    anon_key = anon_key_field()
     generated_at = serializers.DateTimeField()
     degraded = serializers.BooleanField(help_text="True when a cached input could not be checked.")
     surface = serializers.CharField()
     config_version = serializers.IntegerField()
     sections = FeedSectionsSerializer()
-    filtered = serializers.ListField(child=serializers.DictField(), required=False, help_text="Staff with debug=1.")
+    filtered = FilteredMarketSerializer(many=True, required=False, help_text="Staff with debug=1.")
 
 
 class RankRequestSerializer(serializers.Serializer):
@@ -64,11 +77,12 @@ class RankedSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField()
     left_out_by = serializers.CharField(allow_null=True, help_text="The cap that keeps it out of the feed, if any.")
-    components = serializers.DictField(child=serializers.FloatField(), required=False)
+    components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
 
 
 class RankResponseSerializer(serializers.Serializer):
     user_key = serializers.CharField()
+    anon_key = anon_key_field()
     degraded = serializers.BooleanField()
     ranked = RankedSerializer(many=True)
     unknown = serializers.ListField(child=serializers.CharField(), help_text="Unknown, closed or resolved markets.")
@@ -93,7 +107,7 @@ class RecentEventSerializer(serializers.Serializer):
 
 class ProfileResponseSerializer(serializers.Serializer):
     user_key = serializers.CharField()
-    anon_key = serializers.CharField(required=False)
+    anon_key = anon_key_field()
     country = serializers.CharField(allow_blank=True)
     last_active_at = serializers.DateTimeField(allow_null=True)
     session_started_at = serializers.DateTimeField(allow_null=True)

@@ -8,6 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from feedproject.tests.serializer_shape import assert_matches_serializer
+from ingestion.serializers import IngestResponseSerializer
 from ingestion.tests.conftest import make_event
 from markets.tests.factories import MarketFactory
 from personalization.selectors import catalog_current
@@ -146,3 +148,10 @@ def test_the_query_count_of_a_batch_does_not_grow_with_its_size(api):
     # savepoint, raw insert, profile insert + lock, affinities, market states, 3 user-state
     # upserts, 2 activity upserts, release
     assert counts[0] == counts[1] == 12, counts
+
+
+def test_the_hand_built_response_sends_exactly_the_fields_its_serializer_declares(api, nba_market):
+    event = make_event()
+    body = post(api, {"events": [event, event, make_event(event_type="clack")]}).json()  # a new visitor: anon_key
+    assert [r["status"] for r in body["results"]] == ["accepted", "duplicate", "rejected"]
+    assert_matches_serializer(IngestResponseSerializer, body)

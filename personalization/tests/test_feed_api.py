@@ -9,12 +9,14 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from feedproject.tests.serializer_shape import assert_matches_serializer
 from ingestion.tests.conftest import make_event, make_impression
 from markets.models import Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.feed_configs import feed_config_save_version
 from personalization.ranking.config import default_params
 from personalization.selectors import caches_reset, catalog_current
+from personalization.serializers import FeedResponseSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +180,64 @@ def test_bad_query_parameters_are_a_400(catalog):
     assert APIClient().get("/api/feed?limit=0").status_code == 400
     assert APIClient().get("/api/feed?surface=nope").status_code == 400
     assert APIClient().post("/api/rank", {"market_ids": []}, format="json").status_code == 400
+
+
+def test_the_hand_built_feed_sends_exactly_the_fields_its_serializer_declares(catalog, admin_user):
+    visitor = APIClient().get("/api/feed?limit=20").json()  # a new visitor: anon_key
+    staff = APIClient()
+    staff.force_authenticate(admin_user)
+    staff.post("/api/track", make_event(market_id="sports-1", event_type="hide"), format="json")
+    debug = staff.get("/api/feed?limit=20&debug=1").json()  # components, and sports-1 under filtered
+    assert_matches_serializer(FeedResponseSerializer, visitor, debug)
+
+
+def test_rank_and_profile_hand_a_new_visitor_its_key_in_the_body_header_and_cookie(catalog):
+    for response in (
+        APIClient().post("/api/rank", {"market_ids": ["sports-1"]}, format="json"),
+        APIClient().get("/api/profile"),
+    ):
+        body = response.json()
+        assert body["anon_key"] == response["X-User-Key"] == response.cookies["feed_uk"].value
+        assert body["anon_key"].startswith(body["user_key"] + ":")
+
+
+def test_a_refused_request_keeps_the_error_body_but_still_sets_the_new_key(catalog):
+    response = APIClient().get("/api/profile?user_key=u:1")
+    assert response.status_code == 403
+    assert set(response.json()) == {"detail"}
+    assert response["X-User-Key"] == response.cookies["feed_uk"].value
+
+
+def _active_user(client, markets):
+    """A visitor with interactions, affinities (a tag per market), shown markets and a hidden one."""
+    client.post("/api/track", {"events": [make_event(market_id=m.market_id) for m in markets]}, format="json")
+    client.post("/api/track", make_event(market_id=markets[0].market_id, event_type="hide"), format="json")
+    client.post(
+        "/api/impressions", {"impressions": [make_impression(market_id=m.market_id) for m in markets]}, format="json"
+    )
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_rank_runs_the_same_five_queries_whatever_the_number_of_markets_and_rows(size, django_assert_num_queries):
+    markets = [MarketFactory(tags=[TagFactory()], market_id=f"ranked-{k}") for k in range(size)]
+    client = APIClient()
+    _active_user(client, markets)
+    body = {"market_ids": [m.market_id for m in markets]}
+    client.post("/api/rank", body, format="json")  # loads the catalog and the feed config: warm from here on
+    # the user's profile, affinities, market states, impression counts, recent interactions
+    with django_assert_num_queries(5):
+        response = client.post("/api/rank", body, format="json")
+    ranked = response.json()["ranked"]
+    assert len(ranked) == size and ranked[-1]["left_out_by"] == "hidden"
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_the_profile_runs_the_same_three_queries_whatever_its_size(size, django_assert_num_queries):
+    markets = [MarketFactory(tags=[TagFactory()], market_id=f"seen-{k}") for k in range(size)]
+    client = APIClient()
+    _active_user(client, markets)
+    # the profile, the affinities, the recent interactions with their market ids (no catalog read)
+    with django_assert_num_queries(3):
+        body = client.get("/api/profile").json()
+    assert len(body["recent"]) == size + 1
+    assert len(body["affinities"]["long"]) == size + 1  # a tag per market, and their category
