@@ -8,9 +8,10 @@ from tracking.velocity import market_trending_list
 
 
 class TrendingApi(APIView):
-    """Markets trending in one scope, best first, with the inputs of their scores (SPEC 9).
+    """Markets trending in one scope, best first, with the inputs of their scores.
 
-    A country scope lists only markets with enough distinct users there in 24 h (SPEC 5).
+    A country scope lists only markets with enough distinct users there in 24 h (the
+    smallest `features.local_min_users` of the active feed configs, 5 by default).
     """
 
     @extend_schema(
