@@ -59,9 +59,10 @@ class MarketDisplay:
 class _Cached:
     """A value rebuilt when its version stamp moves; thread-safe, one rebuild at a time.
 
-    Ages are seconds between the callers' `now`s. A `now` earlier than the load (a replay
-    that restarted, a test on another date) counts as stale: the value belongs to another
-    timeline.
+    Ages are seconds between the callers' `now`s. A `now` earlier than the load (a request
+    that read its clock a moment before another thread's, an event batch received in the
+    past) counts as age 0: the value is the database's current state, whatever time the
+    caller works in, so only a version bump or, with the cache down, time moving on renews it.
     """
 
     def __init__(self, version_key, build, min_reload_seconds=0.0):
@@ -73,8 +74,7 @@ class _Cached:
     def _age(self, now):
         if self.value is None or self.loaded_at is None:
             return None
-        age = (now - self.loaded_at).total_seconds()
-        return None if age < 0 else age
+        return max(0.0, (now - self.loaded_at).total_seconds())
 
     def get(self, now):
         version, ok = cache_get(self.version_key)
@@ -88,7 +88,7 @@ class _Cached:
                 age = self._age(now)
                 if age is None or age >= self.min_reload:
                     self.value = self.build()
-                    self.version, self.loaded_at = version, now
+                    self.version, self.loaded_at = version, max(now, self.loaded_at or now)
         return self.value
 
     def reset(self):

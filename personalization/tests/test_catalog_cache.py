@@ -45,9 +45,14 @@ def test_with_the_cache_down_it_reloads_after_the_maximum_age_on_the_request_clo
     assert degraded and reloaded.pk.size == 2
 
 
-def test_a_request_from_before_the_load_gets_a_fresh_catalog():
+def test_a_caller_working_in_the_past_is_served_the_loaded_catalog_without_a_rebuild():
+    """Event batches received in the past (a replay, the demo seeder) and a thread whose clock
+    read came a moment earlier must not rebuild the arrays: they are the database's state now."""
     MarketFactory()
     first, _ = catalog_current(now=T)
+    assert catalog_current(now=T - timedelta(milliseconds=3))[0] is first
+    assert catalog_current(now=T - timedelta(days=30))[0] is first
     MarketFactory()
-    assert catalog_current(now=T - timedelta(days=30))[0].pk.size == 2
-    assert first.pk.size == 1
+    catalog_version_bump()
+    assert catalog_current(now=T - timedelta(days=30))[0] is first  # its age is 0: under the minimum
+    assert catalog_current(now=seconds(MIN_RELOAD_SECONDS))[0].pk.size == 2
