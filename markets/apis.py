@@ -1,5 +1,5 @@
 """Read the catalog; let the trading backend push market state."""
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions
@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from markets.models import Market
-from markets.selectors import markets_list
+from markets.selectors import market_get, markets_list
 from markets.serializers import MarketSerializer, MarketStateSerializer
 from markets.services import market_state_update
 
@@ -54,14 +54,19 @@ class MarketDetailApi(APIView):
 
     @extend_schema(responses=MarketSerializer)
     def get(self, request, market_id):
-        market = get_object_or_404(Market.objects.prefetch_related("tags"), market_id=market_id)
-        return Response(MarketSerializer(market).data)
+        return Response(MarketSerializer(_market_or_404(market_id)).data)
 
     @extend_schema(request=MarketStateSerializer, responses=MarketSerializer)
     def patch(self, request, market_id):
-        get_object_or_404(Market, market_id=market_id)
+        _market_or_404(market_id)
         serializer = MarketStateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        market, _ = market_state_update(market_id=market_id, changes=serializer.validated_data, at=timezone.now())
-        market = Market.objects.prefetch_related("tags").get(pk=market.pk)
-        return Response(MarketSerializer(market).data)
+        market_state_update(market_id=market_id, changes=serializer.validated_data, at=timezone.now())
+        return Response(MarketSerializer(market_get(market_id=market_id)).data)
+
+
+def _market_or_404(market_id):
+    try:
+        return market_get(market_id=market_id)
+    except Market.DoesNotExist:
+        raise Http404(f"No market {market_id!r}.") from None

@@ -50,3 +50,8 @@ def markets_list(*, status=None, category=None, tag=None, q=None):
     if q:
         queryset = queryset.filter(title__icontains=q)
     return queryset
+
+
+def market_get(*, market_id):
+    """One market with its tags prefetched; Market.DoesNotExist for an unknown slug."""
+    return Market.objects.prefetch_related("tags").get(market_id=market_id)

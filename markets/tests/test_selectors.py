@@ -1,8 +1,8 @@
-"""markets_list: the read behind GET /api/markets."""
+"""market_get and markets_list: the reads behind GET /api/markets and /api/markets/<id>."""
 import pytest
 
 from markets.models import Market
-from markets.selectors import markets_list
+from markets.selectors import market_get, markets_list
 from markets.tests.factories import MarketFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,3 +21,12 @@ def test_each_filter_narrows_the_list_and_empty_ones_are_ignored():
     assert ids(tag="nba") == ["celtics", "lakers"]
     assert ids(q="LAKERS") == ["lakers"]
     assert ids(status="open", tag="nba", q="win") == ["lakers"]
+
+
+def test_market_get_returns_the_market_with_its_tags_or_raises_for_an_unknown_slug(django_assert_num_queries):
+    MarketFactory(market_id="m-1", tags=[TagFactory(label="NBA"), TagFactory(label="NFL")])
+    with django_assert_num_queries(2):
+        market = market_get(market_id="m-1")
+        assert sorted(t.label for t in market.tags.all()) == ["NBA", "NFL"]
+    with pytest.raises(Market.DoesNotExist):
+        market_get(market_id="nope")
