@@ -201,17 +201,22 @@ def _steady_state(now):
     state in which hourly runs keep finding the rows that crossed the tolerance since the last run."""
     from django.db import connection
 
+    from feedproject.db import seconds_between
     from personalization.decay import rebase_age
+    from personalization.ranking.affinity import HALF_LIFE, decayed_sql
 
     period = rebase_age("long").total_seconds()
+    value, value_params = decayed_sql(
+        "score", seconds_between("new_at", "updated_at"), repr(HALF_LIFE["long"].total_seconds())
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            """UPDATE personalization_topicaffinity
-               SET score = score * POWER(2.0, -EXTRACT(EPOCH FROM (new_at - updated_at)) / %s), updated_at = new_at
+            f"""UPDATE personalization_topicaffinity
+               SET score = {value}, updated_at = new_at
                FROM (SELECT id AS row_id, %s::timestamptz - make_interval(secs => random() * %s) AS new_at
                      FROM personalization_topicaffinity WHERE horizon = 'long') spread
                WHERE id = row_id""",
-            [30 * 86400.0, now, period],
+            [*value_params, now, period],
         )
         cursor.execute("VACUUM ANALYZE personalization_topicaffinity")
 

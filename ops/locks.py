@@ -14,13 +14,12 @@ as they go, so the lease can stay short.
 """
 import time
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import F, Q
 
+from feedproject.db import transaction_lock
 from ops.models import TaskRun
 
 
@@ -85,9 +84,7 @@ def lock_release(lease, **fields):
 def table_writers_serialize(key):
     """Inside a transaction: wait until no other transaction that called this with `key` is open.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite already runs one writing
-    transaction at a time (IMMEDIATE mode), so there is nothing to do.
+    A transaction-scoped advisory lock on PostgreSQL; nothing on SQLite, whose writing
+    transactions already run one at a time (feedproject.db.transaction_lock).
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(key.encode())])
+    transaction_lock(key)

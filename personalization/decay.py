@@ -10,8 +10,16 @@ import math
 
 from django.db import connection, transaction
 
+from feedproject.db import (
+    for_update_skip_locked,
+    in_subquery,
+    seconds_between,
+    sql_datetime,
+    sql_table,
+    temporary_table_create,
+)
 from personalization.models import TopicAffinity, UserProfile
-from personalization.ranking.affinity import HALF_LIFE, PRUNE_BELOW, SESSION_GAP
+from personalization.ranking.affinity import HALF_LIFE, PRUNE_BELOW, SESSION_GAP, decayed_sql
 
 DECAY_CHUNK_ROWS = 20_000
 EXPIRY_CHUNK_USERS = 1_000
@@ -27,21 +35,13 @@ def rebase_age(horizon):
     return HALF_LIFE[horizon] * math.log2(1 / (1 - REBASE_TOLERANCE))
 
 
-def _value_sql(now_param):
-    """SQL for score x 2^(-(now - updated_at) / half_life), half-life by horizon, in seconds.
-
-    All in double precision: PostgreSQL's EXTRACT returns numeric, and numeric POWER over
-    millions of rows is ~18x slower (bench/pipeline.py).
-    """
-    if connection.vendor == "postgresql":
-        elapsed = f"CAST(EXTRACT(EPOCH FROM ({now_param} - updated_at)) AS DOUBLE PRECISION)"
-    else:
-        elapsed = f"((julianday({now_param}) - julianday(updated_at)) * 86400.0)"
+def _value_sql(now):
+    """(SQL, params): a row's value at `now`, with the half-life of its horizon."""
     long_s = HALF_LIFE[TopicAffinity.Horizon.LONG].total_seconds()
     session_s = HALF_LIFE[TopicAffinity.Horizon.SESSION].total_seconds()
     half_life = (f"(CASE WHEN horizon = '{TopicAffinity.Horizon.LONG}' THEN CAST({long_s!r} AS DOUBLE PRECISION) "
                  f"ELSE CAST({session_s!r} AS DOUBLE PRECISION) END)")
-    return f"(score * POWER(CAST(2.0 AS DOUBLE PRECISION), -({elapsed}) / {half_life}))"
+    return decayed_sql("score", seconds_between(now, "updated_at"), half_life)
 
 
 def affinities_decay_materialize(*, now, chunk_rows=DECAY_CHUNK_ROWS, on_chunk=None):
@@ -54,28 +54,24 @@ def affinities_decay_materialize(*, now, chunk_rows=DECAY_CHUNK_ROWS, on_chunk=N
     nor deadlocks with one; the next run, or the user's next event, rebases them.
     Work goes in chunks of `chunk_rows`, each its own short transaction.
     """
-    table = connection.ops.quote_name(TopicAffinity._meta.db_table)
-    is_pg = connection.vendor == "postgresql"
-    value = _value_sql("%s::timestamptz" if is_pg else "%s")
-    # PostgreSQL: ARRAY(...) runs the locking subquery once and the outer statement then finds
-    # the rows by primary key; with IN (...) the planner may hash it against a full scan.
-    lock = " FOR UPDATE SKIP LOCKED" if is_pg else ""
-    ids = "id = ANY(ARRAY({}))" if is_pg else "id IN ({})"
-    adapt = connection.ops.adapt_datetimefield_value
-    now_db = adapt(now)
+    table = sql_table(TopicAffinity)
+    value, value_params = _value_sql(now)
+    lock = for_update_skip_locked()
+    now_db = sql_datetime(now)
     updated = deleted = 0
 
     # Dust: one scan for the few rows to delete, then deletes that check again under the lock.
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {table} WHERE updated_at < %s AND ABS({value}) < %s",
-                       [now_db, now_db, PRUNE_BELOW])
+                       [now_db, *value_params, PRUNE_BELOW])
         dust = [row[0] for row in cursor.fetchall()]
     for start in range(0, len(dust), chunk_rows):
         chunk = dust[start : start + chunk_rows]
         rows = (f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(chunk))}) "
                 f"AND updated_at < %s AND ABS({value}) < %s{lock}")
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE {ids.format(rows)}", [*chunk, now_db, now_db, PRUNE_BELOW])
+            cursor.execute(f"DELETE FROM {table} WHERE {in_subquery('id', rows)}",
+                           [*chunk, now_db, *value_params, PRUNE_BELOW])
             deleted += cursor.rowcount
         if on_chunk:
             on_chunk()
@@ -85,11 +81,11 @@ def affinities_decay_materialize(*, now, chunk_rows=DECAY_CHUNK_ROWS, on_chunk=N
     # few neighbouring pages, 2.5x faster than in updated_at order (docs/pipeline.md).
     long_horizon = TopicAffinity.Horizon.LONG
     due = ("(horizon = %s AND updated_at < %s) OR (horizon <> %s AND updated_at < %s)", [
-        long_horizon, adapt(now - rebase_age(long_horizon)), long_horizon,
-        adapt(now - rebase_age(TopicAffinity.Horizon.SESSION)),
+        long_horizon, sql_datetime(now - rebase_age(long_horizon)), long_horizon,
+        sql_datetime(now - rebase_age(TopicAffinity.Horizon.SESSION)),
     ])
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMPORARY TABLE affinity_decay_due (seq bigint PRIMARY KEY, id bigint)")
+        temporary_table_create(cursor, "affinity_decay_due", {"seq": "bigint", "id": "bigint"}, primary_key="seq")
         try:
             cursor.execute(
                 f"INSERT INTO affinity_decay_due SELECT ROW_NUMBER() OVER (ORDER BY user_key, horizon, topic_type, "
@@ -103,8 +99,8 @@ def affinities_decay_materialize(*, now, chunk_rows=DECAY_CHUNK_ROWS, on_chunk=N
                         f"AND seq <= %s) AND ({due[0]}){lock}")
                 with transaction.atomic():
                     cursor.execute(
-                        f"UPDATE {table} SET score = {value}, updated_at = %s WHERE {ids.format(rows)}",
-                        [now_db, now_db, low, low + chunk_rows, *due[1]],
+                        f"UPDATE {table} SET score = {value}, updated_at = %s WHERE {in_subquery('id', rows)}",
+                        [*value_params, now_db, low, low + chunk_rows, *due[1]],
                     )
                     updated += cursor.rowcount
                 if on_chunk:

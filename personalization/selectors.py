@@ -27,7 +27,7 @@ from markets.selectors import MarketInfo, markets_for_ingest
 from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
-from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decay_factor
+from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decay_factor, decayed
 from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.params import FeedParams
@@ -264,9 +264,9 @@ def user_data_load(*, user_key, catalog, now, country=""):
         "horizon", "topic_type", "topic_value", "score", Epoch("updated_at")
     ):
         if horizon == TopicAffinity.Horizon.LONG:
-            long[(topic_type, value)] = score * 2.0 ** (-(t - updated_at) / long_half)
+            long[(topic_type, value)] = decayed(score, updated_at, t, long_half)
         elif session_start is not None and updated_at >= session_start - 1e-3:
-            session[(topic_type, value)] = score * 2.0 ** (-(t - updated_at) / session_half)
+            session[(topic_type, value)] = decayed(score, updated_at, t, session_half)
 
     index = catalog.index_of_pk
     week_ago = now - timedelta(days=7)

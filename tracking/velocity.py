@@ -15,6 +15,16 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 
+from feedproject.db import (
+    is_distinct_from,
+    sql_datetime,
+    sql_name,
+    sql_table,
+    temporary_table_analyze,
+    temporary_table_create,
+    temporary_table_index,
+    transaction_jit_off,
+)
 from markets.models import Market, MarketSnapshot, MarketVelocity
 from markets.scores import MIN_EXPECTED_PER_HOUR, rank_normalise, ratio_of_rates, rising_score, trending_raw
 from markets.services import catalog_version_bump
@@ -34,22 +44,6 @@ def window_starts(now):
     return {name: now - length - BUCKET for name, length in WINDOWS.items()}
 
 
-def _analytic_session():
-    """PostgreSQL: no JIT for this transaction. Compiling these one-off aggregates costs more
-    (1.3 s of 3.6 s on the velocity aggregate in bench/pipeline.py) than it saves."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-
-
-def _adapt(value):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _table(model):
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 COUNT_COLUMNS = (
     "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h", "clicks_24h", "impressions_24h",
     "unique_users_5m", "unique_users_1h", "unique_users_24h",
@@ -61,16 +55,16 @@ def _window_counts_store(cursor, now):
     the last 24 h, and a global row of zeros for every other open market (the feed reads its
     rising score from it). Stays in the database: nothing per row travels to Python."""
     starts = window_starts(now)
-    s5, s1h, s24 = _adapt(starts["5m"]), _adapt(starts["1h"]), _adapt(starts["24h"])
-    until = _adapt(now)
-    cursor.execute(
-        "CREATE TEMPORARY TABLE velocity_counts (market_id bigint, scope varchar(8), "
-        + ", ".join(f"{name} bigint" for name in COUNT_COLUMNS) + ")"
+    s5, s1h, s24 = sql_datetime(starts["5m"]), sql_datetime(starts["1h"]), sql_datetime(starts["24h"])
+    until = sql_datetime(now)
+    temporary_table_create(
+        cursor, "velocity_counts",
+        {"market_id": "bigint", "scope": "varchar(8)", **{name: "bigint" for name in COUNT_COLUMNS}},
     )
     # One distinct count per window, each over its own index range: a CASE inside COUNT(DISTINCT)
     # would sort the whole day's user sets once per window.
     users = f"""
-        SELECT market_id, scope, COUNT(DISTINCT user_key) AS n FROM {_table(MarketActivityUser)}
+        SELECT market_id, scope, COUNT(DISTINCT user_key) AS n FROM {sql_table(MarketActivityUser)}
         WHERE bucket_start > {{since}} AND bucket_start <= %s GROUP BY market_id, scope"""
     cursor.execute(
         f"""
@@ -87,7 +81,7 @@ def _window_counts_store(cursor, now):
                    SUM(trades) AS t24,
                    SUM(clicks) AS clicks,
                    SUM(impressions) AS impressions
-            FROM {_table(MarketActivity)}
+            FROM {sql_table(MarketActivity)}
             WHERE bucket_start > %s AND bucket_start <= %s
             GROUP BY market_id, scope
         ) c
@@ -97,18 +91,17 @@ def _window_counts_store(cursor, now):
         """,
         [s5, s1h, s5, s1h, s24, until, s24, until, s1h, until, s5, until],
     )
-    cursor.execute("CREATE INDEX velocity_counts_key ON velocity_counts (market_id, scope)")
+    temporary_table_index(cursor, "velocity_counts", ["market_id", "scope"])
     cursor.execute(
         f"""
         INSERT INTO velocity_counts
-        SELECT m.id, %s, {", ".join(["0"] * len(COUNT_COLUMNS))} FROM {_table(Market)} m
+        SELECT m.id, %s, {", ".join(["0"] * len(COUNT_COLUMNS))} FROM {sql_table(Market)} m
         WHERE m.status = %s
           AND NOT EXISTS (SELECT 1 FROM velocity_counts c WHERE c.market_id = m.id AND c.scope = %s)
         """,
         [GLOBAL, Market.Status.OPEN, GLOBAL],
     )
-    if connection.vendor == "postgresql":
-        cursor.execute("ANALYZE velocity_counts")
+    temporary_table_analyze(cursor, "velocity_counts")
 
 
 def _market_states(now):
@@ -185,7 +178,9 @@ def market_velocity_refresh(*, now):
     changed; the run's own time is the task's last success (ops.TaskRun, /healthz).
     """
     table_writers_serialize(WRITERS_KEY)
-    _analytic_session()
+    # Compiling these one-off aggregates costs more than it saves (1.3 s of 3.6 s on the
+    # velocity aggregate in bench/pipeline.py).
+    transaction_jit_off()
     with connection.cursor() as cursor:
         _window_counts_store(cursor, now)
         state = _market_states(now)
@@ -207,37 +202,17 @@ def market_velocity_refresh(*, now):
     return {"rows": rows, "written": written, "deleted": deleted, "markets": markets}
 
 
-def _temporary_fill(cursor, table, types, values, key=None):
-    """A new temporary table with columns `types` (name -> SQL type), filled from `values`
-    (name -> list): one array per column on PostgreSQL. `key`: columns to index for joins."""
-    names = list(types)
-    cursor.execute(f"CREATE TEMPORARY TABLE {table} (" + ", ".join(f"{n} {types[n]}" for n in names) + ")")
-    if key:
-        cursor.execute(f"CREATE INDEX {table}_key ON {table} ({', '.join(key)})")
-    if not values[names[0]]:
-        return
-    if connection.vendor == "postgresql":
-        casts = ", ".join(f"%s::{types[n]}[]" for n in names)
-        cursor.execute(f"INSERT INTO {table} SELECT * FROM unnest({casts})", [values[n] for n in names])
-        cursor.execute(f"ANALYZE {table}")
-    else:
-        placeholders = ", ".join(["%s"] * len(names))
-        cursor.executemany(
-            f"INSERT INTO {table} VALUES ({placeholders})", list(zip(*(values[n] for n in names), strict=True))
-        )
-
-
 def _market_values_store(cursor, state):
     """The market-level velocity values (odds changes, volume spike, participant delta) into a
     temporary table velocity_markets."""
     spike = ratio_of_rates(state["volume_1h"], state["hours_1h"], state["volume_24h"], state["hours_24h"])
-    _temporary_fill(
+    temporary_table_create(
         cursor, "velocity_markets",
         {"market_id": "bigint", "odds_1h": "double precision", "odds_24h": "double precision",
          "spike": "double precision", "participants": "bigint"},
-        {"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
-         "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), "spike": spike.tolist(),
-         "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
+        values={"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
+                "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), "spike": spike.tolist(),
+                "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
         key=["market_id"],
     )
 
@@ -249,7 +224,9 @@ def _rising_store(cursor, state):
     moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
     rows = []
     if moved:
-        _temporary_fill(cursor, "velocity_moved", {"market_id": "bigint"}, {"market_id": moved}, key=["market_id"])
+        temporary_table_create(
+            cursor, "velocity_moved", {"market_id": "bigint"}, values={"market_id": moved}, key=["market_id"]
+        )
         cursor.execute(
             "SELECT c.market_id, c.scope, c.trades_24h FROM velocity_counts c "
             "JOIN velocity_moved m ON m.market_id = c.market_id WHERE c.trades_24h > 0"
@@ -259,10 +236,10 @@ def _rising_store(cursor, state):
     market_pk = np.asarray([r[0] for r in rows], dtype=np.int64)
     at = np.searchsorted(state["pk"], market_pk)
     rising = rising_score(state["p_now"][at], state["p_24h"][at], np.asarray([r[2] for r in rows], dtype=float))
-    _temporary_fill(
+    temporary_table_create(
         cursor, "velocity_rising",
         {"market_id": "bigint", "scope": "varchar(8)", "rising": "double precision"},
-        {"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
+        values={"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
         key=["market_id", "scope"],
     )
 
@@ -271,8 +248,7 @@ def _velocity_write(cursor, now):
     """Insert new MarketVelocity rows and rewrite those whose values changed, in one statement
     from the temporary tables; returns how many rows were written. Unchanged rows are filtered
     out before the insert, so they are neither rewritten nor locked."""
-    qn = connection.ops.quote_name
-    table = _table(MarketVelocity)
+    table = sql_table(MarketVelocity)
     compared = [name for name in VELOCITY_FIELDS if name != "computed_at"]
     new = f"""
         SELECT c.market_id, c.scope, {", ".join(f"c.{name}" for name in VELOCITY_COUNTS)},
@@ -283,20 +259,19 @@ def _velocity_write(cursor, now):
         FROM velocity_counts c
         JOIN velocity_markets m ON m.market_id = c.market_id
         LEFT JOIN velocity_rising r ON r.market_id = c.market_id AND r.scope = c.scope"""
-    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    stored = ", ".join(f"v.{qn(name)}" for name in compared)
+    stored = ", ".join(f"v.{sql_name(name)}" for name in compared)
     incoming = ", ".join(f"n.{name}" for name in compared)
-    updates = ", ".join(f"{qn(name)} = excluded.{qn(name)}" for name in VELOCITY_FIELDS)
+    updates = ", ".join(f"{sql_name(name)} = excluded.{sql_name(name)}" for name in VELOCITY_FIELDS)
     cursor.execute(
         f"""
-        INSERT INTO {table} (market_id, scope, {", ".join(qn(n) for n in compared)}, computed_at, trending_score)
+        INSERT INTO {table} (market_id, scope, {", ".join(sql_name(n) for n in compared)}, computed_at, trending_score)
         SELECT n.market_id, n.scope, {incoming}, %s, 0.0
         FROM ({new}) n
         LEFT JOIN {table} v ON v.market_id = n.market_id AND v.scope = n.scope
-        WHERE v.id IS NULL OR ({stored}) {differs} ({incoming})
+        WHERE v.id IS NULL OR {is_distinct_from(f"({stored})", f"({incoming})")}
         ON CONFLICT (market_id, scope) DO UPDATE SET {updates}
         """,
-        [_adapt(now)],
+        [sql_datetime(now)],
     )
     return cursor.rowcount
 
@@ -310,7 +285,7 @@ def _trending_inputs(now, market_pks=None, scope=None):
     the feed checks local support against, without counting a day of user sets again.
     """
     starts = window_starts(now)
-    s1h, s24, until = _adapt(starts["1h"]), _adapt(starts["24h"]), _adapt(now)
+    s1h, s24, until = sql_datetime(starts["1h"]), sql_datetime(starts["24h"]), sql_datetime(now)
     where, params = "", []
     if market_pks is not None:
         where += f" AND market_id IN ({', '.join(['%s'] * len(market_pks))})"
@@ -324,12 +299,12 @@ def _trending_inputs(now, market_pks=None, scope=None):
             SELECT market_id, scope,
                    SUM(CASE WHEN bucket_start > %s THEN engagements ELSE 0 END) AS e1h,
                    SUM(engagements) AS e24
-            FROM {_table(MarketActivity)}
+            FROM {sql_table(MarketActivity)}
             WHERE bucket_start > %s AND bucket_start <= %s{where}
             GROUP BY market_id, scope
             HAVING SUM(engagements) > 0
         ) a
-        LEFT JOIN {_table(MarketVelocity)} v ON v.market_id = a.market_id AND v.scope = a.scope
+        LEFT JOIN {sql_table(MarketVelocity)} v ON v.market_id = a.market_id AND v.scope = a.scope
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [s1h, s24, until, *params])
@@ -355,7 +330,7 @@ def market_trending_refresh(*, now, min_users):
     24 h (the caller reads it from the active feed configs); the global scope has no minimum.
     """
     table_writers_serialize(WRITERS_KEY)
-    _analytic_session()
+    transaction_jit_off()  # one-off aggregates, as in market_velocity_refresh
     rows = _trending_inputs(now)
     _, scores = trending_scores(rows, min_users)
     scored = {(row[0], row[1]): score for row, score in zip(rows, scores.tolist(), strict=True) if score > 0}
@@ -368,20 +343,21 @@ def market_trending_refresh(*, now, min_users):
     changed = {key: score for key, score in changed.items() if current.get(key, 0.0) != score}
     keys = sorted(changed)
     with connection.cursor() as cursor:
-        _temporary_fill(
+        temporary_table_create(
             cursor, "trending_scores", {"market_id": "bigint", "scope": "varchar(8)", "score": "double precision"},
-            {"market_id": [k[0] for k in keys], "scope": [k[1] for k in keys], "score": [changed[k] for k in keys]},
+            values={"market_id": [k[0] for k in keys], "scope": [k[1] for k in keys],
+                    "score": [changed[k] for k in keys]},
         )
         # A row velocity has not written yet starts with zeros; velocity fills it within a minute.
         zeros = ", ".join(["0"] * (len(VELOCITY_FIELDS) - 1))
         others = ", ".join(name for name in VELOCITY_FIELDS if name != "computed_at")
         cursor.execute(
             f"""
-            INSERT INTO {_table(MarketVelocity)} (market_id, scope, {others}, computed_at, trending_score)
+            INSERT INTO {sql_table(MarketVelocity)} (market_id, scope, {others}, computed_at, trending_score)
             SELECT market_id, scope, {zeros}, %s, score FROM trending_scores WHERE true
             ON CONFLICT (market_id, scope) DO UPDATE SET trending_score = excluded.trending_score
             """,
-            [_adapt(now)],
+            [sql_datetime(now)],
         )
         cursor.execute("DROP TABLE trending_scores")
     transaction.on_commit(catalog_version_bump)
