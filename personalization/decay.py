@@ -1,9 +1,9 @@
 """Beat maintenance of user state: materialize affinity decay, prune dust, expire idle sessions.
 
-Lazy decay (SPEC 4) keeps every stored (score, updated_at) exact: readers decay to
-their own `now`. These jobs only rebase rows to `now` and delete what has decayed to
-nothing, so they commute with ingestion and a second run at the same `now` changes
-nothing. Both work in chunks of short transactions and renew their task lease after
+Lazy decay keeps every stored (score, updated_at) exact: readers decay it to their own
+`now` (score x 2^(-age / half-life), personalization/ranking/affinity.py). These jobs only
+rebase rows to `now` and delete what has decayed to nothing, so they commute with
+ingestion and a second run at the same `now` changes nothing. Both work in chunks of short transactions and renew their task lease after
 each chunk.
 """
 import math

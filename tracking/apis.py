@@ -3,8 +3,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tracking.selectors import market_trending_list
 from tracking.serializers import TrendingQuerySerializer, TrendingSerializer
-from tracking.velocity import market_trending_list
 
 
 class TrendingApi(APIView):

@@ -26,7 +26,7 @@ from feedproject.db import (
     transaction_jit_off,
 )
 from markets.models import Market, MarketSnapshot, MarketVelocity
-from markets.scores import MIN_EXPECTED_PER_HOUR, rank_normalise, ratio_of_rates, rising_score, trending_raw
+from markets.scores import rank_normalise, ratio_of_rates, rising_score, trending_raw
 from markets.services import catalog_version_bump
 from ops.locks import table_writers_serialize
 from tracking.models import MarketActivity, MarketActivityUser
@@ -218,7 +218,7 @@ def _market_values_store(cursor, state):
 
 
 def _rising_store(cursor, state):
-    """Rising scores (SPEC 5, markets.scores.rising_score) of the rows that can
+    """Rising scores (markets.scores.rising_score) of the rows that can
     have one, into a temporary table velocity_rising: it needs trades in 24 h and an odds move,
     so only those rows travel to Python and back."""
     moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
@@ -276,7 +276,7 @@ def _velocity_write(cursor, now):
     return cursor.rowcount
 
 
-def _trending_inputs(now, market_pks=None, scope=None):
+def trending_inputs(now, market_pks=None, scope=None):
     """Rows (market_pk, scope, activity last hour, activity 24 h, users 24 h) with activity in 24 h.
 
     Activity is `engagements`: interactions with a positive weight (views, clicks, trades,
@@ -312,7 +312,7 @@ def _trending_inputs(now, market_pks=None, scope=None):
 
 
 def trending_scores(rows, min_users):
-    """(raw, score) arrays for rows of _trending_inputs: SPEC 9 raw score, ranked within each scope."""
+    """(raw, score) arrays for rows of trending_inputs: the raw trending score, ranked within each scope."""
     if not rows:
         return np.zeros(0), np.zeros(0)
     _, scopes, e1h, e24, users = zip(*rows, strict=True)
@@ -331,7 +331,7 @@ def market_trending_refresh(*, now, min_users):
     """
     table_writers_serialize(WRITERS_KEY)
     transaction_jit_off()  # one-off aggregates, as in market_velocity_refresh
-    rows = _trending_inputs(now)
+    rows = trending_inputs(now)
     _, scores = trending_scores(rows, min_users)
     scored = {(row[0], row[1]): score for row, score in zip(rows, scores.tolist(), strict=True) if score > 0}
     current = {
@@ -363,35 +363,3 @@ def market_trending_refresh(*, now, min_users):
     transaction.on_commit(catalog_version_bump)
     return {"scored": len(scored), "written": len(changed), "reset": len(current.keys() - scored.keys()),
             "min_local_users": min_users}
-
-
-def market_trending_list(*, scope, limit):
-    """(as_of, items) for GET /api/trending: the open markets trending in `scope`, best first.
-
-    Each item is (MarketVelocity with its market and tags, inputs) where inputs are the
-    trending formula's terms recomputed from the buckets as of the last trending run, so a
-    reader can see why a market ranks where it does. Four queries whatever `limit` is.
-    """
-    from ops.models import TaskRun
-
-    rows = list(
-        MarketVelocity.objects.filter(scope=scope, trending_score__gt=0, market__status=Market.Status.OPEN)
-        .select_related("market")
-        .prefetch_related("market__tags")
-        .order_by("-trending_score", "market__market_id")[:limit]
-    )
-    run = TaskRun.objects.filter(name="markets.trending_refresh").values_list("last_success_at", flat=True).first()
-    as_of = run or max((r.computed_at for r in rows), default=None)
-    inputs = {}
-    if rows and as_of:
-        for pk, _, e1h, e24, users in _trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope):
-            inputs[pk] = (e1h, e24, users)
-    items = []
-    for row in rows:
-        e1h, e24, _ = inputs.get(row.market_id, (0, 0, 0))
-        raw, log_term = float(trending_raw(e1h, e24)), float(np.log1p(e24))
-        items.append((row, {
-            "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
-            "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,
-        }))
-    return as_of, items
