@@ -3,8 +3,8 @@
 Lazy decay keeps every stored (score, updated_at) exact: readers decay it to their own
 `now` (score x 2^(-age / half-life), personalization/ranking/affinity.py). These jobs only
 rebase rows to `now` and delete what has decayed to nothing, so they commute with
-ingestion and a second run at the same `now` changes nothing. Both work in chunks of short transactions and renew their task lease after
-each chunk.
+ingestion and a second run at the same `now` changes nothing. Both work in chunks of
+short transactions and renew their task lease after each chunk.
 """
 import math
 
