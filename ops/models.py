@@ -1,4 +1,5 @@
-"""What ops watch: one row per periodic task with its lease (the lock) and its last run."""
+"""What ops watch: one row per periodic task with its lease (the lock) and its last run, and the
+history of its recent runs."""
 from django.db import models
 
 
@@ -31,3 +32,29 @@ class TaskRun(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class TaskRunRecord(models.Model):
+    """One run of a periodic task: when, how long, how it ended. The last RECORDS_KEPT per task are kept."""
+
+    RECORDS_KEPT = 50
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success"
+        FAILED = "failed"
+        SKIPPED = "skipped", "skipped (another run held the lock)"
+
+    name = models.CharField(max_length=100)
+    started_at = models.DateTimeField(help_text="The `now` the run was given.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["name", "-id"], name="taskrunrecord_name_recent")]
+
+    def __str__(self):
+        return f"{self.name} at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"

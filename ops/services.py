@@ -1,4 +1,4 @@
-"""Run a periodic task under its lock and record the outcome; register the schedule with beat."""
+"""Run a periodic task under its lock and record the outcome and its history; register the schedule with beat."""
 import inspect
 import logging
 import traceback
@@ -9,7 +9,7 @@ from django.utils.module_loading import autodiscover_modules
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from ops.locks import lock_acquire, lock_release
-from ops.models import TaskRun
+from ops.models import TaskRun, TaskRunRecord
 from ops.periodic import PERIODIC_TASKS
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def periodic_task_run(*, name, run, now):
     lease = lock_acquire(name=name, now=now, duration=spec.lease)
     if lease is None:
         logger.info("%s: skipped, another run holds the lock", name)
+        _run_record(name=name, started_at=now, outcome=TaskRunRecord.Outcome.SKIPPED)
         return dict(SKIPPED)
     clock = lease.clock
     try:
@@ -44,19 +45,36 @@ def periodic_task_run(*, name, run, now):
     )
     if not released:
         logger.warning("%s: finished after its lease was taken over by another run", name)
+    _run_record(name=name, started_at=now, outcome=TaskRunRecord.Outcome.SUCCESS, finished_at=clock.now(),
+                duration_ms=clock.elapsed_ms(), result=result)
     logger.info("%s: done in %d ms %s", name, clock.elapsed_ms(), result)
     return result
+
+
+def _run_record(*, name, started_at, outcome, finished_at=None, duration_ms=None, result=None, error=""):
+    """Append one run to the task's history and drop what is older than its last RECORDS_KEPT runs."""
+    TaskRunRecord.objects.create(
+        name=name, started_at=started_at, outcome=outcome, finished_at=finished_at, duration_ms=duration_ms,
+        result=result or {}, error=error,
+    )
+    kept = TaskRunRecord.RECORDS_KEPT
+    cutoff = list(TaskRunRecord.objects.filter(name=name).order_by("-pk").values_list("pk", flat=True)[kept:kept + 1])
+    if cutoff:
+        TaskRunRecord.objects.filter(name=name, pk__lte=cutoff[0]).delete()
 
 
 def _record_failure(lease):
     logger.exception("%s failed", lease.name)
     ended = lease.clock.now()
+    error = traceback.format_exc()[-4000:]
     try:
         lock_release(
-            lease, last_error_at=ended, last_error=traceback.format_exc()[-4000:],
+            lease, last_error_at=ended, last_error=error,
             last_finished_at=ended, last_duration_ms=lease.clock.elapsed_ms(),
             failures_total=F("failures_total") + 1,
         )
+        _run_record(name=lease.name, started_at=lease.clock.started_at, outcome=TaskRunRecord.Outcome.FAILED,
+                    finished_at=ended, duration_ms=lease.clock.elapsed_ms(), error=error)
     except Exception:  # noqa: BLE001 - the database may be what failed; the lease then runs out
         logger.exception("%s: could not record the failure; the lock frees itself when the lease ends", lease.name)
 
