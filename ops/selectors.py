@@ -72,6 +72,7 @@ def _tasks(now):
         fresh = age is not None and age <= spec.stale_after.total_seconds()
         # A task ops paused in admin is reported but does not fail the check: they chose it.
         entry["ok"] = fresh or paused
+        entry["state"] = "paused" if paused else "fresh" if fresh else "never_run" if success is None else "stale"
         report[name] = entry
     return report
 

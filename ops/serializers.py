@@ -23,6 +23,11 @@ class TaskHealthSerializer(serializers.Serializer):
     running = serializers.BooleanField(help_text="A run holds its lease now.")
     last_error_at = serializers.DateTimeField(allow_null=True)
     ok = serializers.BooleanField(help_text="Fresh, or paused.")
+    state = serializers.ChoiceField(
+        ["fresh", "stale", "never_run", "paused"],
+        help_text="paused: its beat entry is disabled, so its age is not held against health; "
+        "never_run: no success recorded; stale: the last success is older than stale_after_seconds.",
+    )
 
 
 class HealthSerializer(serializers.Serializer):

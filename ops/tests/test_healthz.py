@@ -81,3 +81,16 @@ def test_a_database_that_is_down_is_unhealthy_not_a_500(registered, monkeypatch)
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == {"ok": False, "ms": pytest.approx(0, abs=5),
                                                      "error": "OperationalError"}
+
+
+def test_each_task_says_its_state_in_words_paused_fresh_stale_or_never_run(registered):
+    names = list(PERIODIC_TASKS)
+    paused, stale, never, *fresh = names
+    succeeded(timedelta(seconds=30), names=fresh)
+    succeeded(timedelta(days=5), names=[stale])
+    PeriodicTask.objects.filter(name=paused).update(enabled=False)
+    tasks = APIClient().get("/healthz").json()["tasks"]
+    assert tasks[paused]["state"] == "paused"
+    assert tasks[stale]["state"] == "stale"
+    assert tasks[never]["state"] == "never_run"
+    assert {tasks[name]["state"] for name in fresh} == {"fresh"}
