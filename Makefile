@@ -22,6 +22,8 @@ install: $(BIN)/.installed
 install-dev: $(BIN)/.installed-dev
 
 ## Install, migrate, load demo data, then run web + Celery worker + beat (Ctrl-C stops all).
+# Development mode is asked for explicitly: the settings' own default is production.
+run: export DJANGO_DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty

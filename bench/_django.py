@@ -1,6 +1,7 @@
 """Start Django for a benchmark: production-like settings and a throw-away database."""
 import io
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ def setup():
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedproject.settings")
     os.environ.setdefault("DJANGO_DEBUG", "0")  # DEBUG keeps every query in memory
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a throw-away process
     os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
     import django
 

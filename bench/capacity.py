@@ -16,7 +16,7 @@ gunicorn, middleware and connections carry for a request that ranks and writes n
 import argparse
 import json
 import os
-import random
+import secrets
 import shutil
 import signal
 import subprocess
@@ -137,7 +137,7 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="capacity-"))
     env = {
         **os.environ, "DATABASE_URL": db_url(base), "REDIS_URL": redis_url, "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": f"capacity-{random.random()}", "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
     }
     procs = {}

@@ -160,6 +160,7 @@ def serve(args):
     """In a fresh process on the prepared database: what a web process would hold and spend."""
     import json
     import os
+    import secrets
     import sys
 
     from _django import ROOT, wsgi_request
@@ -167,7 +168,7 @@ def serve(args):
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedproject.settings")
     os.environ.setdefault("DJANGO_DEBUG", "0")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a throw-away process
     import django
 
     django.setup()

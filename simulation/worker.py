@@ -6,6 +6,7 @@ The spec names the world (catalog, sizes, seed, start), the strategy and where t
 """
 import json
 import os
+import secrets
 import sys
 import time
 
@@ -20,7 +21,7 @@ def main(spec_path):
         "FEED_VAR_DIR": scratch,
         # No query log: with DEBUG on, every statement is also formatted and kept (a third of the run).
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "simulation-scratch-process",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),  # scratch process
     })
     os.environ.pop("REDIS_URL", None)
     import django
