@@ -3,7 +3,7 @@ import io
 
 from django.conf import settings
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
@@ -15,8 +15,58 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
+class LengthRequired(APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+    default_detail = "Send the body with a Content-Length; chunked bodies are not accepted."
+
+
+# Deeper JSON is no API's data; refusing it keeps recursive code (json.dumps, serializers,
+# the renderer) off the stack limit. Event metadata has its own, smaller limit (per event).
+MAX_JSON_DEPTH = 128
+
+
+def _too_deep(value, limit):
+    """Whether `value` nests lists/objects deeper than `limit`; iterative, so it cannot overflow itself."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+    return False
+
+
+def json_body(request):
+    """`request.data` of a JSON endpoint, after the checks DRF makes too late or not at all.
+
+    DRF reads a body without Content-Length as empty (and never calls the parser): a chunked
+    body would be silently dropped, so it is refused with 411, and an empty body is a 400.
+    The size is checked here before anything reads the body: past
+    DATA_UPLOAD_MAX_MEMORY_SIZE Django's own check would answer an HTML 400 instead of the 413.
+    """
+    meta = request.META
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raise LengthRequired()
+    limit = settings.TRACK_MAX_BODY_BYTES
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError("Content-Length is not a number.") from None
+    if declared > limit:
+        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
+    if declared <= 0:
+        raise ParseError("The body is empty; send a JSON object.")
+    return request.data
+
+
 class LimitedJSONParser(JSONParser):
-    """Refuses a body over TRACK_MAX_BODY_BYTES before reading it (Content-Length), or while reading it."""
+    """Refuses a body over TRACK_MAX_BODY_BYTES before reading it (Content-Length), or while reading it,
+    and JSON nested deeper than MAX_JSON_DEPTH."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.TRACK_MAX_BODY_BYTES
@@ -30,7 +80,13 @@ class LimitedJSONParser(JSONParser):
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise PayloadTooLarge(f"The body is over the limit of {limit} bytes.")
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"The JSON is nested too deep; the limit is {MAX_JSON_DEPTH} levels.") from None
+        if _too_deep(data, MAX_JSON_DEPTH):
+            raise ParseError(f"The JSON is nested too deep; the limit is {MAX_JSON_DEPTH} levels.")
+        return data
 
 
 def anon_key_field():

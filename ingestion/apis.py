@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
-from feedproject.api import CallerApi, LimitedJSONParser
+from feedproject.api import CallerApi, LimitedJSONParser, json_body
 from ingestion.serializers import (
     COUNTRY,
     ImpressionBatchSerializer,
@@ -57,7 +57,7 @@ class _IngestApi(CallerApi):
     envelope_fields = frozenset()
 
     def post(self, request):
-        events, defaults = _envelope(request.data, self.list_key, self.envelope_fields)
+        events, defaults = _envelope(json_body(request), self.list_key, self.envelope_fields)
         caller = self.caller(request)
         user_key = caller.user_key
         if caller.is_service:

@@ -9,6 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import transaction
@@ -24,7 +25,7 @@ from tracking.services import (
     raw_events_store,
     rejected_events_store,
 )
-from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS, Invalid, validate
+from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS, Invalid, storable_check, storable_text, validate
 
 _FIELDS = {INTERACTION: INTERACTION_FIELDS, IMPRESSION: IMPRESSION_FIELDS}
 _TIME_FIELD = {INTERACTION: "occurred_at", IMPRESSION: "shown_at"}
@@ -128,6 +129,7 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
 def _validate(fields, raw, *, user_key, acting_service):
     if not isinstance(raw, dict):
         raise _Rejected("event", "must be a JSON object")
+    storable_check(raw)  # before json.dumps: it would raise on deep nesting, not reject
     size = len(json.dumps(raw, separators=(",", ":"), default=str))
     if size > settings.TRACK_MAX_EVENT_BYTES:
         raise _Rejected("event", f"is {size} bytes, the limit is {settings.TRACK_MAX_EVENT_BYTES}")
@@ -166,16 +168,22 @@ def _build_event(kind, data, markets, defaults, user_key, received_at, latest):
 
 def _corrected_time(at, sent_at, received_at, latest, field_name):
     """Shift by the client's clock offset (received_at - sent_at); clamp small futures, refuse past `latest`."""
-    if sent_at is not None:
-        at = at + (received_at - sent_at)
-    if at > latest:
+    try:
+        if sent_at is not None:
+            at = at + (received_at - sent_at)
+        # In UTC, as stored: year 1 with a positive offset is before datetime.min and overflows.
+        at = at.astimezone(dt_timezone.utc)
+        too_late = at > latest
+    except (OverflowError, ValueError):
+        raise _Rejected(field_name, "is out of range after clock-skew correction (check it and sent_at)") from None
+    if too_late:
         raise _Rejected(field_name, f"is in the future ({at.isoformat()} after skew correction)")
     return min(at, received_at)
 
 
 def _rejection(event_id, rejected):
     return {
-        "event_id": str(event_id) if event_id is not None else None,
+        "event_id": storable_text(event_id),
         "status": "rejected",
         "field": rejected.field,
         "reason": rejected.reason,

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from feedproject.api import CallerApi
+from feedproject.api import CallerApi, LimitedJSONParser
 from feedproject.vocabulary import Section
 from personalization.selectors import profile_get
 from personalization.serializers import (
@@ -93,6 +93,9 @@ class FeedApi(CallerApi):
 
 class RankApi(CallerApi):
     """Given markets in the caller's rank order, with scores (search, related markets, evaluation)."""
+
+    # At most 500 ids of 200 characters fit well under the limit; the parser also refuses deep JSON.
+    parser_classes = [LimitedJSONParser]
 
     @extend_schema(request=RankRequestSerializer, responses=RankResponseSerializer)
     def post(self, request):

@@ -11,6 +11,7 @@ from datetime import timezone as dt_timezone
 from feedproject.db import bulk_upsert, insert_new_ids
 from feedproject.vocabulary import ENGAGEMENTS
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
+from tracking.validation import Invalid, storable_check, storable_text
 
 INTERACTION = "interaction"
 IMPRESSION = "impression"
@@ -87,7 +88,7 @@ def rejected_events_store(*, kind, raw_events, results, user_key, received_at):
         RejectedEvent(
             received_at=received_at,
             endpoint=kind,
-            user_key=str(_get(raw_events[index], "user_key") or user_key or "")[:64],
+            user_key=storable_text(_get(raw_events[index], "user_key") or user_key or "")[:64],
             event_id=(result["event_id"] or "")[:64],
             field=result["field"][:64],
             reason=result["reason"][:300],
@@ -104,11 +105,21 @@ def _get(raw, key):
 
 
 def _jsonable(value):
+    """The payload as stored: as sent if the database can hold it, else its escaped JSON text.
+
+    json.dumps escapes NUL and surrogates (ensure_ascii) and writes inf/NaN as words, so the
+    text is storable where the value (jsonb refuses NUL and inf) is not.
+    """
     try:
-        json.dumps(value)
+        storable_check(value)
+        json.dumps(value, allow_nan=False)
         return value
-    except (TypeError, ValueError):
-        return repr(value)
+    except (Invalid, TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return json.dumps(value, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return "<payload not representable>"
 
 
 RETENTION = timedelta(days=30)

@@ -4,6 +4,7 @@ The ingestion path validates thousands of events a second; DRF serializers cost 
 an event here, this costs ~15 us (bench/ingest.py). The same table produces the DRF
 serializers that document the API (ingestion/serializers.py), so the two cannot drift.
 """
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from feedproject.vocabulary import EVENT_TYPES, Section
 SECTIONS = tuple(section.value for section in Section)
 SERVER_OWNED = frozenset({"received_at", "weight", "weights", "score", "affinity", "id", "pk", "hidden"})
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+# NUL is refused by PostgreSQL in text and jsonb (SQLite takes it, so the two would differ);
+# a lone surrogate cannot be encoded as UTF-8 at all. Either would fail the whole batch's insert.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_INT_BITS = 128  # beyond, str() and json.dumps refuse (4,300 digits) or the database overflows
+MAX_DEPTH = 64  # metadata nesting; deeper JSON is no product data, only a way to exhaust the stack
 
 
 class Invalid(Exception):
@@ -77,11 +83,59 @@ def _parse(field, value):
     raise AssertionError(kind)
 
 
+def _unstorable(text):
+    if "\x00" in text:
+        return "contains a NUL character"
+    return "contains a lone surrogate (not valid Unicode)"
+
+
+def storable_check(raw):
+    """Raise Invalid for what the database cannot store or Python cannot serialise safely.
+
+    Walks keys and values at any depth, without recursion: NUL / lone surrogates in a string,
+    NaN or infinity (Python's json reads 1e400 as inf), and nesting deeper than MAX_DEPTH.
+    The field named is the event's top-level key the problem sits under.
+    """
+    stack = [(raw, 0, "event")]
+    while stack:
+        value, depth, top = stack.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise Invalid(top, _unstorable(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if value.bit_length() > MAX_INT_BITS:
+                raise Invalid(top, "is a number too large to store")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise Invalid(top, "must be a finite number (no NaN or infinity)")
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise Invalid(top, f"is nested deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    raise Invalid("event" if depth == 0 else top, f"has a key that {_unstorable(key)}")
+                stack.append((item, depth + 1, key if depth == 0 and isinstance(key, str) and key else top))
+
+
+def storable_text(value):
+    """`value` as text safe to store and to send back: unstorable characters become U+FFFD."""
+    if value is None:
+        return None
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except (ValueError, RecursionError):
+        return None
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def validate(raw, fields):
     """The clean values of `raw` (a dict) by `fields` ({name: Field}); raises Invalid on the first problem."""
     if not isinstance(raw, dict):
         raise Invalid("event", "must be a JSON object")
     for key in raw:
+        if key == "":
+            raise Invalid("event", "has a field with an empty name")
         if key not in fields:
             if key in SERVER_OWNED:
                 raise Invalid(key, "is set by the server and cannot be sent")
