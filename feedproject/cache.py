@@ -42,10 +42,15 @@ class _OutageLog:
                 self._suppressed += 1
                 return
         if first:
-            logger.warning("cache unavailable: %s %s failed", what, key, exc_info=True)
+            logger.warning("cache %s %s failed: cache unavailable", what, key, exc_info=True)
         else:
             logger.warning("cache still unavailable: %d failed calls in the last %.0f s (latest: %s %s)",
                            count, self.interval, what, key)
+
+    def reset(self):
+        """Forget an outage in progress (the test suite starts each test with a reachable cache)."""
+        with self._lock:
+            self._failing, self._suppressed = False, 0
 
     def success(self):
         if not self._failing:  # the common case reads one attribute, no lock
