@@ -45,6 +45,7 @@ def _clear_cache():
     """Each test starts with an empty cache and no in-memory catalog, whatever backend the env selects."""
     from django.core.cache import cache
 
+    from feedproject.cache import outage_log
     from personalization.selectors import caches_reset
 
     try:
@@ -52,4 +53,5 @@ def _clear_cache():
     except Exception:  # a test that simulates a broken cache must still start
         pass
     caches_reset()
+    outage_log.reset()  # an outage logged by an earlier test would hide this test's first failure
     yield

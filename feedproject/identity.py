@@ -45,6 +45,11 @@ def anonymous_key_unsign(token):
     return value if value.startswith("a:") else None
 
 
+def anonymous_key_presented(request):
+    """The user_key of the valid signed key the request carries (header, else cookie), or None."""
+    return anonymous_key_unsign(request.META.get(USER_KEY_HEADER) or request.COOKIES.get(settings.ANON_KEY_COOKIE))
+
+
 def anonymous_key_new():
     user_key = f"a:{uuid.uuid4().hex}"
     return user_key, anonymous_key_sign(user_key)
@@ -58,8 +63,7 @@ def caller_resolve(request, *, acting_for=None):
         if isinstance(request.auth, Token) and _is_service(user):
             return Caller(user_key=acting_for or f"svc:{user.pk}", is_service=True, is_staff=user.is_staff)
         return Caller(user_key=f"u:{user.pk}", is_staff=user.is_staff)
-    token = request.META.get(USER_KEY_HEADER) or request.COOKIES.get(settings.ANON_KEY_COOKIE)
-    user_key = anonymous_key_unsign(token)
+    user_key = anonymous_key_presented(request)
     if user_key is not None:
         return Caller(user_key=user_key)
     user_key, token = anonymous_key_new()

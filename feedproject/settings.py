@@ -162,6 +162,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # --- API ------------------------------------------------------------------------------
+# Throttles count an anonymous request without a valid key per client address. The first
+# X-Forwarded-For hop is that address only behind a proxy that sets it; otherwise any client could
+# pick its own (a fresh one per request) and never be throttled. Default: REMOTE_ADDR.
+THROTTLE_TRUST_X_FORWARDED_FOR = env.bool("THROTTLE_TRUST_X_FORWARDED_FOR", default=False)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
