@@ -15,7 +15,12 @@ def refuse_unstorable(value):
 
 
 class CleanCharField(serializers.CharField):
-    """A CharField whose value can be stored and queried on both databases."""
+    """A CharField whose value can be stored and queried on both databases.
+
+    DRF's CharField already carries validators for both; this one checks before anything else, with
+    one message, and names the rule so a query or body shape states it rather than relies on it.
+    The 500s came from views reading request.query_params raw: read the query through a serializer.
+    """
 
     def to_internal_value(self, data):
         # Checked before CharField's own work, so no later step sees the raw value.
