@@ -81,3 +81,11 @@ def test_a_database_that_is_down_is_unhealthy_not_a_500(registered, monkeypatch)
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == {"ok": False, "ms": pytest.approx(0, abs=5),
                                                      "error": "OperationalError"}
+
+
+def test_the_trailing_slash_gets_the_same_answer_without_a_redirect(registered):
+    succeeded(timedelta(seconds=30))
+    plain, slashed = APIClient().get("/healthz"), APIClient().get("/healthz/")
+    assert slashed.status_code == plain.status_code == 200
+    assert slashed.json()["status"] == plain.json()["status"] == "ok"
+    assert set(slashed.json()) == set(plain.json())
