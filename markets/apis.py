@@ -28,6 +28,7 @@ class MarketPagination(LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 200
+    limit_query_description = "Markets per page: 50 when absent, 0 or negative; at most 200."
 
 
 class MarketListApi(generics.ListAPIView):
