@@ -1,7 +1,7 @@
 """Read the catalog; let the trading backend push market state."""
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from markets.models import Market
 from markets.selectors import market_get, markets_list
-from markets.serializers import MarketSerializer, MarketStateSerializer
+from markets.serializers import MarketListQuerySerializer, MarketSerializer, MarketStateSerializer
 from markets.services import market_state_update
 
 
@@ -20,28 +20,32 @@ class CanChangeMarkets(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.has_perm("markets.change_market"))
 
 
+class MarketPagination(LimitOffsetPagination):
+    """Always a page: without a limit the catalog would go out whole, and a client could ask for all of it.
+
+    limit=0 or no limit gives the default page; a limit above the maximum gives the maximum.
+    """
+
+    default_limit = 50
+    max_limit = 200
+    limit_query_description = "Markets per page: 50 when absent, 0 or negative; at most 200."
+
+
 class MarketListApi(generics.ListAPIView):
     """Markets, newest volume first; filter by status, category, tag (slug) or a title search."""
 
     serializer_class = MarketSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = MarketPagination
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=["open", "closed", "resolved"]),
-            OpenApiParameter("category", str),
-            OpenApiParameter("tag", str, description="Tag slug."),
-            OpenApiParameter("q", str, description="Words in the title."),
-        ]
-    )
+    @extend_schema(parameters=[MarketListQuerySerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        params = self.request.query_params
-        return markets_list(
-            status=params.get("status"), category=params.get("category"), tag=params.get("tag"), q=params.get("q")
-        )
+        query = MarketListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        return markets_list(status=q.get("status"), category=q.get("category"), tag=q.get("tag"), q=q.get("q"))
 
 
 class MarketDetailApi(APIView):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from feedproject.fields import CleanCharField
 from markets.models import Market
 
 
@@ -38,3 +39,12 @@ class MarketStateSerializer(serializers.Serializer):
         if not attrs:
             raise serializers.ValidationError("Send at least one of: " + ", ".join(self.fields))
         return attrs
+
+
+class MarketListQuerySerializer(serializers.Serializer):
+    """The filters of GET /api/markets. Empty values mean no filter, as before; limit/offset belong to the paginator."""
+
+    status = serializers.ChoiceField(choices=Market.Status.choices, required=False, allow_blank=True)
+    category = CleanCharField(max_length=64, required=False, allow_blank=True)
+    tag = CleanCharField(max_length=120, required=False, allow_blank=True, help_text="Tag slug.")
+    q = CleanCharField(max_length=200, required=False, allow_blank=True, help_text="Words in the title.")

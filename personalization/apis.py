@@ -3,7 +3,7 @@
 The caller's new anonymous key, when one was issued, is added by CallerApi.finalize_response.
 """
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from feedproject.api import CallerApi, LimitedJSONParser
@@ -12,6 +12,7 @@ from personalization.selectors import profile_get
 from personalization.serializers import (
     FeedQuerySerializer,
     FeedResponseSerializer,
+    ProfileQuerySerializer,
     ProfileResponseSerializer,
     RankRequestSerializer,
     RankResponseSerializer,
@@ -118,9 +119,11 @@ class ProfileApi(CallerApi):
     """The caller's own profile: affinities now (decayed) and recent history. Nobody reads another's."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("user_key", str, description="Service tokens only.")],
+        parameters=[ProfileQuerySerializer],
         responses=ProfileResponseSerializer,
     )
     def get(self, request):
-        caller = self.caller(request, acting_for=request.query_params.get("user_key"))
+        query = ProfileQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        caller = self.caller(request, acting_for=query.validated_data.get("user_key"))
         return Response(ProfileResponseSerializer(profile_get(user_key=caller.user_key, now=timezone.now())).data)

@@ -7,6 +7,7 @@ personalization/tests/test_feed_api.py checks that payload against FeedResponseS
 from rest_framework import serializers
 
 from feedproject.api import anon_key_field
+from feedproject.fields import CleanCharField
 from feedproject.vocabulary import Section, Surface, choices
 from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
 
@@ -19,7 +20,11 @@ class FeedQuerySerializer(serializers.Serializer):
     geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Country for local trending.")
     feed_request_id = serializers.UUIDField(required=False, help_text="Repeat a request: same id, same feed.")
     debug = serializers.BooleanField(default=False, help_text="Staff only: also list the markets left out.")
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+    user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
+
+
+class ProfileQuerySerializer(serializers.Serializer):
+    user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
 
 class FeedItemSerializer(serializers.Serializer):
@@ -66,10 +71,10 @@ class FeedResponseSerializer(serializers.Serializer):
 
 
 class RankRequestSerializer(serializers.Serializer):
-    market_ids = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=500)
+    market_ids = serializers.ListField(child=CleanCharField(max_length=200), min_length=1, max_length=500)
     surface = serializers.ChoiceField(choices=SURFACES, default="home")
     geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+    user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
 
 class RankedSerializer(serializers.Serializer):

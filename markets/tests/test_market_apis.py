@@ -90,3 +90,44 @@ def test_image_urls_are_http_or_inline_images(url, valid):
     else:
         with pytest.raises(ValidationError):
             validate_image_url(url)
+
+
+@pytest.mark.parametrize("param", ["q", "category", "tag", "status"])
+@pytest.mark.parametrize("value", ["%00", "a%00b"])
+def test_unstorable_filter_values_are_a_400_not_a_500(param, value):
+    MarketFactory()
+    response = APIClient().get(f"/api/markets?{param}={value}")
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == [param] and isinstance(body[param], list)
+
+
+@pytest.mark.parametrize("param", ["q", "category", "tag", "status"])
+def test_a_lone_surrogate_in_a_filter_is_refused(param):
+    # Django decodes an encoded surrogate in a URL to U+FFFD, so the serializer is given one directly.
+    from markets.serializers import MarketListQuerySerializer
+
+    query = MarketListQuerySerializer(data={param: "a\ud800"})
+    assert not query.is_valid()
+    assert list(query.errors) == [param]
+
+
+def test_an_unknown_status_or_an_overlong_filter_is_a_400():
+    assert APIClient().get("/api/markets?status=paused").json() == {
+        "status": ['"paused" is not a valid choice.']
+    }
+    assert APIClient().get("/api/markets?q=" + "x" * 201).status_code == 400
+
+
+def test_empty_filters_are_still_ignored():
+    MarketFactory.create_batch(2)
+    assert APIClient().get("/api/markets?status=&q=&category=&tag=").json()["count"] == 2
+
+
+@pytest.mark.parametrize("query, size", [("", 50), ("?limit=0", 50), ("?limit=1000000", 200), ("?limit=7", 7)])
+def test_the_list_is_always_a_bounded_page(query, size):
+    MarketFactory.create_batch(210)
+    body = APIClient().get(f"/api/markets{query}").json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 210
+    assert len(body["results"]) == size

@@ -94,3 +94,11 @@ def test_each_task_says_its_state_in_words_paused_fresh_stale_or_never_run(regis
     assert tasks[stale]["state"] == "stale"
     assert tasks[never]["state"] == "never_run"
     assert {tasks[name]["state"] for name in fresh} == {"fresh"}
+
+
+def test_the_trailing_slash_gets_the_same_answer_without_a_redirect(registered):
+    succeeded(timedelta(seconds=30))
+    plain, slashed = APIClient().get("/healthz"), APIClient().get("/healthz/")
+    assert slashed.status_code == plain.status_code == 200
+    assert slashed.json()["status"] == plain.json()["status"] == "ok"
+    assert set(slashed.json()) == set(plain.json())

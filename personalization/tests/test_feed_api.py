@@ -241,3 +241,39 @@ def test_the_profile_runs_the_same_three_queries_whatever_its_size(size, django_
         body = client.get("/api/profile").json()
     assert len(body["recent"]) == size + 1
     assert len(body["affinities"]["long"]) == size + 1  # a tag per market, and their category
+
+
+@pytest.fixture
+def service_client():
+    service = User.objects.create_user("bff")
+    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
+    return client
+
+
+@pytest.mark.parametrize("url, field", [
+    ("/api/feed?user_key=%00", "user_key"),
+    ("/api/feed?user_key=u:%001", "user_key"),
+    ("/api/feed?feed_request_id=%00", "feed_request_id"),
+    ("/api/feed?geo=%00", "geo"),
+    ("/api/feed?surface=%00", "surface"),
+    ("/api/profile?user_key=%00", "user_key"),
+    ("/api/profile?user_key=u:%001", "user_key"),
+])
+def test_unstorable_query_values_from_a_service_are_a_400_in_the_validation_shape(catalog, service_client, url, field):
+    response = service_client.get(url)
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == [field] and isinstance(body[field], list)
+
+
+def test_unstorable_values_in_a_rank_body_are_a_400(catalog, service_client):
+    response = service_client.post("/api/rank", {"market_ids": ["sports-1"], "user_key": "u:\x00"}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["user_key"]
+    response = service_client.post("/api/rank", {"market_ids": ["sports-\x001"]}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["market_ids"]
+
+
+def test_a_service_may_still_read_any_users_profile(catalog, service_client):
+    assert service_client.get("/api/profile?user_key=u:9").json()["user_key"] == "u:9"
