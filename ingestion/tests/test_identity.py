@@ -1,10 +1,10 @@
 """Identity: signed anonymous keys, logged-in users, services acting for users."""
 import pytest
-from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from feedproject.identity import anonymous_key_sign
+from feedproject.tests.clients import token_client
 from ingestion.tests.conftest import make_event
 from personalization.models import TopicAffinity
 from tracking.models import Interaction
@@ -58,10 +58,7 @@ def test_a_logged_in_user_is_u_and_their_id(nba_market):
 
 
 def test_a_service_token_may_act_for_any_user(nba_market):
-    service = User.objects.create_user("frontend-bff")
-    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
+    client = token_client("frontend-bff", "act_for_any_user")
     response = client.post(
         "/api/track", {"events": [make_event(user_key="u:7"), make_event(user_key="u:8"), make_event()]}, format="json"
     )

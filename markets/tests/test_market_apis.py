@@ -1,9 +1,8 @@
 """GET /api/markets, GET and PATCH /api/markets/{market_id}."""
 import pytest
-from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from feedproject.tests.clients import token_client
 from markets.models import MarketSnapshot
 from markets.tests.factories import MarketFactory, TagFactory
 
@@ -12,11 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def trading_backend():
-    user = User.objects.create_user("trading-backend")
-    user.user_permissions.add(Permission.objects.get(codename="change_market"))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    return token_client("trading-backend", "change_market")
 
 
 def test_the_list_filters_by_category_and_tag_without_a_query_per_market(django_assert_num_queries):
@@ -64,9 +59,7 @@ def test_patch_refuses_bad_values_and_editorial_fields(trading_backend, body, fi
 def test_patch_needs_a_service_token():
     market = MarketFactory()
     assert APIClient().patch(f"/api/markets/{market.market_id}", {"probability": 0.9}, format="json").status_code == 401
-    user = User.objects.create_user("reader")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client = token_client("reader")
     assert client.patch(f"/api/markets/{market.market_id}", {"probability": 0.9}, format="json").status_code == 403
 
 

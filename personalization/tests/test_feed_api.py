@@ -2,13 +2,12 @@
 import uuid
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from feedproject.tests.clients import token_client
 from feedproject.tests.serializer_shape import assert_matches_serializer
 from ingestion.tests.conftest import make_event, make_impression
 from markets.models import Market, MarketVelocity
@@ -119,10 +118,7 @@ def test_a_visitor_cannot_read_another_users_feed_or_profile(catalog):
 
 
 def test_a_service_may_read_any_users_feed(catalog):
-    service = User.objects.create_user("bff")
-    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
+    client = token_client("bff", "act_for_any_user")
     assert client.get("/api/feed?user_key=u:9").json()["user_key"] == "u:9"
 
 
@@ -245,11 +241,7 @@ def test_the_profile_runs_the_same_three_queries_whatever_its_size(size, django_
 
 @pytest.fixture
 def service_client():
-    service = User.objects.create_user("bff")
-    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=service).key}")
-    return client
+    return token_client("bff", "act_for_any_user")
 
 
 @pytest.mark.parametrize("url, field", [
