@@ -3,14 +3,16 @@ import re
 
 from rest_framework import serializers
 
-# PostgreSQL refuses NUL in text (DataError) and a lone surrogate cannot be encoded to UTF-8
-# (UnicodeEncodeError); both would surface as a 500 deep in a query, so they are refused at the edge.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# PostgreSQL refuses NUL in text and jsonb (DataError; SQLite takes it, so the two would differ)
+# and a lone surrogate cannot be encoded to UTF-8 (UnicodeEncodeError); both would surface as a
+# 500 deep in a query, so they are refused at the edge: here for query and body shapes, and by
+# tracking.validation for events.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSTORABLE_MESSAGE = "Must not contain NUL bytes or unpaired surrogates."
 
 
 def refuse_unstorable(value):
-    if isinstance(value, str) and _UNSTORABLE.search(value):
+    if isinstance(value, str) and UNSTORABLE.search(value):
         raise serializers.ValidationError(UNSTORABLE_MESSAGE)
 
 

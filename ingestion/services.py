@@ -25,7 +25,15 @@ from tracking.services import (
     raw_events_store,
     rejected_events_store,
 )
-from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS, Invalid, storable_check, storable_text, validate
+from tracking.validation import (
+    IMPRESSION_FIELDS,
+    INTERACTION_FIELDS,
+    Invalid,
+    raw_field,
+    storable_check,
+    storable_text,
+    validate,
+)
 
 _FIELDS = {INTERACTION: INTERACTION_FIELDS, IMPRESSION: IMPRESSION_FIELDS}
 _TIME_FIELD = {INTERACTION: "occurred_at", IMPRESSION: "shown_at"}
@@ -86,7 +94,7 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
     valid = []  # (index, validated data)
     fields = _FIELDS[kind]
     for index, raw in enumerate(raw_events):
-        event_id = _get(raw, "event_id")
+        event_id = raw_field(raw, "event_id")
         try:
             if index >= max_batch:
                 raise _Rejected("events", f"over the batch limit of {max_batch}; send it in another batch")
@@ -188,7 +196,3 @@ def _rejection(event_id, rejected):
         "field": rejected.field,
         "reason": rejected.reason,
     }
-
-
-def _get(raw, key):
-    return raw.get(key) if isinstance(raw, dict) else None

@@ -11,7 +11,7 @@ from datetime import timezone as dt_timezone
 from feedproject.db import bulk_upsert, insert_new_ids
 from feedproject.vocabulary import ENGAGEMENTS
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
-from tracking.validation import Invalid, storable_check, storable_text
+from tracking.validation import Invalid, raw_field, storable_check, storable_text
 
 INTERACTION = "interaction"
 IMPRESSION = "impression"
@@ -88,7 +88,7 @@ def rejected_events_store(*, kind, raw_events, results, user_key, received_at):
         RejectedEvent(
             received_at=received_at,
             endpoint=kind,
-            user_key=storable_text(_get(raw_events[index], "user_key") or user_key or "")[:64],
+            user_key=storable_text(raw_field(raw_events[index], "user_key") or user_key or "")[:64],
             event_id=(result["event_id"] or "")[:64],
             field=result["field"][:64],
             reason=result["reason"][:300],
@@ -98,10 +98,6 @@ def rejected_events_store(*, kind, raw_events, results, user_key, received_at):
         if result["status"] == "rejected"
     ]
     RejectedEvent.objects.bulk_create(rows)
-
-
-def _get(raw, key):
-    return raw.get(key) if isinstance(raw, dict) else None
 
 
 def _jsonable(value):

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
+from feedproject.fields import UNSTORABLE
 from feedproject.vocabulary import EVENT_TYPES, Section
 
 SECTIONS = tuple(section.value for section in Section)
 SERVER_OWNED = frozenset({"received_at", "weight", "weights", "score", "affinity", "id", "pk", "hidden"})
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
-# NUL is refused by PostgreSQL in text and jsonb (SQLite takes it, so the two would differ);
-# a lone surrogate cannot be encoded as UTF-8 at all. Either would fail the whole batch's insert.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_INT_BITS = 128  # beyond, str() and json.dumps refuse (4,300 digits) or the database overflows
 MAX_DEPTH = 64  # metadata nesting; deeper JSON is no product data, only a way to exhaust the stack
 
@@ -100,7 +98,7 @@ def storable_check(raw):
     while stack:
         value, depth, top = stack.pop()
         if isinstance(value, str):
-            if _UNSTORABLE.search(value):
+            if UNSTORABLE.search(value):
                 raise Invalid(top, _unstorable(value))
         elif isinstance(value, int) and not isinstance(value, bool):
             if value.bit_length() > MAX_INT_BITS:
@@ -113,7 +111,7 @@ def storable_check(raw):
                 raise Invalid(top, f"is nested deeper than {MAX_DEPTH} levels")
             items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
             for key, item in items:
-                if isinstance(key, str) and _UNSTORABLE.search(key):
+                if isinstance(key, str) and UNSTORABLE.search(key):
                     raise Invalid("event" if depth == 0 else top, f"has a key that {_unstorable(key)}")
                 stack.append((item, depth + 1, key if depth == 0 and isinstance(key, str) and key else top))
 
@@ -126,7 +124,12 @@ def storable_text(value):
         text = value if isinstance(value, str) else str(value)
     except (ValueError, RecursionError):
         return None
-    return _UNSTORABLE.sub("\ufffd", text)
+    return UNSTORABLE.sub("\ufffd", text)
+
+
+def raw_field(raw, key):
+    """`raw[key]` of an event as sent, or None when the event is not even an object."""
+    return raw.get(key) if isinstance(raw, dict) else None
 
 
 def validate(raw, fields):
