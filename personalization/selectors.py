@@ -6,12 +6,11 @@ and reloads them when the catalog version in the cache moves (bumped by market u
 imports, editors and the beat tasks, which run every minute), at most every few seconds; when
 the cache cannot be reached, every minute. Those ages are measured on the `now` of the
 request that asks, never on the wall clock, so a replay or a simulation on its own clock
-reloads as live traffic would. Per request, only the user's own rows are read, in a fixed number of queries
-whatever the catalog size.
+reloads as live traffic would. Per request, only the user's own rows are read, in a fixed
+number of queries whatever the catalog size.
 
 `profile_get` is the read of GET /api/profile: what the service knows about one user.
 """
-import itertools
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from markets.selectors import MarketInfo, markets_for_ingest
 from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
-from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decay_factor, decayed
+from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decayed
 from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.params import FeedParams
@@ -93,9 +92,6 @@ class _Cached:
 
     def reset(self):
         self.value, self.version, self.loaded_at = None, None, None
-
-
-_builds = itertools.count(1)
 
 
 def catalog_build():
@@ -191,7 +187,6 @@ def catalog_build():
             surfaces=[tuple(b[4] or ()) for b in boosts],
             pinned_slot=np.array([-1 if b[5] is None else b[5] for b in boosts], dtype=np.int64),
         ),
-        version=f"{id(_builds)}:{next(_builds)}",
     )
     catalog.display = MarketDisplay(
         image_url=columns["image_url"],
@@ -372,7 +367,7 @@ def profile_get(*, user_key, now):
     for horizon, topic_type, topic, score, updated_at in TopicAffinity.objects.filter(user_key=user_key).values_list(
         "horizon", "topic_type", "topic_value", "score", "updated_at"
     ):
-        value = score * decay_factor(now - updated_at, HALF_LIFE[horizon])
+        value = decayed(score, updated_at, now, HALF_LIFE[horizon])
         affinities[horizon].append({"topic_type": topic_type, "topic": topic, "value": round(value, 4)})
     for values in affinities.values():
         values.sort(key=lambda v: -v["value"])

@@ -49,7 +49,6 @@ class Catalog:
     trending_local: dict = field(default_factory=dict)  # country -> array
     local_users_24h: dict = field(default_factory=dict)  # country -> int array
     boosts: Boosts = field(default_factory=Boosts.empty)
-    version: str = ""
 
     def __post_init__(self):
         self.index_of_pk = {int(pk): i for i, pk in enumerate(self.pk)}
