@@ -15,8 +15,10 @@ from personalization.ranking.rank import rank_feed, seed_for
 from personalization.selectors import (
     catalog_current,
     feed_params_current,
+    local_trending_min_users,
     user_data_load,
 )
+from tracking.velocity import market_trending_refresh
 
 LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
 CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
@@ -229,3 +231,12 @@ def markets_rank(*, user_key, market_ids, surface="home", country="", now):
         for i in wanted
     ]
     return catalog, ranked, unknown, degraded
+
+
+def market_trending_refresh_configured(*, now):
+    """Trending as of `now`, with the local minimum of users of the feed configs active now.
+
+    What the trending task runs, and the simulator on its own clock: the minimum is a feed-config
+    setting, so it is read here, above the activity buckets that trending aggregates.
+    """
+    return market_trending_refresh(now=now, min_users=local_trending_min_users())

@@ -9,18 +9,14 @@ from django.utils import timezone
 from ops.periodic import celery_task_options
 from ops.services import periodic_task_run
 from personalization.decay import affinities_decay_materialize, sessions_expire
-from personalization.selectors import local_trending_min_users
-from tracking.velocity import market_trending_refresh
-
-
-def trending_refresh_run(*, now):
-    """Trending as of `now`, with the local minimum of the feed configs active now."""
-    return market_trending_refresh(now=now, min_users=local_trending_min_users())
+from personalization.services import market_trending_refresh_configured
 
 
 @shared_task(**celery_task_options("markets.trending_refresh"))
 def trending_refresh():
-    return periodic_task_run(name="markets.trending_refresh", run=trending_refresh_run, now=timezone.now())
+    return periodic_task_run(
+        name="markets.trending_refresh", run=market_trending_refresh_configured, now=timezone.now()
+    )
 
 
 @shared_task(**celery_task_options("personalization.session_expiry"))

@@ -21,10 +21,11 @@ from ingestion.services import IMPRESSION, INTERACTION, events_ingest
 from markets.services import market_snapshots_refresh, market_state_update
 from personalization import selectors
 from personalization.decay import affinities_decay_materialize, sessions_expire
+from personalization.services import market_trending_refresh_configured
 from simulation.metrics import RunLog, Showing
 from simulation.world import DAY, MAX_FEEDS_PER_SESSION, MOVE_STEP, UserMemory
 from tracking.services import raw_events_retention_apply
-from tracking.velocity import market_trending_refresh, market_velocity_refresh
+from tracking.velocity import market_velocity_refresh
 
 BATCH = 500
 FEED_LIMIT = 20
@@ -158,7 +159,7 @@ class ArmRunner:
         if "velocity" in due:
             market_velocity_refresh(now=now)
         if "trending" in due:
-            market_trending_refresh(now=now, min_users=selectors.local_trending_min_users())
+            market_trending_refresh_configured(now=now)
         if "session_expiry" in due:
             sessions_expire(now=now)
         if "affinity_decay" in due:

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from markets.models import Market
 from markets.tests.factories import MarketFactory, TagFactory
 from ops.services import periodic_task_run
-from personalization.tasks import trending_refresh_run
+from personalization.services import market_trending_refresh_configured
 from tracking.tests.pipeline_data import event, ingest
 from tracking.velocity import market_velocity_refresh
 
@@ -36,7 +36,7 @@ def scored(now):
     ingest(clicks(hot, 30, now, "IL", users=6) + clicks(warm, 6, now, "IL", users=6) + clicks(thin, 40, now, "IL", 3)
            + clicks(closed, 50, now), received_at=now)
     periodic_task_run(name="markets.velocity_refresh", run=market_velocity_refresh, now=now)
-    periodic_task_run(name="markets.trending_refresh", run=trending_refresh_run, now=now)
+    periodic_task_run(name="markets.trending_refresh", run=market_trending_refresh_configured, now=now)
     return now
 
 

@@ -7,7 +7,7 @@ from markets.models import MarketVelocity
 from markets.tests.factories import MarketFactory
 from personalization.feed_configs import feed_config_save_version
 from personalization.ranking.config import default_params
-from personalization.selectors import local_trending_min_users
+from personalization.services import market_trending_refresh_configured
 from tracking.tests.pipeline_data import T0, event, ingest, velocity_table
 from tracking.velocity import market_trending_refresh, market_velocity_refresh
 
@@ -18,7 +18,7 @@ NOW = T0
 def refresh(now=NOW):
     """Velocity first, as beat and run_periodic_tasks order them: local support reads its users."""
     market_velocity_refresh(now=now)
-    return market_trending_refresh(now=now, min_users=local_trending_min_users())
+    return market_trending_refresh_configured(now=now)
 
 
 def trending(market, scope="global"):
