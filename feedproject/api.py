@@ -41,6 +41,18 @@ def _too_deep(value, limit):
     return False
 
 
+def _declared_size_check(meta):
+    """The body's declared Content-Length (None if it is not a number); PayloadTooLarge over the limit."""
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    limit = settings.TRACK_MAX_BODY_BYTES
+    if declared > limit:
+        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
+    return declared
+
+
 def json_body(request):
     """`request.data` of a JSON endpoint, after the checks DRF makes too late or not at all.
 
@@ -52,13 +64,9 @@ def json_body(request):
     meta = request.META
     if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
         raise LengthRequired()
-    limit = settings.TRACK_MAX_BODY_BYTES
-    try:
-        declared = int(meta.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ParseError("Content-Length is not a number.") from None
-    if declared > limit:
-        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
+    declared = _declared_size_check(meta)
+    if declared is None:
+        raise ParseError("Content-Length is not a number.")
     if declared <= 0:
         raise ParseError("The body is empty; send a JSON object.")
     return request.data
@@ -69,23 +77,18 @@ class LimitedJSONParser(JSONParser):
     and JSON nested deeper than MAX_JSON_DEPTH."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        _declared_size_check(parser_context["request"].META)
         limit = settings.TRACK_MAX_BODY_BYTES
-        request = parser_context["request"]
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise PayloadTooLarge(f"The body is over the limit of {limit} bytes.")
+        too_deep = ParseError(f"The JSON is nested too deep; the limit is {MAX_JSON_DEPTH} levels.")
         try:
             data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
-            raise ParseError(f"The JSON is nested too deep; the limit is {MAX_JSON_DEPTH} levels.") from None
+            raise too_deep from None
         if _too_deep(data, MAX_JSON_DEPTH):
-            raise ParseError(f"The JSON is nested too deep; the limit is {MAX_JSON_DEPTH} levels.")
+            raise too_deep
         return data
 
 
