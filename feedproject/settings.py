@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "ops",
     "markets",
     "tracking",
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -212,6 +215,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(TRACK_MAX_BODY_BYTES, 2_621_440)
 # Anonymous identity: signed keys in a cookie and the response.
 ANON_KEY_COOKIE = "feed_uk"
 ANON_KEY_MAX_AGE = env.int("ANON_KEY_MAX_AGE", default=365 * 24 * 3600)
+
+# --- Content-Security-Policy (django-csp): every page, in every mode ------------------
+# Only this site's own files run or style a page: no inline script, style or on* handler
+# (the few inline blocks that a third-party template keeps carry the request's nonce).
+# Images may come from any https host: imported markets point at their source's pictures,
+# and the demo's are data: URLs. Why each source is there, and how to add one: docs/configuration.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "https:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        # As X-Frame-Options: DENY (Django's default): no page of the site is framed.
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Production hardening (DJANGO_DEBUG=0) -------------------------------------------
 if not DEBUG:
