@@ -1,7 +1,9 @@
-"""The demo pages in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+"""The demo pages in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium),
+and the other pages a browser sees (the admin, the API docs), all under the site's Content-Security-Policy.
 
 The app runs in a server thread of the test process on the test database; the browser
-uses it as a visitor would, and the tests check what reached the database. Every wait is
+uses it as a visitor would, and the tests check what reached the database. Every page is
+checked for JavaScript errors and for anything the CSP refused. Every wait is
 a poll with a deadline. `make browser-deps` installs the browser; without it these tests
 skip, unless BROWSER_TESTS=required (set by .ci/run), where they fail.
 """
@@ -175,6 +177,19 @@ def catalog(site):
 
 # ----- the browser ------------------------------------------------------------------------
 
+# Runs in every document before its own scripts (a DevTools script, so the page's CSP does not
+# apply to it): each refusal of the CSP is kept in sessionStorage, which outlives a navigation
+# within the site, until csp_violations() reads it.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  try {
+    const seen = JSON.parse(sessionStorage.getItem('csp-violations') || '[]');
+    seen.push({directive: e.violatedDirective, blocked: e.blockedURI, page: e.documentURI, line: e.lineNumber});
+    sessionStorage.setItem('csp-violations', JSON.stringify(seen));
+  } catch (err) { /* about:blank and data: pages have no sessionStorage */ }
+});
+"""
+
 
 @pytest.fixture
 def browser(chromium, site, tmp_path):
@@ -189,6 +204,7 @@ def browser(chromium, site, tmp_path):
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_LISTENER})
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)
     try:
@@ -265,11 +281,32 @@ def screenshot(driver, name):
     return path
 
 
+CSP_VIOLATIONS_JS = """
+try {
+  const seen = JSON.parse(sessionStorage.getItem('csp-violations') || '[]');
+  sessionStorage.removeItem('csp-violations');
+  return seen;
+} catch (err) { return []; }
+"""
+
+
+def csp_violations(driver):
+    """What the CSP refused on this site's pages in this tab since the last call (and forgets it)."""
+    return driver.execute_script(CSP_VIOLATIONS_JS)
+
+
 @contextmanager
 def no_js_errors(driver):
+    """Nothing inside logs a JavaScript error or is refused by the Content-Security-Policy."""
     driver.get_log("browser")  # reading the log empties it: only what happens inside counts
+    csp_violations(driver)
     yield
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert csp_violations(driver) == []
+    # The admin and the API docs link no icon, so the browser asks for /favicon.ico: not an error of the page.
+    errors = [
+        e for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" and not (e["source"] == "network" and "/favicon.ico " in e["message"])
+    ]
     assert not errors, errors
 
 
@@ -476,3 +513,101 @@ def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser,
             "the staff member's bookmark in the database",
         )
         screenshot(browser, "demo_feed_staff.png")
+
+
+# ----- the pages around the demo, under the same policy ------------------------------------
+
+
+def test_an_editor_logs_in_to_the_admin_and_its_lists_forms_and_widgets_work(browser, site):
+    from selenium.webdriver.common.keys import Keys
+
+    def editor_and_markets():
+        User.objects.create_superuser("editor", password="a long enough password")
+        tags = [TagFactory(label=label) for label in ("Bitcoin", "Ethereum", "Solana")]
+        return [MarketFactory(tags=[tag], image_url="").pk for tag in tags][0]
+
+    market_pk = site.query(editor_and_markets)
+    with no_js_errors(browser):
+        browser.get(site.url + "/admin/login/")
+        browser.find_element("id", "id_username").send_keys("editor")
+        browser.find_element("id", "id_password").send_keys("a long enough password")
+        browser.find_element("css selector", "#login-form [type=submit]").click()
+        wait_until(lambda: browser.find_elements("id", "user-tools"), "the admin index after login")
+
+        # Changelists: rows, the date drill-down, the filters, and the scripted actions bar.
+        browser.get(site.url + "/admin/markets/market/")
+        assert len(browser.find_elements("css selector", "#result_list tbody tr")) == 3
+        assert browser.find_elements("css selector", "#changelist-filter")
+        assert browser.find_elements("css selector", "nav.toplinks")
+        browser.get(site.url + "/admin/markets/tag/")
+        browser.find_element("id", "action-toggle").click()  # actions.js: selects every row
+        assert browser.find_element("css selector", ".actions .action-counter").text.startswith("3 of 3")
+
+        # A change form with its widgets, each built by the admin's JavaScript.
+        browser.get(site.url + f"/admin/markets/market/{market_pk}/change/")
+        wait_until(lambda: browser.find_elements("css selector", ".datetimeshortcuts a"), "the date shortcuts")
+        browser.find_element("css selector", ".field-tags .select2-selection").click()  # the tag autocomplete
+        browser.find_element("css selector", ".select2-search__field").send_keys("Bit")
+        wait_until(
+            lambda: any(o.text == "Bitcoin" for o in browser.find_elements("css selector", ".select2-results__option")),
+            "the tag autocomplete's answer",
+        )
+        browser.find_element("css selector", ".select2-search__field").send_keys(Keys.ESCAPE)
+        assert not browser.find_elements("css selector", "tr.dynamic-boosts")
+        add_boost = browser.find_element("css selector", ".add-row a")  # inlines.js: one more boost row
+        scroll_to(browser, add_boost)
+        add_boost.click()
+        # starts_at and ends_at: a date and a time, each with its shortcuts.
+        assert len(browser.find_elements("css selector", "tr.dynamic-boosts .datetimeshortcuts")) == 4
+
+        # The feed preview, the project's own admin page.
+        browser.get(site.url + "/admin/personalization/feedconfig/preview/")
+        assert browser.find_elements("css selector", ".preview-form")
+        assert browser.execute_script(
+            "return [...document.styleSheets].some((s) => s.href && s.href.endsWith('/feed_preview.css')"
+            " && s.cssRules.length > 0)"
+        )
+        screenshot(browser, "admin_feed_preview.png")
+
+
+def test_the_api_docs_render_every_operation(browser, site):
+    def operations():
+        schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+        methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+        return sum(1 for path in schema["paths"].values() for method in path if method in methods)
+
+    expected = site.query(operations)
+    assert expected >= 8
+    with no_js_errors(browser):
+        browser.get(site.url + "/api/docs/")
+        wait_until(
+            lambda: len(browser.find_elements("css selector", ".opblock")) == expected,
+            f"Swagger UI to render {expected} operations",
+        )
+        # Open one and run it from the page: Swagger UI calls the API itself.
+        def in_operation(css):
+            return browser.find_elements("css selector", f"#operations-api-api_trending_retrieve {css}")
+
+        summary = in_operation(".opblock-summary")[0]
+        scroll_to(browser, summary)
+        summary.click()
+        wait_until(lambda: in_operation(".try-out__btn"), "the open operation")[0].click()
+        wait_until(lambda: in_operation(".execute"), "its Execute button")[0].click()
+        status = wait_until(
+            lambda: in_operation(".live-responses-table tbody .response-col_status"),
+            "the answer of the operation run from the docs",
+        )
+        assert status[0].text == "200"
+        screenshot(browser, "api_docs.png")
+
+
+def test_the_browsable_api_of_development_mode_works(browser, site):
+    # Offered in development mode only (DJANGO_DEBUG=1, as the suite runs: pytest.ini).
+    assert "rest_framework.renderers.BrowsableAPIRenderer" in settings.REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"]
+    site.query(lambda: MarketFactory(market_id="browsable-1", image_url=""))
+    with no_js_errors(browser):
+        browser.get(site.url + "/api/markets?limit=5")
+        assert "browsable-1" in browser.find_element("css selector", ".response-info").text
+        # Bootstrap's dropdown (jQuery) opens the format menu.
+        browser.find_element("css selector", ".format-selection .dropdown-toggle").click()
+        wait_until(lambda: browser.find_elements("css selector", ".format-selection.open"), "the format menu")
