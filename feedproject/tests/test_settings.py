@@ -1,4 +1,5 @@
 """The settings fail closed: production mode unless debug is asked for, and no start without a real key."""
+import json
 import os
 import subprocess
 import sys
@@ -11,10 +12,21 @@ PROBE = (
 )
 
 
-def _start(**env):
+# One request to the demo page (no query) behind the proxy, as https and as plain http.
+REQUEST_PROBE = (
+    "import django, json; django.setup(); from django.test import Client; "
+    "https = Client().get('/', HTTP_X_FORWARDED_PROTO='https'); http = Client().get('/'); "
+    "print(json.dumps({'https': [https.status_code, https.headers.get('Strict-Transport-Security'), "
+    "https.headers.get('Content-Security-Policy')], 'http': [http.status_code, http.headers.get('Location'), "
+    "http.headers.get('Strict-Transport-Security')]}))"
+)
+REAL_KEY = "k3y-" + "0123456789abcdef" * 4
+
+
+def _start(probe=PROBE, **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", probe], cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
         env={**clean, "DJANGO_SETTINGS_MODULE": "feedproject.settings", **env},
     )
 
@@ -31,9 +43,21 @@ def test_a_short_or_repetitive_secret_key_is_refused_in_production_mode():
 
 
 def test_with_a_real_key_production_mode_starts_with_a_year_of_hsts():
-    started = _start(DJANGO_SECRET_KEY="k3y-" + "0123456789abcdef" * 4)
+    started = _start(DJANGO_SECRET_KEY=REAL_KEY)
     assert started.returncode == 0, started.stderr
     assert started.stdout.split() == ["False", str(365 * 24 * 3600)]
+
+
+def test_in_production_mode_an_https_request_gets_a_year_of_hsts_and_plain_http_is_redirected():
+    started = _start(REQUEST_PROBE, DJANGO_SECRET_KEY=REAL_KEY)
+    assert started.returncode == 0, started.stderr
+    answers = json.loads(started.stdout.strip().splitlines()[-1])
+    status, hsts, csp = answers["https"]
+    assert status == 200
+    assert hsts == "max-age=31536000; includeSubDomains; preload"
+    assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp
+    # HSTS is only ever sent over https (browsers ignore it on http): plain http is sent there first.
+    assert answers["http"] == [301, "https://testserver/", None]
 
 
 def test_development_mode_is_asked_for_explicitly_and_needs_no_key():
