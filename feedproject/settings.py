@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files are served by the project, not fetched from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from swagger.io's validator: the docs page loads nothing from outside the site.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "MarketStatusEnum": "markets.models.Market.Status",

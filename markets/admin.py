@@ -60,6 +60,7 @@ class TagAdmin(CatalogChangeMixin, admin.ModelAdmin):
     search_fields = ("label", "slug")
     list_filter = (TagUseFilter,)
     prepopulated_fields = {"slug": ("label",)}
+    ordering = ("label",)  # pages of an unordered changelist may repeat or skip tags
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(market_count=Count("markets"))
