@@ -5,7 +5,7 @@ the admin) keep Django's HTML answers.
 """
 import logging
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -35,12 +35,21 @@ def api_exception_handler(exc, context):
     transaction was rolled back, and the same request may succeed in a moment. Any other
     error stays a 500 (handler500 below).
     """
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if _is_outage(exc):
         # One line, no traceback: during an outage every request fails the same way.
         logger.warning("database unavailable, answered 503: %s: %s", type(exc).__name__,
                        str(exc).strip().partition("\n")[0][:200])
         exc = DatabaseUnavailable()
     return exception_handler(exc, context)
+
+
+def _is_outage(exc):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    # Django leaves a few driver calls unwrapped (closing a server-side cursor, which a killed
+    # connection refuses with psycopg's own AdminShutdown), so the driver's classes count too.
+    return any(isinstance(exc, (db.Database.OperationalError, db.Database.InterfaceError))
+               for db in connections.all(initialized_only=True))
 
 
 def _is_api(request):
