@@ -126,13 +126,18 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
 
     try:
         _events_store(kind, events, results, received_at, then=rejections_store)
-    except REFUSALS as refusal:
+    except REFUSALS:
         # Only now, on the failure path, one transaction per part: the normal batch keeps its
         # fixed query count. A refusal does not depend on what else is in the batch, so halving
         # finds the refused events in about 2·log2(n) transactions; the rest is stored.
-        _events_store_isolating(kind, events, results, received_at, refusal)
-        with transaction.atomic():
-            rejections_store()
+        _events_store_isolating(kind, events, results, received_at)
+        try:
+            with transaction.atomic():
+                rejections_store()
+        except REFUSALS as refusal:  # not known to happen: an unstorable payload is stored as text
+            logger.warning("ingest: the database refused the %d rejections of a batch (%s: %s); answered, not kept",
+                           sum(1 for r in results if r["status"] == "rejected"), type(refusal).__name__,
+                           str(refusal).partition("\n")[0][:200])
     return IngestResult(results)
 
 
@@ -163,23 +168,24 @@ def _events_store(kind, events, results, received_at, *, then=None):
                 then()
 
 
-def _events_store_isolating(kind, events, results, received_at, refusal):
-    """Store `events`, which the database refused as a whole (`refusal`), in halves, each in its
-    own transaction, down to the single events it refuses."""
-    if not events:
-        return  # what was refused is the rejections' write, which the caller repeats
-    if len(events) == 1:
-        index, event = events[0]
-        logger.warning("ingest: the database refused %s %s (%s: %s); the rest of its batch is stored",
-                       kind, event.event_id, type(refusal).__name__, str(refusal).partition("\n")[0][:200])
-        results[index] = _rejection(str(event.event_id), REFUSED)
+def _events_store_isolating(kind, events, results, received_at):
+    """Store `events` in a transaction of their own, without the rejections (which may be what was
+    refused); if the database refuses them, each half in turn, down to the single events it refuses."""
+    try:
+        _events_store(kind, events, results, received_at)
         return
+    except REFUSALS as refusal:
+        if not events:
+            raise  # no event to blame
+        if len(events) == 1:
+            index, event = events[0]
+            logger.warning("ingest: the database refused %s %s (%s: %s); the rest of its batch is stored",
+                           kind, event.event_id, type(refusal).__name__, str(refusal).partition("\n")[0][:200])
+            results[index] = _rejection(str(event.event_id), REFUSED)
+            return
     middle = len(events) // 2
-    for part in (events[:middle], events[middle:]):
-        try:
-            _events_store(kind, part, results, received_at)
-        except REFUSALS as error:
-            _events_store_isolating(kind, part, results, received_at, error)
+    _events_store_isolating(kind, events[:middle], results, received_at)
+    _events_store_isolating(kind, events[middle:], results, received_at)
 
 
 def _validate(fields, raw, *, user_key, acting_service):
