@@ -179,7 +179,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    # DRF's, plus a database outage answered 503 with Retry-After (docs/api-errors.md).
+    "EXCEPTION_HANDLER": "feedproject.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["feedproject.throttling.AnonThrottle", "feedproject.throttling.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="1200/minute"),

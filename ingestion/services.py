@@ -6,13 +6,14 @@ UserMarketState, affinities, session, profile, MarketActivity) is written in the
 transaction, so the user's next feed sees it.
 """
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 
 from feedproject.db import pipelined
 from personalization.ranking.affinity import event_weight
@@ -34,6 +35,8 @@ from tracking.validation import (
     storable_text,
     validate,
 )
+
+logger = logging.getLogger(__name__)
 
 _FIELDS = {INTERACTION: INTERACTION_FIELDS, IMPRESSION: IMPRESSION_FIELDS}
 _TIME_FIELD = {INTERACTION: "occurred_at", IMPRESSION: "shown_at"}
@@ -117,6 +120,38 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
         seen.add(event.event_id)
         events.append((index, event))
 
+    def rejections_store():
+        rejected_events_store(kind=kind, raw_events=raw_events, results=results, user_key=user_key,
+                              received_at=received_at)
+
+    try:
+        _events_store(kind, events, results, received_at, then=rejections_store)
+    except REFUSALS:
+        # Only now, on the failure path, one transaction per part: the normal batch keeps its
+        # fixed query count. A refusal does not depend on what else is in the batch, so halving
+        # finds the refused events in about 2·log2(n) transactions; the rest is stored.
+        _events_store_isolating(kind, events, results, received_at)
+        try:
+            with transaction.atomic():
+                rejections_store()
+        except REFUSALS as refusal:  # not known to happen: an unstorable payload is stored as text
+            logger.warning("ingest: the database refused the %d rejections of a batch (%s: %s); answered, not kept",
+                           sum(1 for r in results if r["status"] == "rejected"), type(refusal).__name__,
+                           str(refusal).partition("\n")[0][:200])
+    return IngestResult(results)
+
+
+# What the database (or its driver) answers for one row it will not store. sqlite3 refuses an
+# integer beyond 64 bits with OverflowError while binding it, before any SQL runs. Not here:
+# OperationalError and InterfaceError (an outage: they propagate, the API answers 503) and
+# ProgrammingError / InternalError (a statement or schema fault, which would refuse every
+# event: a 500, so a bad deploy is not mistaken for bad data).
+REFUSALS = (DataError, IntegrityError, OverflowError)
+REFUSED = _Rejected("event", "was refused by the database; it was not stored")
+
+
+def _events_store(kind, events, results, received_at, *, then=None):
+    """One transaction: the raw log, then user state and activity for the events it did not hold yet."""
     with transaction.atomic():
         new_ids = raw_events_store(kind=kind, events=[event for _, event in events], received_at=received_at)
         accepted = []
@@ -129,9 +164,28 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
             if accepted:
                 countries = user_state_apply(events=accepted, now=received_at)
                 market_activity_add(events=accepted, countries=countries)
-            rejected_events_store(kind=kind, raw_events=raw_events, results=results, user_key=user_key,
-                                  received_at=received_at)
-    return IngestResult(results)
+            if then:
+                then()
+
+
+def _events_store_isolating(kind, events, results, received_at):
+    """Store `events` in a transaction of their own, without the rejections (which may be what was
+    refused); if the database refuses them, each half in turn, down to the single events it refuses."""
+    try:
+        _events_store(kind, events, results, received_at)
+        return
+    except REFUSALS as refusal:
+        if not events:
+            raise  # no event to blame
+        if len(events) == 1:
+            index, event = events[0]
+            logger.warning("ingest: the database refused %s %s (%s: %s); the rest of its batch is stored",
+                           kind, event.event_id, type(refusal).__name__, str(refusal).partition("\n")[0][:200])
+            results[index] = _rejection(str(event.event_id), REFUSED)
+            return
+    middle = len(events) // 2
+    _events_store_isolating(kind, events[:middle], results, received_at)
+    _events_store_isolating(kind, events[middle:], results, received_at)
 
 
 def _validate(fields, raw, *, user_key, acting_service):
