@@ -9,9 +9,11 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from feedproject.api import CallerApi, LimitedJSONParser, json_body
+from feedproject.fields import CleanCharField
 from ingestion.serializers import (
     COUNTRY,
     ImpressionBatchSerializer,
+    IngestQuerySerializer,
     IngestResponseSerializer,
     TrackBatchSerializer,
 )
@@ -25,7 +27,7 @@ class _Envelope(serializers.Serializer):
     geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
     feed_request_id = serializers.UUIDField(required=False, allow_null=True)
     surface = serializers.CharField(max_length=32, required=False)
-    user_key = serializers.CharField(max_length=64, required=False)
+    user_key = CleanCharField(max_length=64, required=False)
 
 
 def _envelope(body, list_key, allowed):
@@ -58,10 +60,14 @@ class _IngestApi(CallerApi):
 
     def post(self, request):
         events, defaults = _envelope(json_body(request), self.list_key, self.envelope_fields)
+        query = IngestQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if "user_key" in query.validated_data:
+            defaults.setdefault("user_key", query.validated_data["user_key"])
         caller = self.caller(request)
-        user_key = caller.user_key
-        if caller.is_service:
-            user_key = defaults.get("user_key") or request.query_params.get("user_key")
+        # The batch's user_key is every event's default, checked by events_ingest as an event's own:
+        # a service acts for it; anyone else stays itself, and naming another user rejects the events.
+        user_key = defaults.get("user_key") if caller.is_service else caller.user_key
         result = events_ingest(
             kind=self.kind,
             raw_events=events,
@@ -83,6 +89,7 @@ class TrackApi(_IngestApi):
 
     @extend_schema(
         request=TrackBatchSerializer,
+        parameters=[IngestQuerySerializer],
         responses={200: IngestResponseSerializer},
         description=(
             "Per-event results: accepted, duplicate (same event_id stored before) or rejected "
@@ -119,6 +126,8 @@ class ImpressionsApi(_IngestApi):
     kind, list_key = IMPRESSION, "impressions"
     envelope_fields = frozenset({"sent_at", "feed_request_id", "surface", "user_key"})
 
-    @extend_schema(request=ImpressionBatchSerializer, responses={200: IngestResponseSerializer})
+    @extend_schema(
+        request=ImpressionBatchSerializer, parameters=[IngestQuerySerializer], responses={200: IngestResponseSerializer}
+    )
     def post(self, request):
         return super().post(request)

@@ -7,6 +7,7 @@ ingestion/tests/test_track_api.py checks it against IngestResponseSerializer key
 from rest_framework import serializers
 
 from feedproject.api import anon_key_field
+from feedproject.fields import CleanCharField
 from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS
 
 COUNTRY = r"^[A-Za-z]{2}$"
@@ -37,20 +38,30 @@ InteractionEventSerializer = _serializer("InteractionEvent", INTERACTION_FIELDS)
 ImpressionEventSerializer = _serializer("ImpressionEvent", IMPRESSION_FIELDS)
 
 
+BATCH_USER_KEY_HELP = (
+    "The user every event of the batch is for, unless an event names its own. A service token may name "
+    "anyone; any other caller only itself, else each event is rejected on `user_key`."
+)
+
+
+class IngestQuerySerializer(serializers.Serializer):
+    user_key = CleanCharField(max_length=64, required=False, help_text="As the body's `user_key`, which wins.")
+
+
 class TrackBatchSerializer(serializers.Serializer):
     """`POST /api/track`: one event object, or a batch under `events`."""
 
     events = InteractionEventSerializer(many=True, help_text="Up to 500 events.")
     sent_at = serializers.DateTimeField(required=False, help_text="Client clock when the batch was sent.")
     geo_country = serializers.RegexField(COUNTRY, required=False)
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+    user_key = serializers.CharField(max_length=64, required=False, help_text=BATCH_USER_KEY_HELP)
 
 
 class ImpressionBatchSerializer(serializers.Serializer):
     feed_request_id = serializers.UUIDField(required=False, allow_null=True)
     surface = serializers.CharField(max_length=32, required=False)
     sent_at = serializers.DateTimeField(required=False)
-    user_key = serializers.CharField(max_length=64, required=False, help_text="Service tokens only.")
+    user_key = serializers.CharField(max_length=64, required=False, help_text=BATCH_USER_KEY_HELP)
     impressions = ImpressionEventSerializer(many=True, help_text="Up to 500 impressions.")
 
 
@@ -62,7 +73,10 @@ class EventResultSerializer(serializers.Serializer):
 
 
 class IngestResponseSerializer(serializers.Serializer):
-    user_key = serializers.CharField(allow_null=True, help_text="Null for a service that names the user per event.")
+    user_key = serializers.CharField(
+        allow_null=True,
+        help_text="The caller; for a service token the batch's user_key, null when it names the user per event.",
+    )
     anon_key = anon_key_field()
     accepted = serializers.IntegerField()
     duplicate = serializers.IntegerField()

@@ -88,8 +88,9 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
     """Validate and store a batch of raw event dicts of one kind; returns per-event results.
 
     `user_key` is the caller's identity (None for a service that names users per event).
-    Only a service (`acting_service`) may name another user in an event's `user_key`.
-    `defaults` are batch-level values (sent_at, geo_country, feed_request_id, surface) that an event may override.
+    `defaults` are batch-level values (sent_at, geo_country, feed_request_id, surface, user_key)
+    that an event may override. Only a service (`acting_service`) may name another user, in an
+    event's `user_key` or the batch's: one rule, so each event naming someone else is rejected.
     """
     defaults = defaults or {}
     max_batch = settings.TRACK_MAX_BATCH
@@ -101,7 +102,8 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
         try:
             if index >= max_batch:
                 raise _Rejected("events", f"over the batch limit of {max_batch}; send it in another batch")
-            valid.append((index, _validate(fields, raw, user_key=user_key, acting_service=acting_service)))
+            valid.append((index, _validate(fields, raw, user_key=user_key, acting_service=acting_service,
+                                           batch_user=defaults.get("user_key"))))
         except _Rejected as rejected:
             results[index] = _rejection(event_id, rejected)
 
@@ -188,7 +190,7 @@ def _events_store_isolating(kind, events, results, received_at):
     _events_store_isolating(kind, events[middle:], results, received_at)
 
 
-def _validate(fields, raw, *, user_key, acting_service):
+def _validate(fields, raw, *, user_key, acting_service, batch_user=None):
     if not isinstance(raw, dict):
         raise _Rejected("event", "must be a JSON object")
     storable_check(raw)  # before json.dumps: it would raise on deep nesting, not reject
@@ -196,7 +198,7 @@ def _validate(fields, raw, *, user_key, acting_service):
     if size > settings.TRACK_MAX_EVENT_BYTES:
         raise _Rejected("event", f"is {size} bytes, the limit is {settings.TRACK_MAX_EVENT_BYTES}")
     data = validate(raw, fields)
-    named_user = data.get("user_key")
+    named_user = data.get("user_key") or batch_user
     if named_user and named_user != user_key and not acting_service:
         raise _Rejected("user_key", "only a service token may send events for another user")
     if not (named_user or user_key):
@@ -214,7 +216,7 @@ def _build_event(kind, data, markets, defaults, user_key, received_at, latest):
     return Event(
         kind=kind,
         event_id=data["event_id"],
-        user_key=data.get("user_key") or user_key,
+        user_key=data.get("user_key") or defaults.get("user_key") or user_key,
         market=market,
         at=at,
         event_type=data.get("event_type", ""),

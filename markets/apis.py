@@ -7,6 +7,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from feedproject.api import LimitedJSONParser, json_body
 from markets.models import Market
 from markets.selectors import market_get, markets_list
 from markets.serializers import MarketListQuerySerializer, MarketSerializer, MarketStateSerializer
@@ -51,6 +52,8 @@ class MarketListApi(generics.ListAPIView):
 class MarketDetailApi(APIView):
     """One market (GET); its trading state pushed by a service token (PATCH), which writes a snapshot."""
 
+    parser_classes = [LimitedJSONParser]
+
     def get_permissions(self):
         if self.request.method == "PATCH":
             return [CanChangeMarkets()]
@@ -63,7 +66,7 @@ class MarketDetailApi(APIView):
     @extend_schema(request=MarketStateSerializer, responses=MarketSerializer)
     def patch(self, request, market_id):
         _market_or_404(market_id)
-        serializer = MarketStateSerializer(data=request.data)
+        serializer = MarketStateSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         market_state_update(market_id=market_id, changes=serializer.validated_data, at=timezone.now())
         return Response(MarketSerializer(market_get(market_id=market_id)).data)

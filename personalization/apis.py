@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from feedproject.api import CallerApi, LimitedJSONParser
+from feedproject.api import CallerApi, LimitedJSONParser, json_body
 from feedproject.vocabulary import Section
 from personalization.selectors import profile_get
 from personalization.serializers import (
@@ -100,7 +100,7 @@ class RankApi(CallerApi):
 
     @extend_schema(request=RankRequestSerializer, responses=RankResponseSerializer)
     def post(self, request):
-        body = RankRequestSerializer(data=request.data)
+        body = RankRequestSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
         caller = self.caller(request, acting_for=data.get("user_key"))

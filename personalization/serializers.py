@@ -76,6 +76,14 @@ class RankRequestSerializer(serializers.Serializer):
     geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
+    def validate(self, data):
+        # Strict like ingestion's envelope: a misspelt option must not rank with the default silently.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            message = f"Unknown field; the fields are {', '.join(self.fields)}."
+            raise serializers.ValidationError({name: [message] for name in unknown})
+        return data
+
 
 class RankedSerializer(serializers.Serializer):
     market_id = serializers.CharField()

@@ -1,5 +1,5 @@
 """`GET /api/trending`: what trends in a scope, with the inputs of each score."""
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,13 +14,7 @@ class TrendingApi(APIView):
     smallest `features.local_min_users` of the active feed configs, 5 by default).
     """
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("scope", str, description='"global" (default) or a country code, e.g. IL.'),
-            OpenApiParameter("limit", int, description="1-100, default 20."),
-        ],
-        responses=TrendingSerializer,
-    )
+    @extend_schema(parameters=[TrendingQuerySerializer], responses=TrendingSerializer)
     def get(self, request):
         query = TrendingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -48,5 +48,6 @@ class TrendingQuerySerializer(serializers.Serializer):
     scope = serializers.RegexField(
         r"^(global|[A-Za-z]{2})$", required=False, default="global",
         error_messages={"invalid": 'Use "global" or a two-letter country code such as IL.'},
+        help_text='"global" (default) or a country code, e.g. IL.',
     )
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)

@@ -1,12 +1,16 @@
 """The published OpenAPI schema covers every endpoint and generates without warnings."""
 import re
 
+import jsonschema
 import pytest
 from django.core.management import call_command
 from django.urls import resolve
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from feedproject.api import CallerApi
+from markets.tests.factories import MarketFactory
 
 pytestmark = pytest.mark.django_db
 ENDPOINTS = {
@@ -48,3 +52,74 @@ def test_every_response_of_a_caller_api_documents_the_anon_key_it_may_carry():
             assert "anon_key" in properties, f"{method} {path}"
             documented.add(path)
     assert documented == {"/api/feed", "/api/rank", "/api/profile", "/api/track", "/api/impressions"}
+
+
+# Each operation's 4xx, added once for every view by feedproject.openapi.ErrorsAutoSchema.
+ERRORS = {
+    ("get", "/api/feed"): {400, 401, 403, 406, 429},
+    ("get", "/api/profile"): {400, 401, 403, 406, 429},
+    ("get", "/api/markets"): {400, 401, 406, 429},
+    ("get", "/api/trending"): {400, 401, 406, 429},
+    ("get", "/api/markets/{market_id}"): {401, 404, 406, 429},
+    ("patch", "/api/markets/{market_id}"): {400, 401, 403, 404, 406, 411, 413, 415, 429},
+    ("post", "/api/rank"): {400, 401, 403, 406, 411, 413, 415, 429},
+    ("post", "/api/track"): {400, 401, 403, 406, 411, 413, 415, 429},
+    ("post", "/api/impressions"): {400, 401, 403, 406, 411, 413, 415, 429},
+    ("get", "/healthz"): {406},
+}
+
+
+def _operations(schema):
+    return {(method, path): operation for path, ops in schema["paths"].items() for method, operation in ops.items()}
+
+
+def test_every_operation_documents_each_4xx_it_can_answer_with_the_error_shape():
+    schema = APIClient().get("/api/schema/?format=json").json()
+    operations = _operations(schema)
+    assert set(operations) == set(ERRORS)
+    for key, operation in operations.items():
+        documented = {int(status) for status in operation["responses"] if status.startswith("4")}
+        assert documented == ERRORS[key], key
+        for status in documented:
+            body = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/" + ("FieldErrors" if status == 400 else "Error")}, key
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+
+
+def _call(client, method, path, **extra):
+    path = path.replace("{market_id}", "lebron-mvp")
+    return getattr(client, method)(path, {"market_ids": ["lebron-mvp"]} if method != "get" else None,
+                                   format="json", **extra)
+
+
+def test_a_bad_token_gets_the_documented_401_on_every_operation_that_authenticates():
+    MarketFactory(market_id="lebron-mvp")
+    schema = APIClient().get("/api/schema/?format=json").json()
+    checked = set()
+    for (method, path), operation in _operations(schema).items():
+        if "401" in operation["responses"]:
+            response = _call(APIClient(), method, path, HTTP_AUTHORIZATION="Token not-a-token")
+            assert response.status_code == 401, (method, path)
+            jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
+            checked.add((method, path))
+    assert checked == {key for key, statuses in ERRORS.items() if 401 in statuses}
+
+
+def test_a_throttled_request_gets_the_documented_429_with_an_integer_retry_after(monkeypatch):
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "anon": "1/minute"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    schema = APIClient().get("/api/schema/?format=json").json()
+    client = APIClient()
+    client.get("/api/trending")
+    response = client.get("/api/trending")
+    assert response.status_code == 429
+    documented = schema["paths"]["/api/trending"]["get"]["responses"]["429"]
+    jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
+    assert documented["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    assert int(response["Retry-After"]) > 0
+
+
+def test_an_accept_header_asking_for_something_else_gets_the_documented_406():
+    response = APIClient().get("/api/trending", HTTP_ACCEPT="application/xml")
+    assert response.status_code == 406
+    assert set(response.json()) == {"detail"}

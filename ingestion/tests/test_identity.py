@@ -5,9 +5,9 @@ from rest_framework.test import APIClient
 
 from feedproject.identity import anonymous_key_sign
 from feedproject.tests.clients import token_client
-from ingestion.tests.conftest import make_event
+from ingestion.tests.conftest import make_event, make_impression
 from personalization.models import TopicAffinity
-from tracking.models import Interaction
+from tracking.models import Impression, Interaction, RejectedEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +71,55 @@ def test_an_expired_key_gets_a_fresh_one(nba_market, settings):
     token = anonymous_key_sign("a:" + "0" * 32)
     body = APIClient().post("/api/track", make_event(), format="json", HTTP_X_USER_KEY=token).json()
     assert body["user_key"] != "a:" + "0" * 32
+
+
+BATCHES = {
+    "/api/track": lambda batch_user, **event: {"user_key": batch_user, "events": [make_event(**event), make_event()]},
+    "/api/impressions": lambda batch_user, **event: {
+        "user_key": batch_user, "impressions": [make_impression(**event), make_impression()]
+    },
+}
+
+
+@pytest.mark.parametrize("path", BATCHES)
+def test_a_batch_user_key_naming_someone_else_is_rejected_per_event_like_an_event_one(api, nba_market, path):
+    """One rule: the batch's user_key is each event's default, checked as an event's own would be."""
+    response = api.post(path, BATCHES[path]("u:42"), format="json")
+    body = response.json()
+    assert response.status_code == 200
+    assert [(r["status"], r.get("field")) for r in body["results"]] == [("rejected", "user_key")] * 2
+    assert body["user_key"].startswith("a:")  # the caller, never the key it tried to name
+    assert not Interaction.objects.exists() and not Impression.objects.exists()
+    assert RejectedEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize("path", BATCHES)
+def test_a_batch_user_key_naming_the_caller_itself_is_accepted(nba_market, path):
+    user = User.objects.create_user("ann")
+    client = APIClient()
+    client.force_authenticate(user)
+    body = client.post(path, BATCHES[path](f"u:{user.pk}"), format="json").json()
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+
+
+def test_a_service_batch_user_key_is_each_events_default_and_an_event_may_override_it(nba_market):
+    client = token_client("frontend-bff", "act_for_any_user")
+    body = client.post("/api/track", BATCHES["/api/track"]("u:7", user_key="u:8"), format="json").json()
+    assert body["user_key"] == "u:7"
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+    assert sorted(Interaction.objects.values_list("user_key", flat=True)) == ["u:7", "u:8"]
+
+
+def test_a_service_query_user_key_is_validated_and_is_the_batch_default(nba_market):
+    client = token_client("frontend-bff", "act_for_any_user")
+    assert client.post("/api/track?user_key=u%007", make_event(), format="json").status_code == 400
+    body = client.post("/api/track?user_key=u:7", make_event(), format="json").json()
+    assert (body["user_key"], body["accepted"]) == ("u:7", 1)
+
+
+def test_a_service_batch_without_a_user_key_answers_null_as_its_schema_says(nba_market):
+    client = token_client("frontend-bff", "act_for_any_user")
+    body = client.post("/api/track", {"events": [make_event(user_key="u:7")]}, format="json").json()
+    assert body["user_key"] is None and body["accepted"] == 1
+    schema = APIClient().get("/api/schema/?format=json").json()
+    assert schema["components"]["schemas"]["IngestResponse"]["properties"]["user_key"]["nullable"] is True

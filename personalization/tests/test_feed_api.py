@@ -269,3 +269,10 @@ def test_unstorable_values_in_a_rank_body_are_a_400(catalog, service_client):
 
 def test_a_service_may_still_read_any_users_profile(catalog, service_client):
     assert service_client.get("/api/profile?user_key=u:9").json()["user_key"] == "u:9"
+
+
+def test_an_unknown_field_in_a_rank_body_is_a_400_naming_it_not_silently_dropped(catalog):
+    # A misspelt option (`surfce`) would otherwise rank for the default surface without a word.
+    response = APIClient().post("/api/rank", {"market_ids": ["sports-1"], "surfce": "category"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"surfce": ["Unknown field; the fields are market_ids, surface, geo, user_key."]}

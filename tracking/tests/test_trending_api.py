@@ -81,3 +81,11 @@ def test_the_query_count_does_not_grow_with_the_list(scored, django_assert_num_q
     # velocities with markets, their tags, the trending run, the inputs aggregate
     with django_assert_num_queries(4):
         assert len(APIClient().get("/api/trending?limit=100").json()["results"]) == 3
+
+
+def test_the_schema_declares_the_query_the_serializer_checks():
+    """Generated from TrendingQuerySerializer, so a client (or schemathesis) knows what is a 400."""
+    operation = APIClient().get("/api/schema/?format=json").json()["paths"]["/api/trending"]["get"]
+    parameters = {parameter["name"]: parameter["schema"] for parameter in operation["parameters"]}
+    assert parameters["scope"]["pattern"] == "^(global|[A-Za-z]{2})$"
+    assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 100)

@@ -1,0 +1,107 @@
+"""The OpenAPI schema's error answers: every 4xx an operation can give, documented once for all views.
+
+drf-spectacular documents what a view declares (its 200); the errors come from the DRF machinery
+every view shares (authentication, throttling, parsing, validation), so they are added here, from
+what the view is, not per view. The shapes are those of docs/api-errors.md.
+"""
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny
+
+from feedproject.api import CallerApi, LimitedJSONParser
+
+_DETAIL = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+# DRF's validation body: each invalid field with its messages; a nested field nests (a list's
+# items by index, a batch's events in order). A body that is not JSON, or not the right shape,
+# gets {"detail": "..."}, which this covers too.
+_FIELD_ERRORS = {
+    "type": "object",
+    "description": 'Field name -> messages, e.g. {"limit": ["Ensure this value is less than or equal to 100."]}; '
+    '"non_field_errors" for the request as a whole; {"detail": "..."} for a body that is not JSON.',
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "array", "items": {}},
+            {"type": "object"},
+            {"type": "string"},
+        ]
+    },
+}
+_WHEN = {
+    400: "A query parameter or body field is invalid.",
+    401: "The token is invalid, or the operation needs one.",
+    403: "The caller may not do this (act for another user, change markets); or a session without its CSRF token.",
+    404: "No object with this id.",
+    406: "The Accept header asks for something other than JSON.",
+    411: "A chunked body: send it with a Content-Length.",
+    413: "The body is over the size limit (checked before it is read).",
+    415: "The body is not JSON (Content-Type).",
+    429: "Throttled: wait Retry-After seconds.",
+    503: "The database is unavailable: nothing was stored; retry after Retry-After seconds.",
+}
+_RETRY_AFTER = {
+    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."},
+}
+
+
+class ErrorsAutoSchema(AutoSchema):
+    """AutoSchema that adds, to each operation, the 4xx answers of the DRF machinery its view uses, and the 503."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for status in self._error_statuses(operation):
+            responses.setdefault(str(status), self._error_response(status))
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def _error_statuses(self, operation):
+        view = self.view
+        has_body = "requestBody" in operation
+        has_query = any(parameter["in"] == "query" for parameter in operation.get("parameters", ()))
+        authenticators = view.get_authenticators()
+        unsafe = self.method not in ("GET", "HEAD", "OPTIONS")
+        statuses = set()
+        if has_body or has_query:
+            statuses.add(400)
+        if authenticators:
+            statuses.add(401)
+        csrf = unsafe and any(isinstance(a, SessionAuthentication) for a in authenticators)
+        if csrf or isinstance(view, CallerApi) or self._needs_permission(view):
+            statuses.add(403)
+        if any(parameter["in"] == "path" for parameter in operation.get("parameters", ())):
+            statuses.add(404)
+        statuses.add(406)  # every APIView negotiates its renderer
+        if has_body:
+            statuses.add(415)
+            if any(isinstance(parser, LimitedJSONParser) for parser in view.get_parsers()):
+                statuses.update((411, 413))
+        if view.get_throttles():
+            statuses.add(429)
+        statuses.add(503)  # every API view's exception handler answers a database outage so (feedproject/errors.py)
+        return sorted(statuses)
+
+    def _needs_permission(self, view):
+        # The generator gives the view a mock request of this method (MarketDetailApi asks for one).
+        return any(not isinstance(permission, AllowAny) for permission in view.get_permissions())
+
+    def _error_response(self, status):
+        if status == 400:
+            ref = self._component("FieldErrors", _FIELD_ERRORS)
+        else:
+            ref = self._component("Error", _DETAIL)
+        response = {"description": _WHEN[status], "content": {"application/json": {"schema": ref}}}
+        if status in (429, 503):
+            response["headers"] = _RETRY_AFTER
+        return response
+
+    def _component(self, name, schema):
+        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+        self.registry.register_on_missing(component)
+        return component.ref

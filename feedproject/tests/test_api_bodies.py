@@ -1,0 +1,91 @@
+"""Every operation that takes a JSON body reads it the same way: chunked 411, empty 400, too large 413.
+
+The operations come from the published schema, so a new endpoint with a body is checked too.
+Sent through Django's WSGI handler, as gunicorn would: the test client always sets a Content-Length.
+"""
+import io
+import json
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import Client
+from rest_framework.test import APIClient
+
+from feedproject.tests.clients import token_header
+from markets.models import Market
+from markets.tests.factories import MarketFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def body_operations():
+    schema = Client().get("/api/schema/?format=json").json()
+    return sorted(
+        (method.upper(), path.replace("{market_id}", "lebron-mvp"))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    )
+
+
+def wsgi_call(method, path, body, headers, *, chunked=False):
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body), "CONTENT_TYPE": "application/json",
+        **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
+    }
+    if chunked:
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    else:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    status = []
+    chunks = WSGIHandler()(environ, lambda code, headers, exc_info=None: status.append(code))
+    try:
+        content = b"".join(chunks)
+    finally:
+        chunks.close()
+    return int(status[0].split()[0]), json.loads(content)
+
+
+@pytest.fixture
+def service():
+    MarketFactory(market_id="lebron-mvp", probability=0.41)
+    return token_header("backend", "act_for_any_user", "change_market")
+
+
+def test_the_schema_lists_every_operation_with_a_body():
+    assert {path for _, path in body_operations()} == {
+        "/api/impressions", "/api/markets/lebron-mvp", "/api/rank", "/api/track",
+    }
+
+
+@pytest.mark.parametrize("size", [10, 3_000_000])
+def test_a_chunked_body_is_refused_with_411_on_every_operation_never_read_as_empty(service, size):
+    body = json.dumps({"probability": 0.9, "market_ids": ["lebron-mvp"], "pad": "x" * size}).encode()
+    for method, path in body_operations():
+        code, answer = wsgi_call(method, path, body, service, chunked=True)
+        assert (method, path, code) == (method, path, 411), answer
+        assert answer["detail"]
+    assert Market.objects.get().probability == 0.41
+
+
+def test_an_empty_body_is_a_400_with_a_detail_on_every_operation(service):
+    for method, path in body_operations():
+        code, answer = wsgi_call(method, path, b"", service)
+        assert (method, path, code) == (method, path, 400), answer
+        assert "empty" in answer["detail"]
+
+
+def test_a_body_over_the_limit_is_a_json_413_on_every_operation(service, settings):
+    settings.TRACK_MAX_BODY_BYTES = 1000
+    body = json.dumps({"market_ids": ["lebron-mvp"], "pad": "x" * 2000}).encode()
+    for method, path in body_operations():
+        code, answer = wsgi_call(method, path, body, service)
+        assert (method, path, code) == (method, path, 413), answer
+        assert "limit" in answer["detail"]
+
+
+def test_a_rank_body_with_a_content_length_is_still_read(service):
+    response = APIClient().post("/api/rank", {"market_ids": ["lebron-mvp"]}, format="json")
+    assert [item["market_id"] for item in response.json()["ranked"]] == ["lebron-mvp"]
