@@ -29,7 +29,7 @@ run: install
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py setup_periodic_tasks
 	$(BIN)/python manage.py run_periodic_tasks
-	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile start
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
 ## Install and run the whole test suite (on whatever DATABASE_URL / REDIS_URL say).
 test: install-dev
