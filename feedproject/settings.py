@@ -153,6 +153,9 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # process, so a long hourly job does not sit on minute jobs until they expire.
 CELERY_RESULT_EXPIRES = None
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A cold shutdown (the Procfile's worker takes SIGTERM as one: REMAP_SIGTERM) first lets running
+# tasks finish for this long; what is still running then is cut, and its lease frees by itself.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=10.0)
 
 # --- Time: one clock, UTC -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
