@@ -23,13 +23,17 @@ install-dev: $(BIN)/.installed-dev
 
 ## Install, migrate, load demo data, then run web + Celery worker + beat (Ctrl-C stops all).
 # Development mode is asked for explicitly: the settings' own default is production.
+# On a terminal, `set -m` makes honcho a job of its own that the terminal's Ctrl-C reaches, and not
+# make: make would otherwise die of the SIGINT (exit 130) however cleanly everything stopped. Honcho
+# answers Ctrl-C with 130 too, which is the stop asked for: 0 (docs/runbook.md, "Stopping make run").
 run: export DJANGO_DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py setup_periodic_tasks
 	$(BIN)/python manage.py run_periodic_tasks
-	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile start
+	[ -t 0 ] && set -m; PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) $(BIN)/python procfile_start.py \
+	  || [ $$? -eq 130 ]
 
 ## Install and run the whole test suite (on whatever DATABASE_URL / REDIS_URL say).
 test: install-dev

@@ -110,7 +110,8 @@ class CallerApi(APIView):
 
     def caller(self, request, acting_for=None):
         if not hasattr(request, "_feed_caller"):
-            request._feed_caller = caller_resolve(request, acting_for=acting_for)
+            # On the Django request under DRF's, where the request log reads the caller's kind.
+            request._request._feed_caller = caller_resolve(request, acting_for=acting_for)
         caller = request._feed_caller
         if acting_for and not caller.is_service and acting_for != caller.user_key:
             raise PermissionDenied("Only a service token may act for another user.")

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its one line per request times and sees every answer (docs/runbook.md, "Logs").
+    "feedproject.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,6 +156,9 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # process, so a long hourly job does not sit on minute jobs until they expire.
 CELERY_RESULT_EXPIRES = None
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A cold shutdown (the Procfile's worker takes SIGTERM as one: REMAP_SIGTERM) first lets running
+# tasks finish for this long; what is still running then is cut, and its lease frees by itself.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=10.0)
 
 # --- Time: one clock, UTC -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -249,9 +254,19 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# One line per request, from feedproject.request_log; Django's own per-request records (status
+# warnings, the development server's access lines) would repeat it, so only their tracebacks stay.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_line_once": {"()": "feedproject.request_log.DuplicateRequestLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        # Django's default handlers on "django" would print each of its records a second time in
+        # development (its console handler, then the root's): here they reach the root's only.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.request": {"filters": ["request_line_once"]},
+        "django.server": {"filters": ["request_line_once"], "handlers": ["console"], "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -2,6 +2,8 @@
 
 The caller's new anonymous key, when one was issued, is added by CallerApi.finalize_response.
 """
+import logging
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
@@ -10,6 +12,7 @@ from rest_framework.response import Response
 
 from feedproject.api import CallerApi, LimitedJSONParser, json_body
 from feedproject.fields import CleanCharField
+from feedproject.request_log import request_id
 from ingestion.serializers import (
     COUNTRY,
     ImpressionBatchSerializer,
@@ -18,6 +21,8 @@ from ingestion.serializers import (
     TrackBatchSerializer,
 )
 from ingestion.services import IMPRESSION, INTERACTION, events_ingest
+
+logger = logging.getLogger(__name__)
 
 
 class _Envelope(serializers.Serializer):
@@ -78,7 +83,12 @@ class _IngestApi(CallerApi):
         )
         # By hand, not through IngestResponseSerializer: at a batch of 100 the serializer would
         # cost about a millisecond more per request. test_track_api checks the payload against it.
-        return Response({"user_key": user_key, **result.as_dict()}, status=status.HTTP_200_OK)
+        payload = {"user_key": user_key, **result.as_dict()}
+        if payload["rejected"]:
+            logger.warning("batch with rejections id=%s kind=%s accepted=%d duplicate=%d rejected=%d",
+                           request_id(request), self.kind, payload["accepted"], payload["duplicate"],
+                           payload["rejected"])
+        return Response(payload, status=status.HTTP_200_OK)
 
 
 class TrackApi(_IngestApi):

@@ -35,7 +35,7 @@ def wait_until(predicate, timeout, what, interval=0.3):
 
 @contextmanager
 def procfile_system(tmp_path, *, keep_redis, setup):
-    """Run `setup` (manage.py argument lists), then honcho with the Procfile until the block ends.
+    """Run `setup` (manage.py argument lists), then the Procfile as `make run` does until the block ends.
 
     Yields {"url", "env", "db", "log"}. DATABASE_URL is always dropped (the system's database
     is tmp_path/db.sqlite3); REDIS_URL too unless `keep_redis`.
@@ -49,7 +49,7 @@ def procfile_system(tmp_path, *, keep_redis, setup):
     log_path = tmp_path / "honcho.log"
     with open(log_path, "w") as log:
         honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "-f", "Procfile", "start"], cwd=ROOT, env=env, stdout=log,
+            [sys.executable, "procfile_start.py"], cwd=ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
