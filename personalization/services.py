@@ -18,6 +18,7 @@ from personalization.selectors import (
     local_trending_min_users,
     user_data_load,
 )
+from tracking.services import served_items_store
 from tracking.velocity import market_trending_refresh
 
 LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
@@ -212,6 +213,24 @@ def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_requ
         surface=surface,
     )
     return FeedResult(feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking)
+
+
+def feed_serve(**kwargs):
+    """`feed_build`, and the feed logged as served (tracking.ServedItem): what a user is shown goes here.
+
+    The admin preview builds without serving: a look at someone's feed is not traffic.
+    """
+    result = feed_build(**kwargs)
+    catalog = result.catalog
+    served_items_store(
+        feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
+        served_at=result.generated_at, config_version=result.config_version,
+        items=[
+            (int(catalog.pk[it.index]), it.position, it.pool, it.reason, it.score, it.components, it.propensity)
+            for it in result.ranking.items
+        ],
+    )
+    return result
 
 
 def markets_rank(*, user_key, market_ids, surface="home", country="", now):

@@ -17,6 +17,7 @@ class Item:
     reason_text: str
     score: float
     components: dict
+    propensity: float | None = None  # the chance of a randomized pick (exploration), else None
 
 
 @dataclass
@@ -50,28 +51,25 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
     boost_values = f["editorial"]
-    explored = compose.exploration_pool(explore_key, explorable, rng)
-    sample_order = np.zeros(len(catalog))  # the seeded sample's order is the pool's ranking
-    sample_order[explored] = np.linspace(1.0, 0.01, len(explored)) if len(explored) else 0
     pool_keys = {
         compose.PERSONAL: scored.final,
         compose.LOCAL: local,
         compose.GLOBAL: catalog.trending_global,
-        compose.EXPLORATION: sample_order,
+        compose.EXPLORATION: compose.exploration_weights(explore_key),  # drawn from, by these weights
         compose.EDITORIAL: boost_values,
     }
     pools = {
         compose.PERSONAL: compose.top(scored.final, allowed),
         compose.LOCAL: compose.top(local, allowed & (local > 0)),
         compose.GLOBAL: compose.top(catalog.trending_global, allowed & (catalog.trending_global > 0)),
-        compose.EXPLORATION: explored,
+        compose.EXPLORATION: compose.top(explore_key, explorable, compose.EXPLORATION_DEPTH),
         compose.EDITORIAL: compose.top(boost_values, allowed & (boost_values > 0)),
     }
     pinned = _pinned(catalog, now, surface, allowed, limit)
     cold = not user.has_history
     quotas = compose.cold_start_quotas(params.quotas) if cold else dict(params.quotas)
     picks = compose.Composer(
-        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned
+        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned, rng
     ).compose()
 
     names = compose.sections(len(picks))
@@ -85,7 +83,7 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
             Item(
                 index=i, position=position, section=names[position], pool=pick.pool, reason=reason,
                 reason_text=explain.reason_text(reason, catalog, i, user, f, elig.change_text.get(i)),
-                score=float(scored.final[i]), components=components,
+                score=float(scored.final[i]), components=components, propensity=pick.propensity,
             )
         )
     return Ranking(items=items, filtered=elig.blocked, beta=scored.beta, cold_start=cold)

@@ -70,11 +70,15 @@ def test_session_intent_shifts_the_feed_but_one_click_does_not_take_it_over():
     long_only = make_user(catalog, long=SPORTS_FAN)
     one_click = make_user(catalog, long=SPORTS_FAN, session={("category", "Crypto"): 2.0, ("tag", "crypto-x"): 1.6})
     personal = lambda r: [it.index for it in r.items if it.pool == "personal"]  # noqa: E731
-    before = sum(catalog.category[i] == crypto for i in personal(feed(catalog, long_only)))
-    after_items = personal(feed(catalog, one_click))
-    after = sum(catalog.category[i] == crypto for i in after_items)
+    # Over many feeds: exploration's draw changes which markets the personal pool gets to place.
+    before, after, personal_items = 0, 0, 0
+    for seed in range(20):
+        before += sum(catalog.category[i] == crypto for i in personal(feed(catalog, long_only, seed=seed)))
+        after_items = personal(feed(catalog, one_click, seed=seed))
+        after += sum(catalog.category[i] == crypto for i in after_items)
+        personal_items += len(after_items)
     assert after > before
-    assert after < len(after_items) / 2
+    assert after < personal_items / 2
 
 
 # --- features and score ----------------------------------------------------------------
@@ -315,6 +319,28 @@ def test_a_cold_start_user_gets_trending_and_exploration():
     pools = {it.pool for it in ranking.items}
     assert pools <= {"trending_global", "exploration", "personal"} and "exploration" in pools
     assert sum(it.pool == "trending_global" for it in ranking.items) >= 6
+
+
+def test_an_exploration_pick_logs_the_chance_it_had_and_other_picks_log_none():
+    catalog = mixed_catalog()
+    items = feed(catalog, make_user(catalog), limit=20).items
+    explored = [it for it in items if it.pool == "exploration"]
+    assert explored and all(0 < it.propensity <= 1 for it in explored)
+    assert all(it.propensity is None for it in items if it.pool != "exploration")
+
+
+def test_the_logged_chance_is_the_frequency_of_the_draw():
+    # Three markets of three categories, weights 1 : 2 : 5, one exploration slot.
+    weights = np.array([1.0, 2.0, 5.0])
+    composer_args = ({compose.EXPLORATION: [2, 1, 0]}, {compose.EXPLORATION: weights}, np.array([0, 1, 2]),
+                     np.ones(3, dtype=bool), {p: float(p == compose.EXPLORATION) for p in compose.POOLS}, PARAMS, 1)
+    counts, chances = np.zeros(3), {}
+    for seed in range(4000):
+        (pick,) = compose.Composer(*composer_args, rng=np.random.default_rng(seed)).compose()
+        counts[pick.index] += 1
+        chances[pick.index] = pick.propensity
+    assert chances == pytest.approx({0: 1 / 8, 1: 2 / 8, 2: 5 / 8})
+    assert counts / counts.sum() == pytest.approx(weights / weights.sum(), abs=0.03)
 
 
 def test_the_same_request_reproduces_the_same_feed_and_another_request_may_differ():
