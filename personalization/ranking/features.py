@@ -19,6 +19,7 @@ class Scored:
     personal: np.ndarray
     final: np.ndarray
     beta: float
+    relevance: np.ndarray  # the personal pool's key: personal minus the repeat penalties
 
 
 def affinity_tables(values, catalog, prior_mass):
@@ -162,9 +163,9 @@ def score(catalog, user, params, now, surface="home"):
         w.interest * f["interest"] + w.similarity * f["similarity"] + w.depth * f["depth"]
         + w.freshness * f["freshness"] + w.followup * f["followup"] - w.negative * f["negative"]
     )
+    penalties = w.cooldown * f["cooldown"] + w.frequency * f["frequency"]
     final = (
         personal + w.trending * f["trending"] + w.rising * f["rising"] + w.editorial * f["editorial"]
-        + w.news_boost * f["news_boost"] + w.sports_boost * f["sports_boost"]
-        - w.cooldown * f["cooldown"] - w.frequency * f["frequency"]
+        + w.news_boost * f["news_boost"] + w.sports_boost * f["sports_boost"] - penalties
     )
-    return Scored(features=f, personal=personal, final=final, beta=beta)
+    return Scored(features=f, personal=personal, final=final, beta=beta, relevance=personal - penalties)

@@ -51,15 +51,17 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
     boost_values = f["editorial"]
+    # The personal pool ranks by what the user is known to like; what is popular, rising or boosted
+    # has pools of its own, so it does not order this one too (docs/ranking.md).
     pool_keys = {
-        compose.PERSONAL: scored.final,
+        compose.PERSONAL: scored.relevance,
         compose.LOCAL: local,
         compose.GLOBAL: catalog.trending_global,
         compose.EXPLORATION: compose.exploration_weights(explore_key),  # drawn from, by these weights
         compose.EDITORIAL: boost_values,
     }
     pools = {
-        compose.PERSONAL: compose.top(scored.final, allowed),
+        compose.PERSONAL: compose.top(scored.relevance, allowed),
         compose.LOCAL: compose.top(local, allowed & (local > 0)),
         compose.GLOBAL: compose.top(catalog.trending_global, allowed & (catalog.trending_global > 0)),
         compose.EXPLORATION: compose.top(explore_key, explorable, compose.EXPLORATION_DEPTH),

@@ -279,6 +279,19 @@ def test_no_more_than_two_non_personal_items_stand_in_a_row():
     assert "xxx" not in runs
 
 
+def test_the_personal_pool_ranks_by_the_users_taste_not_by_what_is_trending():
+    # Sports (liked) markets without trending; Politics markets at the top of trending.
+    catalog = make_catalog(
+        [{"category": "Sports", "tags": ["sports-1"], "trending": 0.0} for _ in range(10)]
+        + [{"category": "Politics", "tags": ["politics-1"], "trending": 1.0} for _ in range(10)]
+    )
+    user = make_user(catalog, long={("category", "Sports"): 4.0})
+    personal = [it for it in feed(catalog, user, limit=10).items if it.pool == "personal"]
+    assert personal and all(catalog.categories[catalog.category[it.index]] == "Sports" for it in personal[:3])
+    trending = [it for it in feed(catalog, user, limit=10).items if it.pool == "trending_global"]
+    assert trending and all(catalog.categories[catalog.category[it.index]] == "Politics" for it in trending)
+
+
 def test_a_dry_pool_gives_its_slots_to_personal():
     catalog = mixed_catalog()  # no local trending, no boosts
     ranking = feed(catalog, make_user(catalog, long=SPORTS_FAN, country="IL"), limit=20)
