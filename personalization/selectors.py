@@ -265,13 +265,15 @@ def user_data_load(*, user_key, catalog, now, country=""):
 
     index = catalog.index_of_pk
     week_ago = now - timedelta(days=7)
-    # Hidden markets, recent showings and past positives are all that caps, fatigue and followup read.
+    # Hidden markets, recent showings, past positives and rejections are all that caps, fatigue,
+    # followup and the near-duplicate rule read.
     states = [
         s for s in UserMarketState.objects.filter(user_key=user_key)
-        .filter(Q(hidden=True) | Q(last_shown_at__gte=week_ago) | Q(last_positive_at__isnull=False))
+        .filter(Q(hidden=True) | Q(last_shown_at__gte=week_ago) | Q(last_positive_at__isnull=False)
+                | Q(last_rejected_at__isnull=False))
         .values_list(
             "market_id", Epoch("last_shown_at"), "probability_at_last_shown", "volume_24h_at_last_shown",
-            Epoch("last_positive_at"), "hidden",
+            Epoch("last_positive_at"), "hidden", Epoch("last_rejected_at"),
         )
         if s[0] in index
     ]
@@ -315,6 +317,7 @@ def user_data_load(*, user_key, catalog, now, country=""):
         volume_at_last_shown=column(3),
         last_positive_at=column(4),
         hidden=np.array([s[5] for s in states], dtype=bool),
+        last_rejected_at=column(6),
         shows_24h=np.array([x[0] for x in shown], dtype=np.int64),
         shows_7d=np.array([x[1] for x in shown], dtype=np.int64),
         first_shown_7d=np.array([x[2] for x in shown], dtype=float),

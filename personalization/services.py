@@ -7,6 +7,7 @@ from datetime import timezone as dt_timezone
 from django.db import transaction
 
 from feedproject.db import Epoch, bulk_upsert
+from feedproject.vocabulary import REJECTIONS
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
 from personalization.ranking.caps import eligibility
@@ -27,7 +28,7 @@ CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
 
 _STATE_FIELDS = (
     "first_shown_at", "last_shown_at", "impressions_total", "probability_at_last_shown",
-    "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "hidden",
+    "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "last_rejected_at", "hidden",
 )
 _PROFILE_FIELDS = (
     "last_active_at", "session_started_at", "total_interactions", "total_impressions", "geo_country",
@@ -48,6 +49,7 @@ class _MarketState:
     volume_24h_at_last_shown: float | None = None
     last_positive_at: datetime | None = None
     last_negative_at: datetime | None = None
+    last_rejected_at: datetime | None = None
     hidden: bool = False
 
 
@@ -188,6 +190,8 @@ def _interaction_apply(state, e):
         state.last_positive_at = e.at
     elif weight < 0 and (state.last_negative_at is None or e.at > state.last_negative_at):
         state.last_negative_at = e.at
+    if e.event_type in REJECTIONS and (state.last_rejected_at is None or e.at > state.last_rejected_at):
+        state.last_rejected_at = e.at
 
 
 @dataclass

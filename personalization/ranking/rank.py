@@ -46,26 +46,31 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
 
     _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
     (long_cat, _), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
+    rejected = features.rejected(user, now, params.exploration.rejection_memory_days)
+    near_rejected = features.rejection_similarity(catalog, rejected)
+    # Exploration offers what the user has not turned down: not a near-duplicate, not the category.
     explorable = allowed & (long_cat[catalog.category] < params.exploration.max_long_affinity)
+    explorable &= (near_rejected == 0) & ~np.isin(catalog.category, catalog.category[rejected])
     explore_key = (
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
     boost_values = f["editorial"]
     # The personal pool ranks by what the user is known to like; what is popular, rising or boosted
     # has pools of its own, so it does not order this one too (docs/ranking.md).
+    # Near-duplicates of what the user rejected go down in every pool (docs/ranking.md).
     pool_keys = {
-        compose.PERSONAL: scored.relevance,
-        compose.LOCAL: local,
-        compose.GLOBAL: catalog.trending_global,
+        compose.PERSONAL: features.demoted(scored.relevance, near_rejected),
+        compose.LOCAL: features.demoted(local, near_rejected),
+        compose.GLOBAL: features.demoted(catalog.trending_global, near_rejected),
         compose.EXPLORATION: compose.exploration_weights(explore_key),  # drawn from, by these weights
-        compose.EDITORIAL: boost_values,
+        compose.EDITORIAL: features.demoted(boost_values, near_rejected),
     }
     pools = {
-        compose.PERSONAL: compose.top(scored.relevance, allowed),
-        compose.LOCAL: compose.top(local, allowed & (local > 0)),
-        compose.GLOBAL: compose.top(catalog.trending_global, allowed & (catalog.trending_global > 0)),
+        compose.PERSONAL: compose.top(pool_keys[compose.PERSONAL], allowed),
+        compose.LOCAL: compose.top(pool_keys[compose.LOCAL], allowed & (local > 0)),
+        compose.GLOBAL: compose.top(pool_keys[compose.GLOBAL], allowed & (catalog.trending_global > 0)),
         compose.EXPLORATION: compose.top(explore_key, explorable, compose.EXPLORATION_DEPTH),
-        compose.EDITORIAL: compose.top(boost_values, allowed & (boost_values > 0)),
+        compose.EDITORIAL: compose.top(pool_keys[compose.EDITORIAL], allowed & (boost_values > 0)),
     }
     pinned = _pinned(catalog, now, surface, allowed, limit)
     cold = not user.has_history

@@ -292,6 +292,60 @@ def test_the_personal_pool_ranks_by_the_users_taste_not_by_what_is_trending():
     assert trending and all(catalog.categories[catalog.category[it.index]] == "Politics" for it in trending)
 
 
+def weather_catalog():
+    """New York's daily-high markets (the same question for other days and thresholds), a few
+    other cities' and other categories', all trending."""
+    markets = [{"category": "Weather", "tags": ["nyc", "temperature"], "title": f"New York {t}°F on Dec {d}",
+                "trending": 0.9} for t, d in ((86, 8), (89, 7), (84, 9), (90, 10))]
+    markets += [{"category": "Weather", "tags": [city, "temperature", "rain"], "title": f"Rain in {city} this week?",
+                 "trending": 0.5} for city in ("chicago", "miami", "denver")]
+    markets += [{"category": c, "tags": [c.lower()], "title": f"{c} question {k}", "trending": 0.3 + k / 100}
+                for c in ("Sports", "Politics", "Crypto", "Culture") for k in range(8)]
+    return make_catalog(markets)
+
+
+def test_not_interested_lowers_the_same_question_for_other_days_in_every_pool():
+    catalog = weather_catalog()
+    user = make_user(catalog, long={("category", "Weather"): 3.0},
+                     seen={0: {"rejected_at": NOW - 60, "last_shown_at": NOW - 120}})
+    items = feed(catalog, user, limit=12).items
+    new_york = [it.position for it in items if catalog.title[it.index].startswith("New York")]
+    others = [it.position for it in items if not catalog.title[it.index].startswith("New York")]
+    assert not new_york or min(new_york) > max(others[:9]), [catalog.title[it.index] for it in items]
+    # Without the rejection the same feed leads with New York.
+    before = feed(catalog, make_user(catalog, long={("category", "Weather"): 3.0}), limit=12).items
+    assert catalog.title[before[0].index].startswith("New York")
+
+
+def test_a_rejection_of_long_ago_no_longer_lowers_its_near_duplicates():
+    catalog = weather_catalog()
+    memory = PARAMS.exploration.rejection_memory_days * 24 * HOUR
+    old = make_user(catalog, long={("category", "Weather"): 3.0},
+                    seen={0: {"rejected_at": NOW - memory - HOUR, "last_shown_at": NOW - memory - HOUR}})
+    assert catalog.title[feed(catalog, old, limit=12).items[0].index].startswith("New York")
+
+
+def test_exploration_does_not_offer_the_category_the_user_just_turned_down():
+    catalog = mixed_catalog()
+    politics = catalog.category_code["Politics"]
+    first_politics = int(np.flatnonzero(catalog.category == politics)[0])
+    user = make_user(catalog, long=SPORTS_FAN, seen={first_politics: {"hidden": True, "rejected_at": NOW - 60}})
+    explored = [it for seed in range(30) for it in feed(catalog, user, seed=seed).items if it.pool == "exploration"]
+    assert explored and all(catalog.category[it.index] != politics for it in explored)
+    before = [it for seed in range(30) for it in feed(catalog, make_user(catalog, long=SPORTS_FAN), seed=seed).items
+              if it.pool == "exploration"]
+    assert any(catalog.category[it.index] == politics for it in before)
+
+
+def test_near_duplicates_are_the_same_question_up_to_numbers_or_nearly_the_same_topics():
+    catalog = weather_catalog()
+    similarity = features.rejection_similarity(catalog, np.array([0]))
+    titles = dict(zip(catalog.title, similarity, strict=True))
+    assert titles["New York 86°F on Dec 8"] == titles["New York 89°F on Dec 7"] == 1.0
+    assert titles["Rain in chicago this week?"] == 0.0  # same category, one shared tag of three
+    assert titles["Sports question 1"] == 0.0
+
+
 def test_a_dry_pool_gives_its_slots_to_personal():
     catalog = mixed_catalog()  # no local trending, no boosts
     ranking = feed(catalog, make_user(catalog, long=SPORTS_FAN, country="IL"), limit=20)
