@@ -97,6 +97,11 @@ class UserData:
     long: dict = field(default_factory=dict)  # (topic_type, value) -> score decayed to now
     session: dict = field(default_factory=dict)
     recent: list = field(default_factory=list)  # catalog indices viewed/clicked in 24 h, newest first
+    session_started_at: float = float("nan")  # NaN: no live session
+    # The user's latest engagements (open markets), newest first: what reason texts may cite.
+    engaged_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    engaged_type: list = field(default_factory=list)
+    engaged_at: np.ndarray = field(default_factory=lambda: np.empty(0))
     dwell_mean_ms: dict = field(default_factory=dict)  # category name -> mean dwell
     seen_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     last_shown_at: np.ndarray = field(default_factory=lambda: np.empty(0))

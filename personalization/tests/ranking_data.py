@@ -53,9 +53,9 @@ def make_catalog(markets, *, trending_local=None, local_users=None, boosts=None)
     )
 
 
-def make_user(catalog, *, seen=None, **kwargs):
+def make_user(catalog, *, seen=None, engaged=(), **kwargs):
     """seen: {catalog index: dict(last_shown_at, prob, volume, positive_at, hidden, rejected_at, shows_24h, shows_7d,
-    first_7d)}."""
+    first_7d)}. engaged: [(catalog index, event type, at)], newest first."""
     seen = seen or {}
     idx = np.array(sorted(seen), dtype=np.int64)
     get = lambda key, default: np.array([seen[i].get(key, default) for i in idx], dtype=float)  # noqa: E731
@@ -70,6 +70,9 @@ def make_user(catalog, *, seen=None, **kwargs):
         shows_24h=np.array([seen[i].get("shows_24h", 0) for i in idx], dtype=np.int64),
         shows_7d=np.array([seen[i].get("shows_7d", seen[i].get("shows_24h", 0)) for i in idx], dtype=np.int64),
         first_shown_7d=get("first_7d", np.nan),
+        engaged_index=np.array([e[0] for e in engaged], dtype=np.int64),
+        engaged_type=[e[1] for e in engaged],
+        engaged_at=np.array([e[2] for e in engaged], dtype=float),
         **{"user_key": "u:1", **kwargs},
     )
 

@@ -419,15 +419,41 @@ def test_the_same_request_reproduces_the_same_feed_and_another_request_may_diffe
     assert len(others | {tuple(ids(a))}) > 1  # exploration is sampled
 
 
-def test_personal_items_explain_themselves_with_the_users_topic():
+def test_personal_items_say_what_the_user_did_in_their_topic():
     catalog = mixed_catalog()
-    items = feed(catalog, make_user(catalog, long=SPORTS_FAN)).items
     sports = catalog.category_code["Sports"]
+    sports_markets = np.flatnonzero(catalog.category == sports)
+    # Saved two Sports markets (one of them tagged sports-1) and viewed a third, last week.
+    engaged = [(int(sports_markets[0]), "bookmark", NOW - 3 * 24 * HOUR), (int(sports_markets[1]), "bookmark",
+               NOW - 4 * 24 * HOUR), (int(sports_markets[4]), "view_market", NOW - 5 * 24 * HOUR)]
+    items = feed(catalog, make_user(catalog, long=SPORTS_FAN, engaged=engaged)).items
     personal = [it for it in items if it.reason == "personal"]
     liked = [it for it in personal if catalog.category[it.index] == sports]
-    assert liked and all(it.reason_text in ("Because you follow Sports", "Because you follow SPORTS-1") for it in liked)
+    assert liked and {it.reason_text for it in liked} <= {"Because you saved 2 Sports markets",
+                                                           "Because you viewed a SPORTS-1 market"}, liked
     others = [it for it in personal if catalog.category[it.index] != sports]
-    assert not any(it.reason_text.startswith("Because you follow") for it in others)
+    assert not any(it.reason_text.startswith("Because you") for it in others)
+
+
+def test_a_reason_never_claims_more_than_the_system_saw():
+    catalog = mixed_catalog()
+    sports = catalog.category_code["Sports"]
+    # An affinity whose events are older than the evidence the feed loads: no deed to cite.
+    personal = [it for it in feed(catalog, make_user(catalog, long=SPORTS_FAN)).items if it.reason == "personal"]
+    liked = [it for it in personal if catalog.category[it.index] == sports]
+    assert liked and {it.reason_text for it in liked} <= {"Based on your past activity in Sports",
+                                                           "Based on your past activity in SPORTS-1"}
+    assert not any("follow" in it.reason_text for it in personal)
+    # Intent of this session: says so, and says what was done.
+    first = int(np.flatnonzero(catalog.category == sports)[2])
+    user = make_user(catalog, session={("category", "Sports"): 6.0}, session_started_at=NOW - 600,
+                     engaged=[(first, "click", NOW - 300)], recent=[first])
+    texts = {it.reason_text for it in feed(catalog, user).items
+             if it.reason == "personal" and catalog.category[it.index] == sports}
+    assert texts == {"Because you viewed Sports markets this session"}
+
+
+def test_the_reasons_other_pools_give():
     local = with_local(mixed_catalog())
     texts = {it.reason_text for it in feed(local, make_user(local, long=SPORTS_FAN, country="IL")).items}
     assert "Trending in Israel" in texts
