@@ -59,6 +59,9 @@ EVENT_WEIGHTS = {
 }
 EVENT_TYPES = frozenset(EVENT_WEIGHTS)
 ENGAGEMENTS = frozenset(name for name, weight in EVENT_WEIGHTS.items() if weight > 0)
+# The user saying "not this": the feed also lowers the market's near-duplicates, and exploration
+# leaves the market's category alone for a while (docs/ranking.md).
+REJECTIONS = frozenset({"hide", "not_interested"})
 
 # The site's category taxonomy. Importers map every platform's categories onto it (markets/
 # importers.py), the demo generates markets in it, benchmarks draw from it.

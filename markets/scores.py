@@ -24,6 +24,18 @@ def trending_raw(observed_1h, activity_24h, min_expected=MIN_EXPECTED_PER_HOUR):
     return spike + np.log1p(total)
 
 
+# Engagements in 24 h at which a trending score keeps half of its rank share: a pseudo-count, so
+# one click is no trend (1/6 of its rank) and a market with forty engagements keeps almost all
+# of it (40/45). Counted in the same row as the score, so it is never staler than the score.
+TRENDING_EVIDENCE_HALF = 5.0
+
+
+def evidence_weight(activity_24h, half=TRENDING_EVIDENCE_HALF):
+    """activity / (activity + half): the share of its rank a market's trending score keeps."""
+    activity = np.maximum(np.asarray(activity_24h, dtype=float), 0)
+    return activity / (activity + half)
+
+
 def rank_normalise(values, groups, eligible=None):
     """Each value's rank within its group as a share: (#values <= it in the group) / (group size).
 

@@ -17,7 +17,7 @@ from personalization.serializers import (
     RankRequestSerializer,
     RankResponseSerializer,
 )
-from personalization.services import feed_build, markets_rank
+from personalization.services import feed_serve, markets_rank
 
 
 def market_payload(catalog, i):
@@ -83,7 +83,7 @@ class FeedApi(CallerApi):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         caller = self.caller(request, acting_for=q.get("user_key"))
-        result = feed_build(
+        result = feed_serve(
             user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
             feed_request_id=q.get("feed_request_id"), now=timezone.now(),
         )

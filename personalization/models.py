@@ -69,6 +69,9 @@ class UserMarketState(models.Model):
     volume_24h_at_last_shown = models.FloatField(null=True, blank=True)
     last_positive_at = models.DateTimeField(null=True, blank=True)
     last_negative_at = models.DateTimeField(null=True, blank=True)
+    last_rejected_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last hide or not_interested: its near-duplicates are lowered too."
+    )
     hidden = models.BooleanField(default=False)
     updated_at = models.DateTimeField()
 

@@ -21,6 +21,7 @@ from django.db.models import Count, Min, Q
 
 from feedproject.cache import cache_get
 from feedproject.db import Epoch
+from feedproject.vocabulary import ENGAGEMENTS
 from markets.models import EditorialBoost, Market, MarketVelocity, Tag
 from markets.selectors import MarketInfo, markets_for_ingest
 from markets.services import CATALOG_VERSION_KEY
@@ -37,6 +38,9 @@ MAX_AGE_SECONDS = 60  # with the cache down, reload this often: no bump can be s
 RECENT_LIMIT = 20
 CHUNK = 5000
 RECENT_TYPES = ("view_market", "click")
+# The engagements a reason text may cite ("Because you saved 3 Crypto markets"): the latest of 30 days.
+EVIDENCE_WINDOW = timedelta(days=30)
+EVIDENCE_LIMIT = 500
 PROFILE_RECENT_LIMIT = 50
 PROFILE_RECENT_WINDOW = timedelta(days=7)
 
@@ -265,13 +269,15 @@ def user_data_load(*, user_key, catalog, now, country=""):
 
     index = catalog.index_of_pk
     week_ago = now - timedelta(days=7)
-    # Hidden markets, recent showings and past positives are all that caps, fatigue and followup read.
+    # Hidden markets, recent showings, past positives and rejections are all that caps, fatigue,
+    # followup and the near-duplicate rule read.
     states = [
         s for s in UserMarketState.objects.filter(user_key=user_key)
-        .filter(Q(hidden=True) | Q(last_shown_at__gte=week_ago) | Q(last_positive_at__isnull=False))
+        .filter(Q(hidden=True) | Q(last_shown_at__gte=week_ago) | Q(last_positive_at__isnull=False)
+                | Q(last_rejected_at__isnull=False))
         .values_list(
             "market_id", Epoch("last_shown_at"), "probability_at_last_shown", "volume_24h_at_last_shown",
-            Epoch("last_positive_at"), "hidden",
+            Epoch("last_positive_at"), "hidden", Epoch("last_rejected_at"),
         )
         if s[0] in index
     ]
@@ -285,16 +291,21 @@ def user_data_load(*, user_key, catalog, now, country=""):
         )
         .values_list("market_id", "n24", "n7", "first")
     }
-    recent = []
-    for market_pk in (
-        Interaction.objects.filter(
-            user_key=user_key, event_type__in=RECENT_TYPES, occurred_at__gte=now - timedelta(hours=24)
+    # The user's latest engagements, newest first: what reason texts cite, and the last day's
+    # views and clicks are the recently viewed markets of the similarity feature.
+    engaged = [
+        (index[market_pk], event_type, at)
+        for market_pk, event_type, at in Interaction.objects.filter(
+            user_key=user_key, event_type__in=ENGAGEMENTS, occurred_at__gte=now - EVIDENCE_WINDOW
         )
         .order_by("-occurred_at")
-        .values_list("market_id", flat=True)[: RECENT_LIMIT * 3]
-    ):
-        if market_pk in index and index[market_pk] not in recent:
-            recent.append(index[market_pk])
+        .values_list("market_id", "event_type", Epoch("occurred_at"))[:EVIDENCE_LIMIT]
+        if market_pk in index
+    ]
+    recent, day_ago = [], t - 24 * 3600
+    for i, event_type, at in engaged:
+        if at >= day_ago and event_type in RECENT_TYPES and i not in recent:
+            recent.append(i)
 
     dwell = {}
     if profile:
@@ -308,6 +319,10 @@ def user_data_load(*, user_key, catalog, now, country=""):
         long=long,
         session=session,
         recent=recent[:RECENT_LIMIT],
+        session_started_at=session_start if session_start is not None else float("nan"),
+        engaged_index=np.array([e[0] for e in engaged], dtype=np.int64),
+        engaged_type=[e[1] for e in engaged],
+        engaged_at=np.array([e[2] for e in engaged], dtype=float),
         dwell_mean_ms=dwell,
         seen_index=np.array([index[s[0]] for s in states], dtype=np.int64),
         last_shown_at=column(1),
@@ -315,6 +330,7 @@ def user_data_load(*, user_key, catalog, now, country=""):
         volume_at_last_shown=column(3),
         last_positive_at=column(4),
         hidden=np.array([s[5] for s in states], dtype=bool),
+        last_rejected_at=column(6),
         shows_24h=np.array([x[0] for x in shown], dtype=np.int64),
         shows_7d=np.array([x[1] for x in shown], dtype=np.int64),
         first_shown_7d=np.array([x[2] for x in shown], dtype=float),

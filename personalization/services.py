@@ -7,6 +7,7 @@ from datetime import timezone as dt_timezone
 from django.db import transaction
 
 from feedproject.db import Epoch, bulk_upsert
+from feedproject.vocabulary import REJECTIONS
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
 from personalization.ranking.caps import eligibility
@@ -18,6 +19,7 @@ from personalization.selectors import (
     local_trending_min_users,
     user_data_load,
 )
+from tracking.services import served_items_store
 from tracking.velocity import market_trending_refresh
 
 LONG, SESSION = TopicAffinity.Horizon.LONG, TopicAffinity.Horizon.SESSION
@@ -26,7 +28,7 @@ CATEGORY, TAG = TopicAffinity.TopicType.CATEGORY, TopicAffinity.TopicType.TAG
 
 _STATE_FIELDS = (
     "first_shown_at", "last_shown_at", "impressions_total", "probability_at_last_shown",
-    "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "hidden",
+    "volume_24h_at_last_shown", "last_positive_at", "last_negative_at", "last_rejected_at", "hidden",
 )
 _PROFILE_FIELDS = (
     "last_active_at", "session_started_at", "total_interactions", "total_impressions", "geo_country",
@@ -47,6 +49,7 @@ class _MarketState:
     volume_24h_at_last_shown: float | None = None
     last_positive_at: datetime | None = None
     last_negative_at: datetime | None = None
+    last_rejected_at: datetime | None = None
     hidden: bool = False
 
 
@@ -187,6 +190,8 @@ def _interaction_apply(state, e):
         state.last_positive_at = e.at
     elif weight < 0 and (state.last_negative_at is None or e.at > state.last_negative_at):
         state.last_negative_at = e.at
+    if e.event_type in REJECTIONS and (state.last_rejected_at is None or e.at > state.last_rejected_at):
+        state.last_rejected_at = e.at
 
 
 @dataclass
@@ -212,6 +217,24 @@ def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_requ
         surface=surface,
     )
     return FeedResult(feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking)
+
+
+def feed_serve(**kwargs):
+    """`feed_build`, and the feed logged as served (tracking.ServedItem): what a user is shown goes here.
+
+    The admin preview builds without serving: a look at someone's feed is not traffic.
+    """
+    result = feed_build(**kwargs)
+    catalog = result.catalog
+    served_items_store(
+        feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
+        served_at=result.generated_at, config_version=result.config_version,
+        items=[
+            (int(catalog.pk[it.index]), it.position, it.pool, it.reason, it.score, it.components, it.propensity)
+            for it in result.ranking.items
+        ],
+    )
+    return result
 
 
 def markets_rank(*, user_key, market_ids, surface="home", country="", now):

@@ -13,7 +13,7 @@ from personalization.ranking import features
 from personalization.ranking.config import default_params
 from personalization.ranking.params import FeedParams
 from personalization.selectors import caches_reset, catalog_current, user_data_load
-from personalization.services import feed_build
+from personalization.services import feed_serve
 
 RANDOM, POPULAR, ORIGINAL, CONFIG = "random", "popular", "original", "config"
 
@@ -54,7 +54,7 @@ class _CatalogMapping:
 
 
 class ConfigFeed(Strategy):
-    """The production feed (`feed_build`) under one FeedConfig, saved as the active home version."""
+    """The production feed (`feed_serve`) under one FeedConfig, saved as the active home version."""
 
     kind = CONFIG
 
@@ -70,7 +70,7 @@ class ConfigFeed(Strategy):
 
     def feed(self, *, world, state, user_index, now, feed_request_id, limit, memory):
         user = world.users[user_index]
-        result = feed_build(user_key=user.key, surface="home", limit=limit, country=user.country, now=now,
+        result = feed_serve(user_key=user.key, surface="home", limit=limit, country=user.country, now=now,
                             feed_request_id=feed_request_id)
         index = self.mapping.of(world, result.catalog)
         return [(int(index[item.index]), item.pool) for item in result.ranking.items]

@@ -13,7 +13,14 @@ from feedproject.admin_kit import (
     recent_filter,
 )
 from feedproject.vocabulary import EVENT_TYPES, Surface, choices
-from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
+from tracking.models import (
+    Impression,
+    Interaction,
+    MarketActivity,
+    MarketActivityUser,
+    RejectedEvent,
+    ServedItem,
+)
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -83,6 +90,17 @@ class InteractionAdmin(MarketLogAdmin):
     )
     list_filter = (recent_filter("occurred_at", "occurred"), EventTypeFilter, "section")
     exact_search_fields = ("user_key", "event_id")
+
+
+@admin.register(ServedItem)
+class ServedItemAdmin(MarketLogAdmin):
+    """What feeds were served: searched by user key or feed request id (both indexed), not by market."""
+
+    market_search_field = None
+    list_display = ("served_at", "user_key", "position", "market_column", "pool", "reason", "score", "propensity",
+                    "config_version", "feed_request_id")
+    list_filter = (recent_filter("served_at", "served"), SurfaceFilter, "pool")
+    exact_search_fields = ("user_key", "feed_request_id")
 
 
 @admin.register(RejectedEvent)

@@ -1,4 +1,4 @@
-"""The raw event log (impressions, interactions, rejects) and per-market activity buckets.
+"""The raw event log (impressions, interactions, rejects), the served-feed log and per-market activity buckets.
 
 These are the tables every event writes to, so their `market` keys carry no database
 index and no database constraint of their own. Each table's composite index leads with
@@ -62,6 +62,43 @@ class Interaction(models.Model):
 
     def __str__(self):
         return f"{self.user_key} {self.event_type} {self.market_id}"
+
+
+class ServedItem(models.Model):
+    """One item of a served feed, as the ranking placed it: what the feed's own logs learn from.
+
+    Impressions and interactions join it on (feed_request_id, market). A feed asked for again with
+    the same feed_request_id (a client reproducing it) keeps its first record.
+    """
+
+    feed_request_id = models.UUIDField()
+    market = models.ForeignKey(
+        Market, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    user_key = models.CharField(max_length=64)
+    surface = models.CharField(max_length=32)
+    served_at = models.DateTimeField()
+    config_version = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField()
+    pool = models.CharField(max_length=16)
+    reason = models.CharField(max_length=16)
+    score = models.FloatField()
+    components = models.JSONField(default=dict)
+    propensity = models.FloatField(
+        null=True, blank=True, help_text="The chance of a randomized pick (exploration); empty for a ranked one."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feed_request_id", "market"], name="served_request_market_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["served_at"], name="served_time"),
+            models.Index(fields=["user_key", "served_at"], name="served_user_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.feed_request_id} #{self.position} {self.market_id}"
 
 
 class RejectedEvent(models.Model):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from markets.models import Market, MarketVelocity
-from markets.scores import MIN_EXPECTED_PER_HOUR, trending_raw
+from markets.scores import MIN_EXPECTED_PER_HOUR, evidence_weight, trending_raw
 from ops.models import TaskRun
 from tracking.velocity import trending_inputs
 
@@ -33,5 +33,6 @@ def market_trending_list(*, scope, limit):
         items.append((row, {
             "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
             "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,
+            "evidence": float(evidence_weight(e24)),
         }))
     return as_of, items

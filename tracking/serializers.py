@@ -10,7 +10,10 @@ class TrendingInputsSerializer(serializers.Serializer):
     expected_1h = serializers.FloatField(help_text="activity_24h / 24, at least 1.")
     spike = serializers.FloatField(help_text="(activity_1h - expected)^2 / expected when above expected, else 0.")
     log_activity_24h = serializers.FloatField(help_text="ln(1 + activity_24h).")
-    raw = serializers.FloatField(help_text="spike + log term; trending_score is its rank within the scope.")
+    raw = serializers.FloatField(help_text="spike + log term; ranked within the scope.")
+    evidence = serializers.FloatField(
+        help_text="activity_24h / (activity_24h + 5): trending_score is the rank share of raw in the scope times this."
+    )
 
 
 class TrendingItemSerializer(serializers.Serializer):

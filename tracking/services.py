@@ -10,7 +10,14 @@ from datetime import timezone as dt_timezone
 
 from feedproject.db import bulk_upsert, insert_new_ids
 from feedproject.vocabulary import ENGAGEMENTS
-from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
+from tracking.models import (
+    Impression,
+    Interaction,
+    MarketActivity,
+    MarketActivityUser,
+    RejectedEvent,
+    ServedItem,
+)
 from tracking.validation import Invalid, raw_field, storable_check, storable_text
 
 INTERACTION = "interaction"
@@ -43,6 +50,24 @@ def raw_events_store(*, kind, events, received_at):
             for e in events
         ]
     return insert_new_ids(model, _RAW_COLUMNS[kind], rows)
+
+
+_SERVED_COLUMNS = ("feed_request_id", "market", "user_key", "surface", "served_at", "config_version", "position",
+                   "pool", "reason", "score", "components", "propensity")
+
+
+def served_items_store(*, feed_request_id, user_key, surface, served_at, config_version, items):
+    """Log a served feed, one row per item: (market pk, position, pool, reason, score, components, propensity).
+
+    One statement. A feed_request_id logged before keeps its first record (a client that asks
+    for the same feed again is shown the same feed, not served a second one).
+    """
+    bulk_upsert(
+        ServedItem,
+        _SERVED_COLUMNS,
+        [(feed_request_id, market, user_key, surface, served_at, config_version, *rest) for market, *rest in items],
+        conflict=("feed_request_id", "market"),
+    )
 
 
 def _bucket_start(at):
@@ -123,15 +148,17 @@ RETENTION_CHUNK = 10_000
 
 
 def raw_events_retention_apply(*, now, retention=RETENTION, chunk=RETENTION_CHUNK, on_chunk=None):
-    """Delete raw impressions, and the per-bucket user sets, older than `retention`; returns counts.
+    """Delete raw impressions, served feeds and the per-bucket user sets older than `retention`; returns counts.
 
-    Their counts stay in UserMarketState and MarketActivity. The user sets only serve
-    distinct-user counts over windows of at most 24 h. Deletes go oldest first in chunks
-    of short transactions, so a run killed half-way leaves a smaller backlog, never a gap.
+    Their counts stay in UserMarketState and MarketActivity; a served feed is only worth keeping
+    while its impressions are. The user sets only serve distinct-user counts over windows of at
+    most 24 h. Deletes go oldest first in chunks of short transactions, so a run killed half-way
+    leaves a smaller backlog, never a gap.
     """
     cutoff = now - retention
     deleted = {}
-    for model, time_field in ((Impression, "shown_at"), (MarketActivityUser, "bucket_start")):
+    logs = ((Impression, "shown_at"), (ServedItem, "served_at"), (MarketActivityUser, "bucket_start"))
+    for model, time_field in logs:
         old = model.objects.filter(**{f"{time_field}__lt": cutoff}).order_by(time_field)
         total = 0
         while ids := list(old.values_list("pk", flat=True)[:chunk]):

@@ -26,7 +26,7 @@ from feedproject.db import (
     transaction_jit_off,
 )
 from markets.models import Market, MarketSnapshot, MarketVelocity
-from markets.scores import rank_normalise, ratio_of_rates, rising_score, trending_raw
+from markets.scores import evidence_weight, rank_normalise, ratio_of_rates, rising_score, trending_raw
 from markets.services import catalog_version_bump
 from ops.locks import table_writers_serialize
 from tracking.models import MarketActivity, MarketActivityUser
@@ -312,14 +312,16 @@ def trending_inputs(now, market_pks=None, scope=None):
 
 
 def trending_scores(rows, min_users):
-    """(raw, score) arrays for rows of trending_inputs: the raw trending score, ranked within each scope."""
+    """(raw, score) arrays for rows of trending_inputs: the raw trending score, ranked within each
+    scope and weighted by how much activity it rests on (markets/scores.py: evidence_weight)."""
     if not rows:
         return np.zeros(0), np.zeros(0)
     _, scopes, e1h, e24, users = zip(*rows, strict=True)
-    raw = trending_raw(np.asarray(e1h, float), np.asarray(e24, float))
+    e24 = np.asarray(e24, float)
+    raw = trending_raw(np.asarray(e1h, float), e24)
     scopes = np.asarray(scopes, dtype=object)
     supported = (scopes == GLOBAL) | (np.asarray(users) >= min_users)
-    return raw, rank_normalise(raw, scopes.astype(str), eligible=supported)
+    return raw, rank_normalise(raw, scopes.astype(str), eligible=supported) * evidence_weight(e24)
 
 
 @transaction.atomic

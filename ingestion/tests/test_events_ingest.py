@@ -104,6 +104,15 @@ def test_hide_sets_hidden_and_unhide_clears_it(nba_market):
     assert not UserMarketState.objects.get().hidden
 
 
+@pytest.mark.parametrize(("event_type", "rejection"), [("not_interested", True), ("hide", True), ("skip_fast", False)])
+def test_a_hide_or_not_interested_is_remembered_as_a_rejection_and_a_fast_skip_is_not(nba_market, event_type,
+                                                                                       rejection):
+    ingest([make_event(event_type=event_type, at=T0)])
+    state = UserMarketState.objects.get()
+    assert state.last_negative_at == T0
+    assert state.last_rejected_at == (T0 if rejection else None)
+
+
 def test_an_impression_records_when_and_at_what_odds_the_market_was_shown(nba_market):
     ingest([make_impression(at=T0), make_impression(at=T0 + timedelta(minutes=2))], kind=IMPRESSION)
     state = UserMarketState.objects.get()

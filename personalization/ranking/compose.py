@@ -10,12 +10,14 @@ PERSONAL, LOCAL, GLOBAL, EXPLORATION, EDITORIAL = (
 )
 POOLS = (PERSONAL, LOCAL, GLOBAL, EXPLORATION, EDITORIAL)
 POOL_DEPTH = 200  # candidates kept per pool: far more than a page needs after caps and diversity
+EXPLORATION_DEPTH = 3 * POOL_DEPTH  # the best explorable markets by the exploration key, drawn from
 
 
 @dataclass
 class Pick:
     index: int  # catalog index
     pool: str
+    propensity: float | None = None  # the chance this pick had, for a randomized pool's draw
 
 
 def largest_remainder(quotas, n):
@@ -49,21 +51,20 @@ def top(order_key, allowed, depth=POOL_DEPTH):
     return candidates[np.argsort(-order_key[candidates], kind="stable")]
 
 
-def exploration_pool(order_key, allowed, rng, depth=POOL_DEPTH):
-    """Sample without replacement, weighted by the key, from the best explorable markets."""
-    candidates = top(order_key, allowed, depth * 3)
-    if not len(candidates):
-        return candidates
-    weights = np.maximum(order_key[candidates], 0) + 1e-6
-    size = min(depth, len(candidates))
-    return rng.choice(candidates, size=size, replace=False, p=weights / weights.sum())
+def exploration_weights(order_key):
+    """The draw weights of exploration: the key, floored so every candidate keeps a chance."""
+    return np.maximum(order_key, 0) + 1e-6
+
+
+RANDOMIZED = frozenset({EXPLORATION})  # pools whose pick is a weighted draw, not the best by key
 
 
 class Composer:
     """Fills a feed slot by slot from ranked pools, keeping quotas, diversity and the run rule."""
 
-    def __init__(self, pools, pool_scores, categories, has_image, quotas, params, n, pinned=None):
+    def __init__(self, pools, pool_scores, categories, has_image, quotas, params, n, pinned=None, rng=None):
         self.pools = {p: list(map(int, pools.get(p, ()))) for p in POOLS}
+        self.rng = rng
         self.scores = pool_scores  # pool -> array over the catalog (the pool's ranking key)
         self.categories = categories
         self.has_image = has_image
@@ -85,7 +86,11 @@ class Composer:
         return self.d.repeat_scale * self.d.repeat_decay**k + self.d.repeat_floor if k else 1.0
 
     def _best(self, pool, need_image):
-        """The pool's best unused market after the diversity penalty and the first-N category cap."""
+        """The pool's best unused market after the diversity penalty and the first-N category cap.
+
+        A randomized pool draws instead: (index, propensity)."""
+        if pool in RANDOMIZED:
+            return self._draw(pool, need_image)
         position = len(self.picks)
         best, best_score = None, -np.inf
         key = self.scores[pool]
@@ -101,7 +106,28 @@ class Composer:
             adjusted = raw * self._diversity_factor(category) if raw > 0 else raw
             if adjusted > best_score:
                 best, best_score = i, adjusted
-        return best
+        return best, None
+
+    def _draw(self, pool, need_image):
+        """One market drawn from the pool's eligible ones, with chance proportional to its weight
+        times the diversity factor; the chance is logged, so the slot can be evaluated off-policy."""
+        candidates = np.array([i for i in self.pools[pool] if i not in self.used], dtype=int)
+        if need_image and len(candidates):
+            candidates = candidates[self.has_image[candidates]]
+        if not len(candidates):
+            return None, None
+        categories = self.categories[candidates].astype(int)
+        counts = np.array([self.category_count.get(c, 0) for c in categories.tolist()])
+        if len(self.picks) < self.d.top_n:
+            keep = counts < self.d.max_per_category_top
+            candidates, categories, counts = candidates[keep], categories[keep], counts[keep]
+            if not len(candidates):
+                return None, None
+        factor = np.where(counts > 0, self.d.repeat_scale * self.d.repeat_decay**counts + self.d.repeat_floor, 1.0)
+        weights = self.scores[pool][candidates] * factor
+        chances = weights / weights.sum()
+        k = int(self.rng.choice(len(candidates), p=chances))
+        return int(candidates[k]), float(chances[k])
 
     def _roll_over(self, pool):
         """A dry pool gives its remaining slots to personal, then to trending_global."""
@@ -136,11 +162,11 @@ class Composer:
                 order = [PERSONAL]
             picked = None
             for pool in order:
-                i = self._best(pool, need_image)
+                i, chance = self._best(pool, need_image)
                 if i is None and need_image:
-                    i = self._best(pool, False)
+                    i, chance = self._best(pool, False)
                 if i is not None:
-                    picked = (i, pool)
+                    picked = (i, pool, chance)
                     break
                 if not self._available(pool):
                     self._roll_over(pool)
@@ -161,12 +187,12 @@ class Composer:
                     return i, pool
         return None
 
-    def _take(self, i, pool):
+    def _take(self, i, pool, propensity=None):
         self.used.add(i)
         self.taken[pool] += 1
         category = int(self.categories[i])
         self.category_count[category] = self.category_count.get(category, 0) + 1
-        self.picks.append(Pick(i, pool))
+        self.picks.append(Pick(i, pool, propensity))
 
 
 def sections(n):

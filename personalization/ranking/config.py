@@ -69,6 +69,11 @@ PARAMS = (
     Param("exploration", "max_long_affinity", 0.1, 0, 1, "categories below this long-term affinity are explored"),
     Param("exploration", "trending_weight", 0.5, 0, 1),
     Param("exploration", "freshness_weight", 0.5, 0, 1),
+    Param(
+        "exploration", "rejection_memory_days", 14, 1, 365,
+        "a hide or not_interested lowers the market's near-duplicates in every pool, and keeps exploration "
+        "out of its category, this many days", integer=True,
+    ),
     # blending long-term taste with session intent, and feature scales
     Param("interest", "beta_max", 0.5, 0, 1, "largest share of session intent in the blend"),
     Param("interest", "beta_k", 3.0, 0.1, 100, "session mass at which beta is half of beta_max"),

@@ -19,6 +19,7 @@ class Scored:
     personal: np.ndarray
     final: np.ndarray
     beta: float
+    relevance: np.ndarray  # the personal pool's key: personal minus the repeat penalties
 
 
 def affinity_tables(values, catalog, prior_mass):
@@ -65,6 +66,39 @@ def similarity(catalog, recent):
     jaccard = inter / (sizes[:, None] + sizes[recent][None, :] - inter)
     jaccard[recent, np.arange(len(recent))] = 0.0
     return jaccard.max(axis=1)
+
+
+NEAR_DUPLICATE_OVERLAP = 0.75  # topic-set Jaccard from which two markets count as near-duplicates
+
+
+def rejected(user, now, memory_days):
+    """Catalog indices of the markets this user hid or turned down (not_interested) in the last `memory_days`."""
+    with np.errstate(invalid="ignore"):
+        recent = now - user.last_rejected_at <= memory_days * DAY
+    return user.seen_index[recent]
+
+
+def rejection_similarity(catalog, rejected_index):
+    """How much each market is a near-duplicate of one the user rejected, in [0, 1].
+
+    1 for the same title up to its numbers (another day or threshold of the same question) and
+    for the rejected market itself; else the topic-set Jaccard where it is at least
+    NEAR_DUPLICATE_OVERLAP (nearly the same category and tags); 0 otherwise.
+    """
+    n = len(catalog)
+    if not len(rejected_index):
+        return np.zeros(n)
+    sizes = catalog.tag_count + 1
+    inter = (catalog.topics @ catalog.topics[rejected_index].T).toarray()
+    jaccard = (inter / (sizes[:, None] + sizes[rejected_index][None, :] - inter)).max(axis=1)
+    overlap = np.where(jaccard >= NEAR_DUPLICATE_OVERLAP, jaccard, 0.0)
+    same_question = np.isin(catalog.title_pattern, catalog.title_pattern[rejected_index])
+    return np.where(same_question, 1.0, overlap)
+
+
+def demoted(key, similarity):
+    """A pool's key lowered by rejection similarity: a positive key scaled by (1 - s), others less s."""
+    return np.where(key > 0, key * (1 - similarity), key - similarity)
 
 
 def freshness(catalog, now, half_life_hours):
@@ -162,9 +196,9 @@ def score(catalog, user, params, now, surface="home"):
         w.interest * f["interest"] + w.similarity * f["similarity"] + w.depth * f["depth"]
         + w.freshness * f["freshness"] + w.followup * f["followup"] - w.negative * f["negative"]
     )
+    penalties = w.cooldown * f["cooldown"] + w.frequency * f["frequency"]
     final = (
         personal + w.trending * f["trending"] + w.rising * f["rising"] + w.editorial * f["editorial"]
-        + w.news_boost * f["news_boost"] + w.sports_boost * f["sports_boost"]
-        - w.cooldown * f["cooldown"] - w.frequency * f["frequency"]
+        + w.news_boost * f["news_boost"] + w.sports_boost * f["sports_boost"] - penalties
     )
-    return Scored(features=f, personal=personal, final=final, beta=beta)
+    return Scored(features=f, personal=personal, final=final, beta=beta, relevance=personal - penalties)

@@ -2,6 +2,7 @@
 
 Times are seconds since the epoch (float64, NaN for "never"), so every rule is array math.
 """
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,16 @@ class Boosts:
     def empty(cls):
         e = np.empty(0)
         return cls(np.empty(0, dtype=np.int64), e, e, e, [], np.empty(0, dtype=np.int64))
+
+
+_NUMBER = re.compile(r"[-+]?[$€£]?\d[\d,.:]*(?:st|nd|rd|th|k|m|bn|%|°[cf]?)?", re.IGNORECASE)
+_NUMBERS = re.compile(r"#(?:[\s\-–]*#)+")  # a range or a date of several numbers is one
+_SPACE = re.compile(r"\s+")
+
+
+def title_pattern(title):
+    """The title in lower case with every number (amounts, dates, thresholds, ordinals) as #."""
+    return _SPACE.sub(" ", _NUMBERS.sub("#", _NUMBER.sub("#", title.lower()))).strip()
 
 
 @dataclass
@@ -66,6 +77,12 @@ class Catalog:
         )
         self.category_code = {name: i for i, name in enumerate(self.categories)}
         self.tag_code = {slug: i for i, slug in enumerate(self.tag_slugs)}
+        # Markets whose titles differ only in their numbers ("New York 86°F on Dec 8", "... 89°F on
+        # Dec 7") share a pattern code: the same question about another threshold or day.
+        patterns = {}
+        self.title_pattern = np.array(
+            [patterns.setdefault(title_pattern(t), len(patterns)) for t in self.title], dtype=np.int64
+        )
 
     def __len__(self):
         return len(self.pk)
@@ -80,6 +97,11 @@ class UserData:
     long: dict = field(default_factory=dict)  # (topic_type, value) -> score decayed to now
     session: dict = field(default_factory=dict)
     recent: list = field(default_factory=list)  # catalog indices viewed/clicked in 24 h, newest first
+    session_started_at: float = float("nan")  # NaN: no live session
+    # The user's latest engagements (open markets), newest first: what reason texts may cite.
+    engaged_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    engaged_type: list = field(default_factory=list)
+    engaged_at: np.ndarray = field(default_factory=lambda: np.empty(0))
     dwell_mean_ms: dict = field(default_factory=dict)  # category name -> mean dwell
     seen_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     last_shown_at: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -87,6 +109,7 @@ class UserData:
     volume_at_last_shown: np.ndarray = field(default_factory=lambda: np.empty(0))
     last_positive_at: np.ndarray = field(default_factory=lambda: np.empty(0))
     hidden: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    last_rejected_at: np.ndarray = field(default_factory=lambda: np.empty(0))  # hide / not_interested
     shows_24h: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     shows_7d: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     first_shown_7d: np.ndarray = field(default_factory=lambda: np.empty(0))

@@ -17,6 +17,7 @@ class Item:
     reason_text: str
     score: float
     components: dict
+    propensity: float | None = None  # the chance of a randomized pick (exploration), else None
 
 
 @dataclass
@@ -45,33 +46,37 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
 
     _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
     (long_cat, _), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
+    rejected = features.rejected(user, now, params.exploration.rejection_memory_days)
+    near_rejected = features.rejection_similarity(catalog, rejected)
+    # Exploration offers what the user has not turned down: not a near-duplicate, not the category.
     explorable = allowed & (long_cat[catalog.category] < params.exploration.max_long_affinity)
+    explorable &= (near_rejected == 0) & ~np.isin(catalog.category, catalog.category[rejected])
     explore_key = (
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
     boost_values = f["editorial"]
-    explored = compose.exploration_pool(explore_key, explorable, rng)
-    sample_order = np.zeros(len(catalog))  # the seeded sample's order is the pool's ranking
-    sample_order[explored] = np.linspace(1.0, 0.01, len(explored)) if len(explored) else 0
+    # The personal pool ranks by what the user is known to like; what is popular, rising or boosted
+    # has pools of its own, so it does not order this one too (docs/ranking.md).
+    # Near-duplicates of what the user rejected go down in every pool (docs/ranking.md).
     pool_keys = {
-        compose.PERSONAL: scored.final,
-        compose.LOCAL: local,
-        compose.GLOBAL: catalog.trending_global,
-        compose.EXPLORATION: sample_order,
-        compose.EDITORIAL: boost_values,
+        compose.PERSONAL: features.demoted(scored.relevance, near_rejected),
+        compose.LOCAL: features.demoted(local, near_rejected),
+        compose.GLOBAL: features.demoted(catalog.trending_global, near_rejected),
+        compose.EXPLORATION: compose.exploration_weights(explore_key),  # drawn from, by these weights
+        compose.EDITORIAL: features.demoted(boost_values, near_rejected),
     }
     pools = {
-        compose.PERSONAL: compose.top(scored.final, allowed),
-        compose.LOCAL: compose.top(local, allowed & (local > 0)),
-        compose.GLOBAL: compose.top(catalog.trending_global, allowed & (catalog.trending_global > 0)),
-        compose.EXPLORATION: explored,
-        compose.EDITORIAL: compose.top(boost_values, allowed & (boost_values > 0)),
+        compose.PERSONAL: compose.top(pool_keys[compose.PERSONAL], allowed),
+        compose.LOCAL: compose.top(pool_keys[compose.LOCAL], allowed & (local > 0)),
+        compose.GLOBAL: compose.top(pool_keys[compose.GLOBAL], allowed & (catalog.trending_global > 0)),
+        compose.EXPLORATION: compose.top(explore_key, explorable, compose.EXPLORATION_DEPTH),
+        compose.EDITORIAL: compose.top(pool_keys[compose.EDITORIAL], allowed & (boost_values > 0)),
     }
     pinned = _pinned(catalog, now, surface, allowed, limit)
     cold = not user.has_history
     quotas = compose.cold_start_quotas(params.quotas) if cold else dict(params.quotas)
     picks = compose.Composer(
-        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned
+        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned, rng
     ).compose()
 
     names = compose.sections(len(picks))
@@ -85,7 +90,7 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
             Item(
                 index=i, position=position, section=names[position], pool=pick.pool, reason=reason,
                 reason_text=explain.reason_text(reason, catalog, i, user, f, elig.change_text.get(i)),
-                score=float(scored.final[i]), components=components,
+                score=float(scored.final[i]), components=components, propensity=pick.propensity,
             )
         )
     return Ranking(items=items, filtered=elig.blocked, beta=scored.beta, cold_start=cold)

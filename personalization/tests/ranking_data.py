@@ -7,6 +7,16 @@ NOW = 1_800_000_000.0
 HOUR = 3600.0
 
 
+def _letters(i):
+    """a, b, ..., z, ba, bb, ...: distinct titles without numbers, so no two share a title pattern."""
+    word = ""
+    while True:
+        i, r = divmod(i, 26)
+        word = chr(97 + r) + word
+        if not i:
+            return word
+
+
 def make_catalog(markets, *, trending_local=None, local_users=None, boosts=None):
     """markets: dicts with category, tags, and optional probability, volume_24h, created_at,
     trending, rising, image, news_at, event_start_at."""
@@ -22,7 +32,7 @@ def make_catalog(markets, *, trending_local=None, local_users=None, boosts=None)
     return Catalog(
         pk=np.arange(1, len(markets) + 1),
         market_id=[m.get("market_id", f"m{i}") for i, m in enumerate(markets)],
-        title=[m.get("title", f"Market {i}") for i, m in enumerate(markets)],
+        title=[m.get("title", f"Market {_letters(i)}") for i, m in enumerate(markets)],
         category=np.array([categories.index(m["category"]) for m in markets], dtype=np.int64),
         categories=categories,
         tags=tags,
@@ -43,8 +53,9 @@ def make_catalog(markets, *, trending_local=None, local_users=None, boosts=None)
     )
 
 
-def make_user(catalog, *, seen=None, **kwargs):
-    """seen: {catalog index: dict(last_shown_at, prob, volume, positive_at, hidden, shows_24h, shows_7d, first_7d)}."""
+def make_user(catalog, *, seen=None, engaged=(), **kwargs):
+    """seen: {catalog index: dict(last_shown_at, prob, volume, positive_at, hidden, rejected_at, shows_24h, shows_7d,
+    first_7d)}. engaged: [(catalog index, event type, at)], newest first."""
     seen = seen or {}
     idx = np.array(sorted(seen), dtype=np.int64)
     get = lambda key, default: np.array([seen[i].get(key, default) for i in idx], dtype=float)  # noqa: E731
@@ -55,9 +66,13 @@ def make_user(catalog, *, seen=None, **kwargs):
         volume_at_last_shown=np.array([seen[i].get("volume", catalog.volume_24h[i]) for i in idx], dtype=float),
         last_positive_at=get("positive_at", np.nan),
         hidden=np.array([seen[i].get("hidden", False) for i in idx], dtype=bool),
+        last_rejected_at=get("rejected_at", np.nan),
         shows_24h=np.array([seen[i].get("shows_24h", 0) for i in idx], dtype=np.int64),
         shows_7d=np.array([seen[i].get("shows_7d", seen[i].get("shows_24h", 0)) for i in idx], dtype=np.int64),
         first_shown_7d=get("first_7d", np.nan),
+        engaged_index=np.array([e[0] for e in engaged], dtype=np.int64),
+        engaged_type=[e[1] for e in engaged],
+        engaged_at=np.array([e[2] for e in engaged], dtype=float),
         **{"user_key": "u:1", **kwargs},
     )
 

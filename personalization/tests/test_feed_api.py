@@ -16,6 +16,7 @@ from personalization.feed_configs import feed_config_save_version
 from personalization.ranking.config import default_params
 from personalization.selectors import caches_reset, catalog_current
 from personalization.serializers import FeedResponseSerializer
+from tracking.models import Impression, ServedItem
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +170,7 @@ def test_the_feed_query_count_does_not_grow_with_the_catalog(catalog):
         with CaptureQueriesContext(connection) as queries:
             assert client.get("/api/feed").status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1] == 5, counts
+    assert counts[0] == counts[1] == 6, counts  # the user's rows, and one INSERT of the served log
 
 
 def test_bad_query_parameters_are_a_400(catalog):
@@ -276,3 +277,47 @@ def test_an_unknown_field_in_a_rank_body_is_a_400_naming_it_not_silently_dropped
     response = APIClient().post("/api/rank", {"market_ids": ["sports-1"], "surfce": "category"}, format="json")
     assert response.status_code == 400
     assert response.json() == {"surfce": ["Unknown field; the fields are market_ids, surface, geo, user_key."]}
+
+
+def test_a_served_feed_is_logged_item_by_item_and_joins_its_impressions(catalog):
+    client = APIClient()
+    body = client.get("/api/feed?limit=20").json()
+    served = list(
+        ServedItem.objects.filter(feed_request_id=body["feed_request_id"]).order_by("position").values(
+            "market__market_id", "user_key", "surface", "config_version", "position", "pool", "reason", "score",
+            "components", "propensity",
+        )
+    )
+    shown = items(body)
+    assert [s["market__market_id"] for s in served] == [it["market_id"] for it in shown]
+    assert [s["position"] for s in served] == list(range(len(shown)))
+    assert {s["user_key"] for s in served} == {body["user_key"]}
+    assert {(s["surface"], s["config_version"]) for s in served} == {("home", body["config_version"])}
+    assert [s["reason"] for s in served] == [it["reason"] for it in shown]
+    assert all(set(s["components"]) >= {"interest", "trending", "final"} for s in served)
+    explored = [s for s in served if s["pool"] == "exploration"]
+    assert explored and all(0 < s["propensity"] <= 1 for s in explored)
+    assert all(s["propensity"] is None for s in served if s["pool"] != "exploration")
+
+    first = shown[0]["market_id"]
+    client.post("/api/impressions", {"feed_request_id": body["feed_request_id"],
+                                     "impressions": [make_impression(market_id=first)]}, format="json")
+    joined = Impression.objects.filter(
+        feed_request_id=body["feed_request_id"],
+        market__in=ServedItem.objects.filter(feed_request_id=body["feed_request_id"]).values("market"),
+    )
+    assert list(joined.values_list("market__market_id", flat=True)) == [first]
+
+
+def test_asking_again_for_the_same_feed_request_keeps_its_first_record(catalog):
+    client = APIClient()
+    feed_request_id = uuid.uuid4()
+    first = client.get(f"/api/feed?feed_request_id={feed_request_id}").json()
+    client.get(f"/api/feed?feed_request_id={feed_request_id}")
+    assert ServedItem.objects.filter(feed_request_id=feed_request_id).count() == len(items(first))
+
+
+def test_the_admin_preview_is_not_logged_as_served(catalog, admin_client):
+    page = admin_client.get("/admin/personalization/feedconfig/preview/?user_key=u:someone&surface=home&limit=10")
+    assert "Feed of u:someone" in page.content.decode()
+    assert not ServedItem.objects.exists()

@@ -28,7 +28,7 @@ def test_an_editor_sees_the_users_feed_with_pools_components_and_what_was_left_o
     html = page.content.decode()
     assert page.status_code == 200
     assert "Feed of u:7" in html and html.count("<tr>") >= 12
-    assert "Because you follow" in html and "interest" in html and "final" in html
+    assert "Because you traded on a" in html and "interest" in html and "final" in html
     filtered = html[html.index('id="preview-filtered"'):]
     assert "hidden" in filtered and "politics-1" in filtered
 

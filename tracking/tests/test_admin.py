@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from feedproject.admin_kit import CappedCountPaginator
 from markets.tests.factories import MarketFactory
-from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent
+from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent, ServedItem
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Impression, Interaction, RejectedEvent, MarketActivity, MarketActivityUser]
+MODELS = [Impression, Interaction, RejectedEvent, MarketActivity, MarketActivityUser, ServedItem]
 
 
 def changelist(model):
@@ -46,6 +46,11 @@ def make_rows(market, user_key="u:1", n=1, at=None):
         bucket = at.replace(second=0, microsecond=0) - timedelta(minutes=5 * i)
         MarketActivity.objects.create(market=market, scope="global", bucket_start=bucket, views=3, clicks=1)
         MarketActivityUser.objects.create(market=market, scope="IL", bucket_start=bucket, user_key=user_key)
+        ServedItem.objects.create(
+            feed_request_id=uuid.uuid4(), market=market, user_key=user_key, surface="home", served_at=at,
+            config_version=1, position=i, pool="exploration", reason="exploration", score=0.2,
+            components={"final": 0.2}, propensity=0.05,
+        )
 
 
 @pytest.fixture
@@ -126,6 +131,9 @@ def test_search_matches_user_key_event_id_and_market_slug_exactly(admin_client, 
     assert {a.user_key for a in results(admin_client, MarketActivityUser, q="u:2")} == {"u:2"}
     assert len(results(admin_client, MarketActivity, q="will-it-rain")) == 1
     assert len(results(admin_client, RejectedEvent, q="wink")) == 2
+    served = ServedItem.objects.filter(user_key="u:2").get()
+    assert results(admin_client, ServedItem, q=str(served.feed_request_id)) == [served]
+    assert {s.user_key for s in results(admin_client, ServedItem, q="u:2")} == {"u:2"}
 
 
 def test_search_by_market_slug_filters_on_the_foreign_key_without_joining_the_log(admin_client, rows):

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 
 from markets.models import MarketVelocity
+from markets.scores import evidence_weight
 from markets.tests.factories import MarketFactory
 from personalization.feed_configs import feed_config_save_version
 from personalization.ranking.config import default_params
@@ -25,6 +26,11 @@ def trending(market, scope="global"):
     return MarketVelocity.objects.get(market=market, scope=scope).trending_score
 
 
+def ranked(share, engagements):
+    """The trending score of a market with this rank share in its scope and this many engagements in 24 h."""
+    return pytest.approx(share * float(evidence_weight(engagements)))
+
+
 def steady(market, per_hour, hours=24, country="", users=3):
     return [
         event(market, f"u:{market.pk}-{k % users}", "view_market", NOW - timedelta(hours=h, minutes=7 + k),
@@ -43,26 +49,26 @@ def test_a_market_spiking_in_the_last_hour_outranks_a_busier_steady_one():
     steady_market, spiking, quiet = MarketFactory.create_batch(3)
     ingest(steady(steady_market, 6) + burst(spiking, 20) + steady(quiet, 1), received_at=NOW)
     market_trending_refresh(now=NOW, min_users=5)
-    assert trending(spiking) == 1.0
-    assert trending(steady_market) == pytest.approx(2 / 3)
-    assert trending(quiet) == pytest.approx(1 / 3)
+    assert trending(spiking) == ranked(1.0, 20)
+    assert trending(steady_market) == ranked(2 / 3, 6 * 23)
+    assert trending(quiet) == ranked(1 / 3, 23)
 
 
 def test_scores_are_ranked_within_each_scope_separately():
     a, b = MarketFactory.create_batch(2)
     ingest(burst(a, 12, country="IL") + burst(b, 30, country="US"), received_at=NOW)
     refresh()
-    assert trending(a, "IL") == 1.0 and trending(b, "US") == 1.0
-    assert trending(b) == 1.0 and trending(a) == 0.5
+    assert trending(a, "IL") == ranked(1.0, 12) and trending(b, "US") == ranked(1.0, 30)
+    assert trending(b) == ranked(1.0, 30) and trending(a) == ranked(0.5, 12)
 
 
 def test_a_country_needs_five_distinct_users_on_the_market_for_local_trending():
     supported, thin = MarketFactory.create_batch(2)
     ingest(burst(supported, 10, country="IL", users=5) + burst(thin, 40, country="IL", users=4), received_at=NOW)
     refresh()
-    assert trending(supported, "IL") == 1.0
+    assert trending(supported, "IL") == ranked(1.0, 10)
     assert trending(thin, "IL") == 0.0
-    assert trending(thin) == 1.0  # the global scope has no minimum
+    assert trending(thin) == ranked(1.0, 40)  # the global scope has no minimum
 
 
 def test_the_minimum_comes_from_the_active_feed_configs():
@@ -72,7 +78,7 @@ def test_the_minimum_comes_from_the_active_feed_configs():
     params["features"]["local_min_users"] = 3
     feed_config_save_version(surface="home", params=params, note="small country", created_by=None, activate=True)
     assert refresh()["min_local_users"] == 3
-    assert trending(thin, "IL") == 1.0
+    assert trending(thin, "IL") == ranked(1.0, 12)
 
 
 def test_local_support_is_the_users_count_of_the_velocity_row():
@@ -80,16 +86,16 @@ def test_local_support_is_the_users_count_of_the_velocity_row():
     ingest(burst(m, 10, country="IL", users=5), received_at=NOW)
     market_trending_refresh(now=NOW, min_users=5)  # before any velocity run: no users known there yet
     assert not MarketVelocity.objects.filter(market=m, scope="IL", trending_score__gt=0).exists()
-    assert trending(m) == 1.0
+    assert trending(m) == ranked(1.0, 10)
     refresh()
-    assert trending(m, "IL") == 1.0
+    assert trending(m, "IL") == ranked(1.0, 10)
 
 
 def test_markets_whose_activity_left_the_window_go_back_to_zero():
     m = MarketFactory()
     ingest(burst(m, 5), received_at=NOW)
     market_trending_refresh(now=NOW, min_users=5)
-    assert trending(m) == 1.0
+    assert trending(m) == ranked(1.0, 5)
     market_trending_refresh(now=NOW + timedelta(hours=25), min_users=5)
     assert trending(m) == 0.0
 
@@ -100,9 +106,17 @@ def test_trending_keeps_the_velocity_fields_and_velocity_keeps_trending():
     market_velocity_refresh(now=NOW)
     market_trending_refresh(now=NOW, min_users=5)
     v = MarketVelocity.objects.get(market=m, scope="global")
-    assert (v.trending_score, v.unique_users_24h) == (1.0, 5)
+    assert (v.trending_score, v.unique_users_24h) == (ranked(1.0, 5), 5)
     market_velocity_refresh(now=NOW)
-    assert trending(m) == 1.0
+    assert trending(m) == ranked(1.0, 5)
+
+
+def test_one_click_lifts_a_market_by_a_sixth_of_its_rank_and_a_busy_market_keeps_most_of_it():
+    clicked_once, busy = MarketFactory.create_batch(2)
+    ingest(burst(clicked_once, 1) + burst(busy, 45), received_at=NOW)
+    market_trending_refresh(now=NOW, min_users=5)
+    assert trending(clicked_once) == pytest.approx(0.5 / 6)  # rank 1 of 2, one engagement
+    assert trending(busy) == pytest.approx(45 / 50)
 
 
 def test_running_twice_gives_the_same_rows_as_running_once():

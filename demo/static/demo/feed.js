@@ -286,7 +286,7 @@
     if (!items.length) return "Nothing new to show right now: you have seen every open market recently.";
     const time = new Date(feed.generated_at).toLocaleTimeString();
     const text = `${feedCount > 1 ? "New feed" : "Your feed"} at ${time}: ${items.length} markets`;
-    // Items ranked on the visitor's own interests say so ("Because you follow Crypto").
+    // Items ranked on the visitor's own interests say so ("Because you saved 3 Crypto markets").
     const yours = items.filter((it) => it.reason === "followup" || it.reason_text.startsWith("Because you"));
     if (!yours.length) return `${text}. Open, save or bet on a few markets, then refresh: the feed follows you.`;
     const counts = new Map();
