@@ -3,6 +3,7 @@ import io
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ def median(values):
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def wsgi_request(handler, method, path, *, body=b"", headers=None):
+def wsgi_request(handler, method, path, *, body=b"", headers=None, body_written=None):
     """One request through Django's WSGI handler, as gunicorn makes it, minus the socket.
 
     Returns (status code, body bytes). Django's test Client is not used: it connects a signal
@@ -53,6 +54,8 @@ def wsgi_request(handler, method, path, *, body=b"", headers=None):
     chunks = handler(environ, lambda code, response_headers, exc_info=None: status.append(code))
     try:
         content = b"".join(chunks)
+        if body_written is not None:  # when a server would have written the body to the client
+            body_written.append(time.perf_counter())
     finally:
         chunks.close()
     return int(status[0].split()[0]), content

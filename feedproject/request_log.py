@@ -88,6 +88,9 @@ class DuplicateRequestLogFilter(logging.Filter):
             return True  # not about one request's status: e.g. the dev server's "Broken pipe"
         if not record.exc_info:
             return False
+        if getattr(record, "request_id_appended", False):
+            return True  # this filter twice on a logger (logging configured again in the process)
+        record.request_id_appended = True
         record.msg = f"{record.msg} id=%s"
         record.args = (*(record.args or ()), request_id(getattr(record, "request", None)))
         return True

@@ -2,10 +2,13 @@
 
 The caller's new anonymous key, when one was issued, is added by CallerApi.finalize_response.
 """
+import functools
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
+from feedproject.after_response import after_response
 from feedproject.api import CallerApi, LimitedJSONParser, json_body
 from feedproject.vocabulary import Section
 from personalization.selectors import profile_get
@@ -17,7 +20,7 @@ from personalization.serializers import (
     RankRequestSerializer,
     RankResponseSerializer,
 )
-from personalization.services import feed_serve, markets_rank
+from personalization.services import feed_build, feed_served_record, markets_rank
 
 
 def market_payload(catalog, i):
@@ -83,10 +86,12 @@ class FeedApi(CallerApi):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         caller = self.caller(request, acting_for=q.get("user_key"))
-        result = feed_serve(
+        result = feed_build(
             user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
             feed_request_id=q.get("feed_request_id"), now=timezone.now(),
         )
+        # Logged as served once the answer has gone out: the served log costs the client no latency.
+        after_response(functools.partial(feed_served_record, result))
         return Response(
             feed_payload(result, with_components=caller.is_staff, with_filtered=caller.is_staff and q["debug"])
         )

@@ -222,9 +222,16 @@ def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_requ
 def feed_serve(**kwargs):
     """`feed_build`, and the feed logged as served (tracking.ServedItem): what a user is shown goes here.
 
-    The admin preview builds without serving: a look at someone's feed is not traffic.
+    The admin preview builds without serving: a look at someone's feed is not traffic. The feed
+    API builds, answers, and records after the response (`feed_served_record`).
     """
     result = feed_build(**kwargs)
+    feed_served_record(result)
+    return result
+
+
+def feed_served_record(result):
+    """Log a built feed (a FeedResult) as served, item by item, in one statement."""
     catalog = result.catalog
     served_items_store(
         feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
@@ -234,7 +241,6 @@ def feed_serve(**kwargs):
             for it in result.ranking.items
         ],
     )
-    return result
 
 
 def markets_rank(*, user_key, market_ids, surface="home", country="", now):

@@ -1,8 +1,10 @@
 """One log line per request (feedproject.request_log): its id, status, latency and the kind of caller."""
 import logging
+import logging.config
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import path
@@ -90,6 +92,28 @@ def test_a_500_logs_its_line_and_one_traceback_with_the_same_id(caplog):
     [traceback] = django_records(caplog)
     assert traceback.levelname == "ERROR" and traceback.exc_info[0] is RuntimeError
     assert traceback.getMessage() == "Internal Server Error: /api/test-boom id=trace-500"
+
+
+@pytest.mark.urls(__name__)
+def test_the_traceback_carries_its_id_once_after_logging_was_configured_again():
+    # A second django.setup() in the process (a simulation arm run in it, say) configures logging
+    # again, and dictConfig adds the filter to the logger a second time.
+    root = logging.getLogger()
+    root_handlers, root_level = list(root.handlers), root.level
+    records = []
+    catch = logging.Handler()
+    catch.emit = records.append
+    logging.config.dictConfig(settings.LOGGING)
+    root.addHandler(catch)
+    try:
+        Client(raise_request_exception=False).get("/api/test-boom", HTTP_X_REQUEST_ID="trace-again")
+        [traceback] = [r for r in records if r.name == "django.request"]
+        assert traceback.getMessage() == "Internal Server Error: /api/test-boom id=trace-again"
+    finally:
+        root.handlers, root.level = root_handlers, root_level
+        for name in ("django.request", "django.server"):  # as the process was configured once
+            logger = logging.getLogger(name)
+            logger.filters = logger.filters[:1]
 
 
 def test_django_records_reach_one_handler_only():
