@@ -1,32 +1,21 @@
 """after_response: work that runs once the response has gone out (request_finished), and the feed's served log on it."""
-import io
 import logging
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.core.signals import request_finished
 
 from feedproject.after_response import after_response
+from feedproject.tests.wsgi import wsgi_environ, wsgi_open
 from personalization.tests.test_feed_api import catalog  # noqa: F401 - the feed's fixture
 from tracking.models import ServedItem
-
-
-@pytest.fixture
-def keep_the_test_connection():
-    """Django's handler closes the connection, and with it the test's transaction, at both signals."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 def finish():
     request_finished.send(sender=WSGIHandler)
 
 
-def test_queued_work_runs_once_when_the_request_finishes(keep_the_test_connection):
+def test_queued_work_runs_once_when_the_request_finishes(wsgi_keeps_the_test_connection):
     done = []
     after_response(lambda: done.append("a"))
     after_response(lambda: done.append("b"))
@@ -37,7 +26,7 @@ def test_queued_work_runs_once_when_the_request_finishes(keep_the_test_connectio
     assert done == ["a", "b"]
 
 
-def test_a_failing_piece_of_work_is_logged_and_the_next_still_runs(caplog, keep_the_test_connection):
+def test_a_failing_piece_of_work_is_logged_and_the_next_still_runs(caplog, wsgi_keeps_the_test_connection):
     done = []
 
     def broken():
@@ -52,15 +41,10 @@ def test_a_failing_piece_of_work_is_logged_and_the_next_still_runs(caplog, keep_
 
 
 @pytest.mark.django_db
-def test_the_feed_is_logged_as_served_after_its_body_was_written(catalog, keep_the_test_connection):  # noqa: F811
-    environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": "/api/feed", "QUERY_STRING": "limit=10", "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""),
-    }
-    statuses = []
-    response = WSGIHandler()(environ, lambda status, headers, exc_info=None: statuses.append(status))
+def test_the_feed_is_logged_as_served_after_its_body_was_written(catalog, wsgi_keeps_the_test_connection):  # noqa: F811
+    code, response = wsgi_open(wsgi_environ("GET", "/api/feed?limit=10"))
     body = b"".join(response)  # what a WSGI server writes to the client
-    assert statuses == ["200 OK"] and b"feed_request_id" in body
+    assert code == 200 and b"feed_request_id" in body
     assert not ServedItem.objects.exists()
     response.close()  # the server is done with the response
     assert ServedItem.objects.count() == 10

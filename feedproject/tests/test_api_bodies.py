@@ -3,15 +3,14 @@
 The operations come from the published schema, so a new endpoint with a body is checked too.
 Sent through Django's WSGI handler, as gunicorn would: the test client always sets a Content-Length.
 """
-import io
 import json
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 from rest_framework.test import APIClient
 
 from feedproject.tests.clients import token_header
+from feedproject.tests.wsgi import wsgi_call
 from markets.models import Market
 from markets.tests.factories import MarketFactory
 
@@ -28,24 +27,9 @@ def body_operations():
     )
 
 
-def wsgi_call(method, path, body, headers, *, chunked=False):
-    environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "CONTENT_TYPE": "application/json",
-        **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
-    }
-    if chunked:
-        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
-    else:
-        environ["CONTENT_LENGTH"] = str(len(body))
-    status = []
-    chunks = WSGIHandler()(environ, lambda code, headers, exc_info=None: status.append(code))
-    try:
-        content = b"".join(chunks)
-    finally:
-        chunks.close()
-    return int(status[0].split()[0]), json.loads(content)
+def json_call(method, path, body, headers, *, chunked=False):
+    code, content = wsgi_call(method, path, body, headers, chunked=chunked)
+    return code, json.loads(content)
 
 
 @pytest.fixture
@@ -64,7 +48,7 @@ def test_the_schema_lists_every_operation_with_a_body():
 def test_a_chunked_body_is_refused_with_411_on_every_operation_never_read_as_empty(service, size):
     body = json.dumps({"probability": 0.9, "market_ids": ["lebron-mvp"], "pad": "x" * size}).encode()
     for method, path in body_operations():
-        code, answer = wsgi_call(method, path, body, service, chunked=True)
+        code, answer = json_call(method, path, body, service, chunked=True)
         assert (method, path, code) == (method, path, 411), answer
         assert answer["detail"]
     assert Market.objects.get().probability == 0.41
@@ -72,7 +56,7 @@ def test_a_chunked_body_is_refused_with_411_on_every_operation_never_read_as_emp
 
 def test_an_empty_body_is_a_400_with_a_detail_on_every_operation(service):
     for method, path in body_operations():
-        code, answer = wsgi_call(method, path, b"", service)
+        code, answer = json_call(method, path, b"", service)
         assert (method, path, code) == (method, path, 400), answer
         assert "empty" in answer["detail"]
 
@@ -81,7 +65,7 @@ def test_a_body_over_the_limit_is_a_json_413_on_every_operation(service, setting
     settings.TRACK_MAX_BODY_BYTES = 1000
     body = json.dumps({"market_ids": ["lebron-mvp"], "pad": "x" * 2000}).encode()
     for method, path in body_operations():
-        code, answer = wsgi_call(method, path, body, service)
+        code, answer = json_call(method, path, body, service)
         assert (method, path, code) == (method, path, 413), answer
         assert "limit" in answer["detail"]
 

@@ -11,9 +11,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from django.core.cache import cache
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -40,17 +38,6 @@ MAX_EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES") or 60)
 STATS = {"requests": 0, "server_errors": 0, "violations": 0, "statuses": Counter()}
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
-
-
-@pytest.fixture
-def wsgi_keeps_the_test_connection():
-    """Django's handler closes the database connection after each request, and with it the test's
-    transaction; its test client disconnects that hook the same way for its own requests."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -1,16 +1,15 @@
 """What a hostile or broken client can send: never a 500, and one bad event never fails its batch."""
-import io
 import json
 import uuid
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django.test.utils import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from feedproject.tests.wsgi import wsgi_call
 from ingestion.services import INTERACTION, events_ingest
 from ingestion.tests.conftest import make_event, make_impression
 from tracking.models import Interaction, RejectedEvent
@@ -167,22 +166,7 @@ def test_a_huge_integer_rejects_its_event(nba_market):
 # --- bodies: empty, chunked, over the limit -------------------------------------------------
 
 def wsgi_post(path, body, *, chunked=False, content_length=None):
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "HTTP_HOST": "localhost", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "CONTENT_TYPE": "application/json",
-    }
-    if chunked:
-        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
-    else:
-        environ["CONTENT_LENGTH"] = str(len(body) if content_length is None else content_length)
-    status = []
-    chunks = WSGIHandler()(environ, lambda code, headers, exc_info=None: status.append(code))
-    try:
-        content = b"".join(chunks)
-    finally:
-        chunks.close()
-    return int(status[0].split()[0]), content
+    return wsgi_call("POST", path, body, chunked=chunked, content_length=content_length)
 
 
 @pytest.mark.django_db(transaction=True)
