@@ -59,6 +59,11 @@ def exploration_weights(order_key):
 RANDOMIZED = frozenset({EXPLORATION})  # pools whose pick is a weighted draw, not the best by key
 
 
+def repeat_factor(d, k):
+    """What a category's k-th repeat (k >= 1; a number or an array) multiplies its score by."""
+    return d.repeat_scale * d.repeat_decay**k + d.repeat_floor
+
+
 class Composer:
     """Fills a feed slot by slot from ranked pools, keeping quotas, diversity and the run rule."""
 
@@ -83,7 +88,7 @@ class Composer:
 
     def _diversity_factor(self, category):
         k = self.category_count.get(category, 0)
-        return self.d.repeat_scale * self.d.repeat_decay**k + self.d.repeat_floor if k else 1.0
+        return repeat_factor(self.d, k) if k else 1.0
 
     def _best(self, pool, need_image):
         """The pool's best unused market after the diversity penalty and the first-N category cap.
@@ -123,7 +128,7 @@ class Composer:
             candidates, categories, counts = candidates[keep], categories[keep], counts[keep]
             if not len(candidates):
                 return None, None
-        factor = np.where(counts > 0, self.d.repeat_scale * self.d.repeat_decay**counts + self.d.repeat_floor, 1.0)
+        factor = np.where(counts > 0, repeat_factor(self.d, counts), 1.0)
         weights = self.scores[pool][candidates] * factor
         chances = weights / weights.sum()
         k = int(self.rng.choice(len(candidates), p=chances))

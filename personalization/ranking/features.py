@@ -55,15 +55,20 @@ def session_beta(session_values, beta_max, beta_k):
     return beta_max * mass / (mass + beta_k)
 
 
+def topic_overlap(catalog, index):
+    """(n, k) Jaccard overlap of every market's {category} ∪ tags with those of the markets `index`."""
+    sizes = catalog.tag_count + 1
+    inter = (catalog.topics @ catalog.topics[index].T).toarray()  # shared topics
+    return inter / (sizes[:, None] + sizes[index][None, :] - inter)
+
+
 def similarity(catalog, recent):
     """Max Jaccard overlap of {category} ∪ tags with the recently viewed markets (each excluded from itself)."""
     n = len(catalog)
     if not recent:
         return np.zeros(n)
     recent = np.asarray(recent)
-    sizes = catalog.tag_count + 1
-    inter = (catalog.topics @ catalog.topics[recent].T).toarray()  # (n, k) shared topics
-    jaccard = inter / (sizes[:, None] + sizes[recent][None, :] - inter)
+    jaccard = topic_overlap(catalog, recent)
     jaccard[recent, np.arange(len(recent))] = 0.0
     return jaccard.max(axis=1)
 
@@ -88,9 +93,7 @@ def rejection_similarity(catalog, rejected_index):
     n = len(catalog)
     if not len(rejected_index):
         return np.zeros(n)
-    sizes = catalog.tag_count + 1
-    inter = (catalog.topics @ catalog.topics[rejected_index].T).toarray()
-    jaccard = (inter / (sizes[:, None] + sizes[rejected_index][None, :] - inter)).max(axis=1)
+    jaccard = topic_overlap(catalog, rejected_index).max(axis=1)
     overlap = np.where(jaccard >= NEAR_DUPLICATE_OVERLAP, jaccard, 0.0)
     same_question = np.isin(catalog.title_pattern, catalog.title_pattern[rejected_index])
     return np.where(same_question, 1.0, overlap)
