@@ -27,6 +27,11 @@ class DatabaseUnavailable(APIException):
     wait = DATABASE_RETRY_AFTER_SECONDS  # DRF's handler sends it as Retry-After
 
 
+def error_summary(exc):
+    """`Type: first line of the message` (at most 200 characters): a database error in one log line."""
+    return f"{type(exc).__name__}: {str(exc).strip().partition(chr(10))[0][:200]}"
+
+
 def api_exception_handler(exc, context):
     """EXCEPTION_HANDLER of every API view: DRF's, plus a database outage answered 503, not 500.
 
@@ -37,8 +42,7 @@ def api_exception_handler(exc, context):
     """
     if _is_outage(exc):
         # One line, no traceback: during an outage every request fails the same way.
-        logger.warning("database unavailable, answered 503: %s: %s", type(exc).__name__,
-                       str(exc).strip().partition("\n")[0][:200])
+        logger.warning("database unavailable, answered 503: %s", error_summary(exc))
         exc = DatabaseUnavailable()
     return exception_handler(exc, context)
 

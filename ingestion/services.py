@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 
 from feedproject.db import pipelined
+from feedproject.errors import error_summary
 from personalization.ranking.affinity import event_weight
 from personalization.selectors import markets_for_ingest_cached
 from personalization.services import user_state_apply
@@ -137,9 +138,8 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
             with transaction.atomic():
                 rejections_store()
         except REFUSALS as refusal:  # not known to happen: an unstorable payload is stored as text
-            logger.warning("ingest: the database refused the %d rejections of a batch (%s: %s); answered, not kept",
-                           sum(1 for r in results if r["status"] == "rejected"), type(refusal).__name__,
-                           str(refusal).partition("\n")[0][:200])
+            logger.warning("ingest: the database refused the %d rejections of a batch (%s); answered, not kept",
+                           sum(1 for r in results if r["status"] == "rejected"), error_summary(refusal))
     return IngestResult(results)
 
 
@@ -181,8 +181,8 @@ def _events_store_isolating(kind, events, results, received_at):
             raise  # no event to blame
         if len(events) == 1:
             index, event = events[0]
-            logger.warning("ingest: the database refused %s %s (%s: %s); the rest of its batch is stored",
-                           kind, event.event_id, type(refusal).__name__, str(refusal).partition("\n")[0][:200])
+            logger.warning("ingest: the database refused %s %s (%s); the rest of its batch is stored",
+                           kind, event.event_id, error_summary(refusal))
             results[index] = _rejection(str(event.event_id), REFUSED)
             return
     middle = len(events) // 2
