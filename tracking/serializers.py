@@ -1,6 +1,7 @@
 """Output and query serializers of GET /api/trending."""
 from rest_framework import serializers
 
+from markets.scores import TRENDING_EVIDENCE_HALF
 from markets.serializers import MarketSerializer
 
 
@@ -12,7 +13,8 @@ class TrendingInputsSerializer(serializers.Serializer):
     log_activity_24h = serializers.FloatField(help_text="ln(1 + activity_24h).")
     raw = serializers.FloatField(help_text="spike + log term; ranked within the scope.")
     evidence = serializers.FloatField(
-        help_text="activity_24h / (activity_24h + 5): trending_score is the rank share of raw in the scope times this."
+        help_text=f"activity_24h / (activity_24h + {TRENDING_EVIDENCE_HALF:g}): trending_score is the rank share of "
+        "raw in the scope times this."
     )
 
 
