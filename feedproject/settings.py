@@ -220,6 +220,14 @@ TRACK_MAX_BATCH = env.int("TRACK_MAX_BATCH", default=500)
 TRACK_MAX_FUTURE_SECONDS = env.int("TRACK_MAX_FUTURE_SECONDS", default=300)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(TRACK_MAX_BODY_BYTES, 2_621_440)
 
+# The learned ranker's training (personalization/training.py, docs/learning.md): the window of the
+# served log it learns from, the least data a model needs to serve, and whether the nightly run
+# activates a model that is at least as good as the formula on held-out rows.
+RANKING_MODEL_WINDOW_DAYS = env.int("RANKING_MODEL_WINDOW_DAYS", default=14)
+RANKING_MODEL_MIN_ROWS = env.int("RANKING_MODEL_MIN_ROWS", default=2000)
+RANKING_MODEL_MIN_POSITIVES = env.int("RANKING_MODEL_MIN_POSITIVES", default=50)
+RANKING_MODEL_AUTO_ACTIVATE = env.bool("RANKING_MODEL_AUTO_ACTIVATE", default=True)
+
 # Anonymous identity: signed keys in a cookie and the response.
 ANON_KEY_COOKIE = "feed_uk"
 ANON_KEY_MAX_AGE = env.int("ANON_KEY_MAX_AGE", default=365 * 24 * 3600)

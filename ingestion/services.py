@@ -17,7 +17,6 @@ from django.db import DataError, IntegrityError, transaction
 
 from feedproject.db import pipelined
 from feedproject.errors import error_summary
-from personalization.ranking.affinity import event_weight
 from personalization.selectors import markets_for_ingest_cached
 from personalization.services import user_state_apply
 from tracking.services import (
@@ -60,10 +59,6 @@ class Event:
     feed_request_id: uuid.UUID | None = None
     surface: str = "home"
     metadata: dict = field(default_factory=dict)
-
-    @property
-    def weight(self):
-        return event_weight(self.event_type, self.dwell_ms) if self.event_type else 0.0
 
 
 _Rejected = Invalid

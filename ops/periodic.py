@@ -59,6 +59,11 @@ PERIODIC_TASKS = {
             "Store every affinity at its decayed value now and delete those below 0.01.",
         ),
         PeriodicTaskSpec(
+            "personalization.ranking_model_train", {"minute": "15", "hour": "2"}, DAY, 30 * MINUTE, 2 * DAY + HOUR,
+            "Fit a new version of the learned ranker on the last 14 days of the served log (rendered items and "
+            "what users did with them); activate it when its held-out click AUC is at least the formula's.",
+        ),
+        PeriodicTaskSpec(
             "tracking.impressions_retention", {"minute": "30", "hour": "3"}, DAY, 10 * MINUTE, 2 * DAY + HOUR,
             "Delete raw impressions (and per-bucket user sets) older than 30 days; their counts stay in "
             "UserMarketState and MarketActivity.",

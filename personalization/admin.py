@@ -1,4 +1,4 @@
-"""Admin for what the service knows about users (read-only) and for the editors' feed configs."""
+"""Admin for what the service knows about users (read-only), the editors' feed configs and the learned ranker."""
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.http import HttpResponseRedirect
@@ -6,15 +6,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from feedproject.admin_kit import ExactSearchMixin, ReadOnlyAdmin, changelist_link, market_column, recent_filter
 from personalization.feed_configs import feed_config_activate, feed_config_save_version
 from personalization.forms import GROUP_TITLES, FeedConfigForm, FeedPreviewForm, param_fieldsets, param_label
-from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
+from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import HALF_LIFE, decayed
-from personalization.ranking.config import GROUPS, PARAMS
+from personalization.ranking.config import GROUPS, LEARNED, PARAMS
 from personalization.ranking.features import COMPONENTS
 from personalization.services import feed_build
+from personalization.tasks import ranking_model_train_now
+from personalization.training import ranking_model_activate, ranking_model_deactivate
 from tracking.models import Impression, Interaction
 
 
@@ -234,3 +237,163 @@ class FeedConfigAdmin(admin.ModelAdmin):
     def quotas_summary(self, obj):
         quotas = obj.params.get("quotas", {}) if isinstance(obj.params, dict) else {}
         return " · ".join(f"{name} {value:g}" for name, value in quotas.items() if isinstance(value, (int, float)))
+
+
+def _auc(value):
+    return "-" if value is None else f"{value:.3f}"
+
+
+def serving_summary():
+    """One sentence for the editors: which ranker serves each surface, and why the formula does where it does."""
+    active = RankingModel.objects.filter(is_active=True).first()
+    latest = RankingModel.objects.first()
+    learned = sorted(
+        surface for surface, params in FeedConfig.objects.filter(is_active=True).values_list("surface", "params")
+        if isinstance(params, dict) and (params.get("ranker") or {}).get("model") == LEARNED
+    )
+    if not learned:
+        return "The formula ranks every surface: no active feed config chooses the learned model (its “Ranker”)."
+    where = ", ".join(learned)
+    if active is not None:
+        return f"{active} ranks the personal pool of {where}; other surfaces use the formula."
+    why = f"the latest, v{latest.version}, is {latest.get_status_display()}: {latest.reason}" if latest else (
+        "none has been trained yet")
+    return f"The formula ranks {where} although its config asks for the learned model: no version is active ({why})."
+
+
+@admin.register(RankingModel)
+class RankingModelAdmin(admin.ModelAdmin):
+    """Versions of the learned ranker: how each did on held-out rows beside the formula, activation and rollback."""
+
+    list_display = ("version", "status", "is_active", "trained_at", "trigger", "rows", "click_auc", "engage_auc",
+                    "reject_auc", "reason")
+    list_filter = ("status", "is_active", "trigger")
+    actions = ("activate_selected", "deactivate_all")
+    fields = ("version", "status", "reason", "is_active", "activated_at", "trained_at", "window_start",
+              "window_end", "trigger", "created_by", "outcomes_table", "calibration_tables", "coefficients_table")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # versions come from training
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history is the record of what ranked
+
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only pages; activation is an action
+
+    def get_urls(self):
+        train = path("train/", self.admin_site.admin_view(self.train_view), name="personalization_rankingmodel_train")
+        return [train, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "serving_summary": serving_summary()})
+
+    def train_view(self, request):
+        if request.method != "POST" or not request.user.has_perm("personalization.add_rankingmodel"):
+            messages.error(request, "Training needs a POST from a user who may add ranking models.")
+        else:
+            ranking_model_train_now.delay(request.user.pk)
+            messages.success(
+                request, "Training started in the worker; the new version appears here when it finishes "
+                "(a minute or so). It is activated only if it is at least as good as the formula on held-out rows.",
+            )
+        return HttpResponseRedirect(reverse("admin:personalization_rankingmodel_changelist"))
+
+    def _outcome(self, obj, outcome):
+        return (obj.report or {}).get("outcomes", {}).get(outcome, {})
+
+    @admin.display(description="rows (train / held out)")
+    def rows(self, obj):
+        rows = (obj.report or {}).get("rows", {})
+        return f"{rows.get('train', 0):,} / {rows.get('held_out', 0):,}"
+
+    def _auc_pair(self, obj, outcome):
+        entry = self._outcome(obj, outcome)
+        if "auc" not in entry:
+            return "-"
+        return f"{_auc(entry['auc'])} (formula {_auc(entry.get('formula_auc'))})"
+
+    @admin.display(description="click AUC")
+    def click_auc(self, obj):
+        return self._auc_pair(obj, "click")
+
+    @admin.display(description="engage AUC")
+    def engage_auc(self, obj):
+        return self._auc_pair(obj, "engage")
+
+    @admin.display(description="reject AUC")
+    def reject_auc(self, obj):
+        return self._auc_pair(obj, "reject")
+
+    @admin.display(description="held-out results")
+    def outcomes_table(self, obj):
+        head = mark_safe(
+            "<tr><th>outcome</th><th>positives (train / held out)</th><th>AUC</th><th>formula AUC</th>"
+            "<th>log loss</th><th>base rate</th><th>note</th></tr>"
+        )
+        rows = []
+        for outcome, entry in (obj.report or {}).get("outcomes", {}).items():
+            positives = entry.get("positives", {})
+            rows.append(format_html(
+                "<tr><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                outcome, positives.get("train", 0), positives.get("held_out", 0), _auc(entry.get("auc")),
+                _auc(entry.get("formula_auc")),
+                "-" if entry.get("log_loss") is None else f"{entry['log_loss']:.4f}",
+                "-" if entry.get("base_rate") is None else f"{entry['base_rate']:.2%}", entry.get("skipped", ""),
+            ))
+        return format_html("<table>{}{}</table>", head, format_html_join("", "{}", ((r,) for r in rows)))
+
+    @admin.display(description="calibration (held out, by predicted P)")
+    def calibration_tables(self, obj):
+        parts = []
+        for outcome, entry in (obj.report or {}).get("outcomes", {}).items():
+            table = entry.get("calibration")
+            if not table:
+                continue
+            rows = format_html_join(
+                "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((f"{b['predicted']:.2%}", f"{b['observed']:.2%}", b["count"]) for b in table),
+            )
+            parts.append(format_html(
+                "<h4>{}</h4><table><tr><th>mean predicted</th><th>observed</th><th>rows</th></tr>{}</table>",
+                outcome, rows,
+            ))
+        return format_html_join("", "{}", ((p,) for p in parts)) if parts else "-"
+
+    @admin.display(description="coefficients (per unit of each feature; position and pool at serving: the reference)")
+    def coefficients_table(self, obj):
+        payload = obj.payload or {}
+        outcomes = list(payload.get("outcomes", {}))
+        if not outcomes:
+            return "-"
+        head = format_html("<tr><th>feature</th>{}</tr>", format_html_join("", "<th>{}</th>", ((o,) for o in outcomes)))
+        rows = format_html_join(
+            "", "<tr><td>{}</td>{}</tr>",
+            ((name, format_html_join("", "<td>{}</td>", ((f"{payload['outcomes'][o]['coef'][k]:+.3f}",)
+                                                           for o in outcomes)))
+             for k, name in enumerate(payload.get("features", []))),
+        )
+        return format_html("<table>{}{}</table>", head, rows)
+
+    @admin.action(description="Activate selected version (rollback: activate an older one)", permissions=["activate"])
+    def activate_selected(self, request, queryset):
+        models_ = list(queryset)
+        if len(models_) != 1:
+            self.message_user(request, "Select exactly one version to activate. Nothing changed.", messages.ERROR)
+            return
+        try:
+            ranking_model_activate(model=models_[0], now=timezone.now())
+        except ValueError as error:
+            self.message_user(request, f"{error}. Nothing changed.", messages.ERROR)
+            return
+        self.message_user(request, f"Activated {models_[0]}: it ranks wherever a config chooses the learned model.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Deactivate the active version (the formula ranks everywhere)", permissions=["activate"])
+    def deactivate_all(self, request, queryset):
+        ranking_model_deactivate()
+        self.message_user(request, "No ranking model is active: the formula ranks every surface.", messages.SUCCESS)
+
+    def has_activate_permission(self, request):
+        return request.user.has_perm("personalization.add_rankingmodel")

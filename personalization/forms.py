@@ -15,6 +15,8 @@ GROUP_TITLES = {
     "exploration": "Exploration",
     "interest": "Interest blend",
     "features": "Features",
+    "ranker": "Ranker",
+    "events": "Event values (affinity update and the learned ranker's Σ value × P)",
 }
 
 
@@ -36,6 +38,11 @@ def _number(value):
 
 def _param_field(param):
     label = param_label(param)
+    if param.choices:
+        return forms.TypedChoiceField(
+            label=label, choices=param.choices, coerce=int, help_text=_sentence(param.help.rstrip(".") + "."),
+            error_messages={"required": f"{label} is required."},
+        )
     bounds = f"between {_number(param.low)} and {_number(param.high)}"
     help_parts = [param.help.rstrip(".") + "."] if param.help else []
     help_parts.append(f"Default {_number(param.default)}, allowed {bounds}.")

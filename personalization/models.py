@@ -104,3 +104,41 @@ class FeedConfig(models.Model):
 
     def __str__(self):
         return f"{self.surface} v{self.version}{' (active)' if self.is_active else ''}"
+
+
+class RankingModel(models.Model):
+    """One fitted version of the learned ranker (personalization/ranking/learned.py), with how it scored.
+
+    Versioned like FeedConfig: training makes a new version and never edits one; at most one is
+    active, and a FeedConfig whose ranker is "learned model" ranks with it. Activating an older
+    version is the rollback.
+    """
+
+    class Status(models.TextChoices):
+        READY = "ready", "ready to serve"
+        TOO_LITTLE_DATA = "too_little_data", "too little data"
+
+    version = models.PositiveIntegerField(unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it is not ready, or why it was not activated.")
+    is_active = models.BooleanField(default=False)
+    trained_at = models.DateTimeField(help_text="The time the training ran as of (its clock).")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    trigger = models.CharField(max_length=16, help_text="nightly, admin, command or demo.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(
+        default=dict, help_text="Rows, and per outcome: positives, held-out AUC and log loss beside the formula's "
+        "AUC on the same rows, and the calibration table."
+    )
+    payload = models.JSONField(default=dict, help_text="What serving reads: features, coefficients, outcome mixes.")
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="rankingmodel_one_active"),
+        ]
+
+    def __str__(self):
+        return f"ranking model v{self.version}{' (active)' if self.is_active else ''}"

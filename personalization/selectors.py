@@ -26,11 +26,13 @@ from markets.models import EditorialBoost, Market, MarketVelocity, Tag
 from markets.selectors import MarketInfo, markets_for_ingest
 from markets.services import CATALOG_VERSION_KEY
 from personalization.feed_configs import feed_config_version_cache_key
-from personalization.models import FeedConfig, TopicAffinity, UserMarketState, UserProfile
+from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decayed
 from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
+from personalization.ranking.learned import Model
 from personalization.ranking.params import FeedParams
+from personalization.training import ACTIVE_MODEL_KEY
 from tracking.models import Impression, Interaction
 
 MIN_RELOAD_SECONDS = 5  # catalog: a burst of market updates reloads the arrays once, not once per update
@@ -227,6 +229,19 @@ def feed_params_current(surface, *, now):
     return _configs[surface].get(now)
 
 
+def _active_model_build():
+    row = RankingModel.objects.filter(is_active=True).values_list("version", "payload").first()
+    return Model(version=row[0], payload=row[1]) if row else None
+
+
+_model = _Cached(ACTIVE_MODEL_KEY, _active_model_build)
+
+
+def ranking_model_current(*, now):
+    """The active RankingModel as a learned.Model, or None (the formula ranks); reloaded when activation moves."""
+    return _model.get(now)
+
+
 def local_trending_min_users():
     """The smallest `features.local_min_users` of the active feed configs (the parameter's default without one).
 
@@ -244,6 +259,7 @@ def local_trending_min_users():
 def caches_reset():
     """Forget every in-memory copy (tests, and after a restore of the database)."""
     _catalog.reset()
+    _model.reset()
     for cached in _configs.values():
         cached.reset()
 

@@ -9,14 +9,23 @@ from django.db import transaction
 from feedproject.db import Epoch, bulk_upsert
 from feedproject.vocabulary import REJECTIONS
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
-from personalization.ranking.affinity import CATEGORY_FACTOR, HALF_LIFE, SESSION_GAP, TAG_FACTOR, add_at
+from personalization.ranking.affinity import (
+    CATEGORY_FACTOR,
+    HALF_LIFE,
+    SESSION_GAP,
+    TAG_FACTOR,
+    add_at,
+    event_weight,
+)
 from personalization.ranking.caps import eligibility
-from personalization.ranking.features import COMPONENTS, score
-from personalization.ranking.rank import rank_feed, seed_for
+from personalization.ranking.config import LEARNED
+from personalization.ranking.features import COMPONENTS
+from personalization.ranking.rank import rank_feed, scores, seed_for
 from personalization.selectors import (
     catalog_current,
     feed_params_current,
     local_trending_min_users,
+    ranking_model_current,
     user_data_load,
 )
 from tracking.services import served_items_store
@@ -85,6 +94,9 @@ def user_state_apply(*, events, now):
         ).values_list("user_key", "market_id", *_STATE_FIELDS)
     }
     session_reset, touched, changed = set(), set(), set()
+    # What each kind of event is worth is the editors' (the home config's "events"): one set of
+    # values for a user's taste, whichever surface the event came from.
+    values = feed_params_current("home", now=now).events
 
     for e in events:
         profile = profiles[e.user_key]
@@ -113,8 +125,8 @@ def user_state_apply(*, events, now):
             dwell = profile.category_dwell.setdefault(e.market.category, {"count": 0, "total_ms": 0})
             dwell["count"] += 1
             dwell["total_ms"] += e.dwell_ms
-        _interaction_apply(state, e)
-        weight = e.weight
+        weight = event_weight(e.event_type, e.dwell_ms, values)
+        _interaction_apply(state, e, weight)
         if weight == 0:
             continue
         at = e.at.timestamp()
@@ -180,12 +192,11 @@ def _impression_apply(state, e):
         state.volume_24h_at_last_shown = e.market.volume_24h
 
 
-def _interaction_apply(state, e):
+def _interaction_apply(state, e, weight):
     if e.event_type == "hide":
         state.hidden = True
     elif e.event_type == "unhide":
         state.hidden = False
-    weight = e.weight
     if weight > 0 and (state.last_positive_at is None or e.at > state.last_positive_at):
         state.last_positive_at = e.at
     elif weight < 0 and (state.last_negative_at is None or e.at > state.last_negative_at):
@@ -204,19 +215,29 @@ class FeedResult:
     config_version: int
     catalog: object
     ranking: object
+    model_version: int | None = None  # the learned model that ranked it, None for the formula
+
+
+def _ranker(params, now):
+    """The learned model when the config asks for one and one is active; None: the formula ranks."""
+    return ranking_model_current(now=now) if params.ranker.model == LEARNED else None
 
 
 def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None):
-    """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config."""
+    """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config and model."""
     feed_request_id = str(feed_request_id or uuid.uuid4())
     catalog, degraded = catalog_current(now=now)
     params = feed_params_current(surface, now=now)
+    model = _ranker(params, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     ranking = rank_feed(
         catalog, user, params, now=now.timestamp(), limit=limit, seed=seed_for(user_key, feed_request_id),
-        surface=surface,
+        surface=surface, model=model,
     )
-    return FeedResult(feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking)
+    return FeedResult(
+        feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking,
+        model.version if model else None,
+    )
 
 
 def feed_serve(**kwargs):
@@ -235,7 +256,7 @@ def feed_served_record(result):
     catalog = result.catalog
     served_items_store(
         feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
-        served_at=result.generated_at, config_version=result.config_version,
+        served_at=result.generated_at, config_version=result.config_version, model_version=result.model_version,
         items=[
             (int(catalog.pk[it.index]), it.position, it.pool, it.reason, it.score, it.components, it.propensity)
             for it in result.ranking.items
@@ -251,7 +272,7 @@ def markets_rank(*, user_key, market_ids, surface="home", country="", now):
     position = {market_id: i for i, market_id in enumerate(catalog.market_id)}
     wanted = [position[m] for m in dict.fromkeys(market_ids) if m in position]
     unknown = [m for m in dict.fromkeys(market_ids) if m not in position]
-    scored = score(catalog, user, params, now.timestamp(), surface)
+    scored = scores(catalog, user, params, now.timestamp(), surface, _ranker(params, now))
     blocked = eligibility(catalog, user, params, now.timestamp()).blocked
     # Markets the feed would leave out go last, each group by score.
     wanted.sort(key=lambda i: (i in blocked, -scored.final[i]))

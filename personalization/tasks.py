@@ -10,6 +10,7 @@ from ops.periodic import celery_task_options
 from ops.services import periodic_task_run
 from personalization.decay import affinities_decay_materialize, sessions_expire
 from personalization.services import market_trending_refresh_configured
+from personalization.training import ranking_model_train
 
 
 @shared_task(**celery_task_options("markets.trending_refresh"))
@@ -28,4 +29,23 @@ def session_expiry():
 def affinity_decay():
     return periodic_task_run(
         name="personalization.affinity_decay", run=affinities_decay_materialize, now=timezone.now()
+    )
+
+
+def _nightly_train(*, now):
+    return ranking_model_train(now=now, trigger="nightly")
+
+
+@shared_task(**celery_task_options("personalization.ranking_model_train"))
+def ranking_model_nightly():
+    return periodic_task_run(name="personalization.ranking_model_train", run=_nightly_train, now=timezone.now())
+
+
+@shared_task(name="personalization.ranking_model_train_now", ignore_result=True)
+def ranking_model_train_now(user_id=None):
+    """Train on demand (the admin's button), under the nightly run's lock: never two fits at once."""
+    return periodic_task_run(
+        name="personalization.ranking_model_train",
+        run=lambda now: ranking_model_train(now=now, trigger="admin", created_by_id=user_id),
+        now=timezone.now(),
     )

@@ -79,6 +79,9 @@ class ServedItem(models.Model):
     surface = models.CharField(max_length=32)
     served_at = models.DateTimeField()
     config_version = models.PositiveIntegerField()
+    model_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The learned ranking model that ranked it; empty for the formula."
+    )
     position = models.PositiveSmallIntegerField()
     pool = models.CharField(max_length=16)
     reason = models.CharField(max_length=16)

@@ -1,10 +1,17 @@
-"""Reads of velocity and trending: what GET /api/trending lists, with the inputs of each score."""
+"""Reads of velocity and trending (what GET /api/trending lists, with the inputs of each score), and the
+served log joined with what users did with it (what the learned ranker learns from)."""
+from collections import defaultdict
+
 import numpy as np
 
+from feedproject.db import Epoch
 from markets.models import Market, MarketVelocity
 from markets.scores import MIN_EXPECTED_PER_HOUR, evidence_weight, trending_raw
 from ops.models import TaskRun
+from tracking.models import Impression, Interaction, ServedItem
 from tracking.velocity import trending_inputs
+
+CHUNK = 5000
 
 
 def market_trending_list(*, scope, limit):
@@ -36,3 +43,34 @@ def market_trending_list(*, scope, limit):
             "evidence": float(evidence_weight(e24)),
         }))
     return as_of, items
+
+
+def served_outcomes(*, start, end, event_types):
+    """The served items of [start, end) that were rendered, each with the event kinds done on it from that feed.
+
+    An item was rendered when an impression carries its feed_request_id and market; an interaction
+    carrying both (of `event_types`) is its outcome. Yields (served_at epoch, user_key, position,
+    pool, score, components, {event types}). Three queries whatever the window. Impressions and
+    interactions are read from `start` on with no end, so an item served just before `end` still
+    gets the outcome that came after it.
+    """
+    rendered = set(
+        Impression.objects.filter(shown_at__gte=start, feed_request_id__isnull=False)
+        .values_list("feed_request_id", "market_id").iterator(chunk_size=CHUNK)
+    )
+    done = defaultdict(set)
+    for request_id, market_pk, event_type in (
+        Interaction.objects.filter(occurred_at__gte=start, feed_request_id__isnull=False, event_type__in=event_types)
+        .values_list("feed_request_id", "market_id", "event_type").iterator(chunk_size=CHUNK)
+    ):
+        done[(request_id, market_pk)].add(event_type)
+    for request_id, market_pk, served_at, user_key, position, pool, score, components in (
+        ServedItem.objects.filter(served_at__gte=start, served_at__lt=end)
+        .order_by("served_at", "feed_request_id", "position")
+        .values_list("feed_request_id", "market_id", Epoch("served_at"), "user_key", "position", "pool", "score",
+                     "components")
+        .iterator(chunk_size=CHUNK)
+    ):
+        key = (request_id, market_pk)
+        if key in rendered:
+            yield served_at, user_key, position, pool, score, components, done.get(key, set())

@@ -52,11 +52,11 @@ def raw_events_store(*, kind, events, received_at):
     return insert_new_ids(model, _RAW_COLUMNS[kind], rows)
 
 
-_SERVED_COLUMNS = ("feed_request_id", "market", "user_key", "surface", "served_at", "config_version", "position",
-                   "pool", "reason", "score", "components", "propensity")
+_SERVED_COLUMNS = ("feed_request_id", "market", "user_key", "surface", "served_at", "config_version",
+                   "model_version", "position", "pool", "reason", "score", "components", "propensity")
 
 
-def served_items_store(*, feed_request_id, user_key, surface, served_at, config_version, items):
+def served_items_store(*, feed_request_id, user_key, surface, served_at, config_version, items, model_version=None):
     """Log a served feed, one row per item: (market pk, position, pool, reason, score, components, propensity).
 
     One statement. A feed_request_id logged before keeps its first record (a client that asks
@@ -65,7 +65,10 @@ def served_items_store(*, feed_request_id, user_key, surface, served_at, config_
     bulk_upsert(
         ServedItem,
         _SERVED_COLUMNS,
-        [(feed_request_id, market, user_key, surface, served_at, config_version, *rest) for market, *rest in items],
+        [
+            (feed_request_id, market, user_key, surface, served_at, config_version, model_version, *rest)
+            for market, *rest in items
+        ],
         conflict=("feed_request_id", "market"),
     )
 

@@ -22,8 +22,9 @@ def dwell_multiplier(dwell_ms):
     return 1.0
 
 
-def event_weight(event_type, dwell_ms=None):
-    return EVENT_WEIGHTS[event_type] * dwell_multiplier(dwell_ms)
+def event_weight(event_type, dwell_ms=None, values=EVENT_WEIGHTS):
+    """The signed weight an event adds to its topics' affinities; `values` are the editors' (FeedConfig "events")."""
+    return values.get(event_type, EVENT_WEIGHTS[event_type]) * dwell_multiplier(dwell_ms)
 
 
 def decay_factor(elapsed, half_life):

@@ -7,6 +7,8 @@ admin builds its form from PARAMS, and the ranking code reads a `FeedParams`.
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from feedproject.vocabulary import EVENT_WEIGHTS
+
 
 @dataclass(frozen=True)
 class Param:
@@ -17,6 +19,8 @@ class Param:
     high: float
     help: str = ""
     integer: bool = False
+    choices: tuple = ()  # ((value, label), ...): one of these values, shown as a choice
+
 
     @property
     def key(self):
@@ -85,6 +89,29 @@ PARAMS = (
     Param("features", "local_trending_share", 0.4, 0, 1),
 )
 
+FORMULA, LEARNED = 0, 1
+
+
+def _event_param(event_type, weight):
+    """A value per event kind; its sign is the kind's meaning (engagement or rejection) and stays."""
+    low, high = (0, 20) if weight >= 0 else (-20, 0)
+    return Param(
+        "events", event_type, weight, low, high,
+        "added to the affinity of the market's topics; the learned ranker's value of this kind",
+    )
+
+
+PARAMS += (
+    # which ranker orders the personal pool: the formula above, or the active learned model
+    Param(
+        "ranker", "model", FORMULA, 0, 1,
+        "the learned model ranks the personal pool (and /api/rank) when one is active; else the formula",
+        integer=True, choices=((FORMULA, "formula"), (LEARNED, "learned model (the active ranking model)")),
+    ),
+    # what each event kind is worth: the affinity update adds it, the learned ranker multiplies P(kind) by it
+    *(_event_param(event_type, weight) for event_type, weight in EVENT_WEIGHTS.items()),
+)
+
 PARAMS_BY_KEY = MappingProxyType({p.key: p for p in PARAMS})
 GROUPS = tuple(dict.fromkeys(p.group for p in PARAMS))
 
@@ -110,6 +137,8 @@ def validate_params(params):
             errors.append((p.key, f"must be between {p.low:g} and {p.high:g}, got {value:g}"))
         elif p.integer and value != int(value):
             errors.append((p.key, "must be a whole number"))
+        elif p.choices and value not in {v for v, _ in p.choices}:
+            errors.append((p.key, f"must be one of {', '.join(f'{v} ({label})' for v, label in p.choices)}"))
     for group, values in params.items():
         for name in values if isinstance(values, dict) else ():
             if f"{group}.{name}" not in PARAMS_BY_KEY:

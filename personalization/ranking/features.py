@@ -1,6 +1,6 @@
 """Candidate features (interest, similarity, depth, freshness, followup, trending, rising, boosts, penalties)
 and the personal and final scores, vectorized over the catalog."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ class Scored:
     final: np.ndarray
     beta: float
     relevance: np.ndarray  # the personal pool's key: personal minus the repeat penalties
+    predicted: dict = field(default_factory=dict)  # outcome -> P over the catalog, when a learned model ranks
 
 
 def affinity_tables(values, catalog, prior_mass):

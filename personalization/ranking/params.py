@@ -15,6 +15,8 @@ class FeedParams:
     exploration: SimpleNamespace
     interest: SimpleNamespace
     features: SimpleNamespace
+    ranker: SimpleNamespace
+    events: dict  # event type -> value (the keys are not identifiers: "dwell_30+")
     version: int = 0
 
     @classmethod
@@ -29,7 +31,8 @@ class FeedParams:
             g: {k: int(v) if f"{g}.{k}" in integer else float(v) for k, v in merged[g].items()} for g in GROUPS
         }
         return cls(
-            **{g: SimpleNamespace(**v) for g, v in groups.items() if g != "quotas"},
+            **{g: SimpleNamespace(**v) for g, v in groups.items() if g not in ("quotas", "events")},
             quotas=dict(groups["quotas"]),
+            events=dict(groups["events"]),
             version=version,
         )

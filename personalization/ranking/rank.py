@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from personalization.ranking import caps, compose, explain, features
+from personalization.ranking import caps, compose, explain, features, learned
 
 
 @dataclass
@@ -34,12 +34,24 @@ def seed_for(user_key, feed_request_id):
     return int.from_bytes(digest, "big")
 
 
-def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
-    """Compose a feed of up to `limit` items for `user` from `catalog` at time `now` (epoch seconds)."""
+def scores(catalog, user, params, now, surface="home", model=None):
+    """Every feature and the scores; with a learned `model`, the personal and final scores are its
+    Σ value × P (learned.py) — what the formula's weights hand-set, the model has learned."""
+    scored = features.score(catalog, user, params, now, surface)
+    if model is not None:
+        value, scored.predicted = learned.value(model.payload, scored.features, len(catalog), params.events)
+        scored.relevance = scored.final = value
+    return scored
+
+
+def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None):
+    """Compose a feed of up to `limit` items for `user` from `catalog` at time `now` (epoch seconds).
+
+    `model` is the learned ranker (learned.Model) when the config asks for it and one is active."""
     if not len(catalog) or limit <= 0:
         return Ranking(items=[])
     rng = np.random.default_rng(seed)
-    scored = features.score(catalog, user, params, now, surface)
+    scored = scores(catalog, user, params, now, surface, model)
     f = scored.features
     elig = caps.eligibility(catalog, user, params, now)
     allowed = elig.allowed
@@ -86,6 +98,7 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home"):
         reason = "followup" if elig.changed[i] else pick.pool
         components = {name: round(float(f[name][i]), 4) for name in features.COMPONENTS}
         components.update(personal=round(float(scored.personal[i]), 4), final=round(float(scored.final[i]), 4))
+        components.update({f"p_{outcome}": round(float(p[i]), 5) for outcome, p in scored.predicted.items()})
         items.append(
             Item(
                 index=i, position=position, section=names[position], pool=pick.pool, reason=reason,
