@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 10000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 50000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 10000 --model
 
 A generated catalog of the Polymarket catalog's shape (the site's 9 categories, ~2,600 tags with a
 long tail, 1-6 tags a market), velocity rows for every market and 50 countries, and a user
@@ -145,6 +146,29 @@ def naive_feed(now, limit=20):
     return scored[:limit]
 
 
+def build_model(now):
+    """A RankingModel fitted on synthetic rows over every component, activated: what serving would hold."""
+    from personalization.models import RankingModel
+    from personalization.ranking import learned
+    from personalization.ranking.features import COMPONENTS
+    from personalization.training import ranking_model_activate
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    components = {name: rng.random(n) for name in COMPONENTS}
+    logit = -3 + 2 * components["interest"] + components["similarity"] - components["cooldown"]
+    events = [({"click"} | ({"participate"} if u < 0.3 * p else set())) if u < p else ({"hide"} if u > 0.99 else set())
+              for p, u in zip(1 / (1 + np.exp(-logit)), rng.random(n), strict=True)]
+    rows = learned.Rows(components=components, pool=np.array(["personal"] * n, dtype=object),
+                        position=rng.integers(0, 20, n).astype(float), formula_score=rng.random(n),
+                        served_at=np.arange(n, dtype=float), events=events)
+    payload, report = learned.fit(rows, names=list(COMPONENTS))
+    model = RankingModel.objects.create(version=1, status=RankingModel.Status.READY, trained_at=now,
+                                        window_start=now, window_end=now, trigger="command", report=report,
+                                        payload=payload)
+    ranking_model_activate(model=model, now=now)
+
+
 def peak_rss_mb():
     """This process's high-water RSS (VmHWM). Not ru_maxrss: Linux carries that across exec from the parent."""
     with open("/proc/self/status") as status:
@@ -190,18 +214,26 @@ def serve(args):
     # the served log. Latency is until the body is written (what the client waits for); the log is
     # written after that, so the time until the server is free again is reported too.
     from personalization import apis, services
+    from personalization.selectors import ranking_model_current
 
-    timings, unlogged, worker_ms = [], [], []
+    formula, learned_ranker = (lambda params, now: None), (lambda params, now: ranking_model_current(now=now))
+    timings, unlogged, worker_ms, with_model = [], [], [], []
     for k in range(2 * args.requests):
-        apis.feed_served_record = services.feed_served_record if k % 2 == 0 else (lambda result: None)
+        if args.model:  # even: the formula; odd: the learned model; both log what they served
+            services._ranker = formula if k % 2 == 0 else learned_ranker
+        else:  # even: as served; odd: without the served log
+            apis.feed_served_record = services.feed_served_record if k % 2 == 0 else (lambda result: None)
         written = []
         t0 = time.perf_counter()
-        status, _ = wsgi_request(handler, "GET", url, headers=headers, body_written=written)
+        status, body = wsgi_request(handler, "GET", url, headers=headers, body_written=written)
         done = time.perf_counter()
-        (timings if k % 2 == 0 else unlogged).append((written[0] - t0) * 1000)
+        other = with_model if args.model else unlogged
+        (timings if k % 2 == 0 else other).append((written[0] - t0) * 1000)
         if k % 2 == 0:
             worker_ms.append((done - t0) * 1000)
         assert status == 200
+        if args.model and k == 1:
+            assert b"p_click" in body, "the learned model did not rank"
     apis.feed_served_record = services.feed_served_record
     rss_mb = peak_rss_mb()
     baseline = []
@@ -210,7 +242,7 @@ def serve(args):
         naive_feed(timezone.now())
         baseline.append((time.perf_counter() - t0) * 1000)
     print(json.dumps({"first": first, "timings": timings, "unlogged": unlogged, "worker": worker_ms,
-                      "rss_mb": rss_mb, "baseline": baseline}))
+                      "with_model": with_model, "rss_mb": rss_mb, "baseline": baseline}))
 
 
 def main():
@@ -218,6 +250,7 @@ def main():
     parser.add_argument("--markets", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--baseline-runs", type=int, default=3)
+    parser.add_argument("--model", action="store_true", help="interleave the formula with the learned ranker")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -239,6 +272,8 @@ def main():
         t0 = time.perf_counter()
         markets = build_catalog(args.markets, rng, now)
         build_user(markets, rng, now)
+        if args.model:
+            build_model(now)
         service = User.objects.create_user("bench-service")
         service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
         Token.objects.create(user=service)
@@ -250,7 +285,7 @@ def main():
         connection.close()
         out = subprocess.run(  # noqa: PLW1510 - checked below, with the child's stderr
             [sys.executable, __file__, "--serve", "--requests", str(args.requests),
-             "--baseline-runs", str(args.baseline_runs)],
+             "--baseline-runs", str(args.baseline_runs), *(["--model"] if args.model else [])],
             env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True,
         )
         if out.returncode:
@@ -262,9 +297,15 @@ def main():
         print(f"first request (loads the catalog arrays): {result['first']:.0f} ms")
         print(f"database: {connection.vendor}, markets: {args.markets}, requests: {args.requests}")
         print(f"GET /api/feed?limit=20: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {percentile(timings, 99):.1f} ms")
-        unlogged = result["unlogged"]
-        print(f"  same run, without the served log: p50 {percentile(unlogged, 50):.1f} ms, "
-              f"p95 {percentile(unlogged, 95):.1f} ms")
+        if args.model:
+            model = result["with_model"]
+            print(f"  same run, ranked by the learned model: p50 {percentile(model, 50):.1f} ms, "
+                  f"p95 {percentile(model, 95):.1f} ms; p95 ratio model / formula "
+                  f"{percentile(model, 95) / p95:.2f}")
+        else:
+            unlogged = result["unlogged"]
+            print(f"  same run, without the served log: p50 {percentile(unlogged, 50):.1f} ms, "
+                  f"p95 {percentile(unlogged, 95):.1f} ms")
         worker = result["worker"]
         print(f"  until the worker is free (the served log written after the body): p50 "
               f"{percentile(worker, 50):.1f} ms, p95 {percentile(worker, 95):.1f} ms")

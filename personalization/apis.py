@@ -56,6 +56,7 @@ def feed_payload(result, *, with_components, with_filtered=False):
         "degraded": result.degraded,
         "surface": result.surface,
         "config_version": result.config_version,
+        "model_version": result.model_version,
         "sections": sections,
     }
     if with_filtered:

@@ -66,6 +66,9 @@ class FeedResponseSerializer(serializers.Serializer):
     degraded = serializers.BooleanField(help_text="True when a cached input could not be checked.")
     surface = serializers.CharField()
     config_version = serializers.IntegerField()
+    model_version = serializers.IntegerField(
+        allow_null=True, help_text="The learned ranking model that ranked this feed; null when the formula did."
+    )
     sections = FeedSectionsSerializer()
     filtered = FilteredMarketSerializer(many=True, required=False, help_text="Staff with debug=1.")
 
