@@ -271,14 +271,17 @@ class World:
 
     def buzz_at(self, market, t):
         """Attention from the market's last news jump, fading with a 6 h half-life."""
+        value, at = self._last_jump(market, t)
+        return value * 2.0 ** (-(t - at) / BUZZ_HALF_LIFE) if value else 0.0
+
+    def _last_jump(self, market, t):
+        """(buzz, time) of the market's last news jump at or before t, or (0.0, 0.0)."""
         times = self._times[market]
         k = bisect.bisect_right(times, t)
         states = self._states[market]
         while k > 0 and states[k][3] == 0.0:
             k -= 1
-        if k == 0:
-            return 0.0
-        return states[k][3] * 2.0 ** (-(t - times[k - 1]) / BUZZ_HALF_LIFE)
+        return (states[k][3], times[k - 1]) if k > 0 else (0.0, 0.0)
 
     def is_open(self, market, t):
         m = self.markets[market]
@@ -449,15 +452,10 @@ class World:
         cached = getattr(self, "_arrays_cache", None)
         if cached is None or cached[0] != k:
             probability, volume = np.empty(self.n), np.empty(self.n)
-            buzz_value, buzz_time = np.zeros(self.n), np.zeros(self.n)
+            buzz_value, buzz_time = np.empty(self.n), np.empty(self.n)
             for m in range(self.n):
-                times, states = self._times[m], self._states[m]
-                j = bisect.bisect_right(times, t)
-                probability[m], volume[m] = states[j][0], states[j][1]
-                while j > 0 and states[j][3] == 0.0:
-                    j -= 1
-                if j > 0:
-                    buzz_value[m], buzz_time[m] = states[j][3], times[j - 1]
+                probability[m], volume[m], _ = self.state_at(m, t)
+                buzz_value[m], buzz_time[m] = self._last_jump(m, t)
             cached = self._arrays_cache = (k, (probability, volume, buzz_value, buzz_time))
         return cached[1]
 
