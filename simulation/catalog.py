@@ -124,12 +124,14 @@ def catalog_write(*, markets, boosts, start):
     return result
 
 
-def world_build(*, users, days, markets, seed, start, catalog=None):
-    """The world of a run, the same for every arm: markets from `catalog` (a file) or the demo generator."""
-    from simulation.world import World
+def world_build(*, users, days, markets, seed, start, catalog=None, user_model="default"):
+    """The world of a run, the same for every arm: markets from `catalog` (a file) or the demo generator,
+    users drawn and behaving by `user_model` (a name of `simulation.world.USER_MODELS`)."""
+    from simulation.world import USER_MODELS, World
 
     if catalog:
         sim_markets = markets_from_file(catalog, count=markets, seed=seed, start=start, days=days)
     else:
         sim_markets = markets_from_demo(count=markets, seed=seed, start=start)
-    return World(markets=sim_markets, users=users, days=days, seed=seed, start=start)
+    return World(markets=sim_markets, users=users, days=days, seed=seed, start=start,
+                 user_model=USER_MODELS[user_model])

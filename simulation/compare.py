@@ -1,6 +1,6 @@
-"""A whole comparison: the same world under every baseline and two feed configs, each arm in its own
-worker process (`simulation.worker`) on its own scratch database; then the tables,
-results.json and the per-day plot."""
+"""A whole comparison: the same world under every baseline, the oracle and two feed configs, each arm
+in its own worker process (`simulation.worker`) on its own scratch database; then the tables (every
+arm also as a share of the oracle), results.json and the per-day plot."""
 import json
 import os
 import pickle
@@ -17,10 +17,12 @@ from personalization.models import FeedConfig
 from simulation.catalog import world_build
 from simulation.metrics import HEADLINE
 from simulation.plot import comparison_plot
-from simulation.strategies import CONFIG, ORIGINAL, POPULAR, RANDOM, params_complete
+from simulation.strategies import CONFIG, ORACLE, ORIGINAL, POPULAR, RANDOM, params_complete
 
 TUNED_V2 = Path(__file__).with_name("tuned_v2.json")
 POOLS = ("personal", "trending", "exploration", "editorial")
+# Headline metrics also reported as a share of the oracle arm's: (key in the summary, column label).
+ORACLE_SHARES = (("ctr", "CTR / oracle"), ("engaged_per_user_day", "engaged / oracle"))
 
 
 class ConfigError(ValueError):
@@ -70,14 +72,16 @@ def arms_plan(config_a, config_b):
         ("original formula", ORIGINAL, None),
         ("random", RANDOM, None),
         ("most popular", POPULAR, None),
+        ("oracle", ORACLE, None),
     ]
 
 
 def comparison_run(*, world, arms, out_dir, jobs=2, beat=None, log=print, scratch=None):
     """Run every arm (at most `jobs` at a time), write results.json and metrics_by_day.png to `out_dir`.
 
-    `world` holds the keyword arguments of `world_build` (users, days, markets, seed, start, catalog).
-    Returns the results dict written to results.json.
+    `world` holds the keyword arguments of `world_build` (users, days, markets, seed, start, catalog,
+    user_model). Returns the results dict written to results.json: every arm's summary, and its
+    `share_of_oracle` when an oracle arm ran.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +105,7 @@ def comparison_run(*, world, arms, out_dir, jobs=2, beat=None, log=print, scratc
         for spec in specs:
             with open(spec["out"]) as f:
                 results.append(json.load(f))
+    oracle_shares_add(results)
     document = {
         "world": world,
         "beat": beat or {},
@@ -153,13 +158,36 @@ def _workers_run(specs, jobs, log):
         raise RuntimeError("\n".join(failures))
 
 
+def oracle_shares_add(arms):
+    """Give every arm `share_of_oracle`: its ORACLE_SHARES metrics (whole run) divided by the oracle
+    arm's, or None for a metric the oracle scored 0 on. Without an oracle arm, nothing is added."""
+    oracle = next((arm for arm in arms if arm["kind"] == ORACLE), None)
+    if oracle is None:
+        return arms
+    best = oracle["summary"]["overall"]
+    for arm in arms:
+        overall = arm["summary"]["overall"]
+        arm["share_of_oracle"] = {key: overall[key] / best[key] if best[key] else None for key, _ in ORACLE_SHARES}
+    return arms
+
+
 def results_table(document):
-    """The headline metrics, one row per arm, as fixed-width text."""
+    """The headline metrics, one row per arm, as fixed-width text; each ORACLE_SHARES metric is
+    followed by its share of the oracle when the document has one."""
     arms = document["arms"]
-    headers = ["arm", *(label for _, label, _ in HEADLINE)]
-    rows = [[arm["name"], *(fmt.format(arm["summary"]["overall"][key]) for key, _, fmt in HEADLINE)]
-            for arm in arms]
-    return _table(headers, rows)
+    shares = dict(ORACLE_SHARES) if any("share_of_oracle" in arm for arm in arms) else {}
+    headers, cells = ["arm"], []
+    for key, label, fmt in HEADLINE:
+        headers.append(label)
+        cells.append(lambda arm, key=key, fmt=fmt: fmt.format(arm["summary"]["overall"][key]))
+        if key in shares:
+            headers.append(shares[key])
+            cells.append(lambda arm, key=key: _share(arm.get("share_of_oracle", {}).get(key)))
+    return _table(headers, [[arm["name"], *(cell(arm) for cell in cells)] for arm in arms])
+
+
+def _share(value):
+    return "-" if value is None else f"{value:.1%}"
 
 
 def pool_table(document):

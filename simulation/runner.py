@@ -186,8 +186,9 @@ class ArmRunner:
         feed = len(self.log.feeds)
         request_id = str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
         memory = self.memories[plan.user]
+        extra = {"plan": plan} if self.strategy.sees_plan else {}
         items = self.strategy.feed(world=w, state=self.state, user_index=plan.user, now=_dt(t),
-                                   feed_request_id=request_id, limit=self.limit, memory=memory)
+                                   feed_request_id=request_id, limit=self.limit, memory=memory, **extra)
         self.timings["feeds"] += time.monotonic() - started
         self.counts["feeds"] += 1
         if not items:

@@ -1,8 +1,9 @@
 """How each arm of a simulation chooses a feed: the real feed under a FeedConfig, or a baseline.
 
 A strategy returns [(world market index, pool)] in feed order. `drives_system` says whether the arm
-needs the real system behind it (ingestion, beat tasks): the random and most-popular baselines read
-nothing the system learns, so their arms run on the simulated world alone.
+needs the real system behind it (ingestion, beat tasks): the random, most-popular and oracle arms read
+nothing the system learns, so they run on the simulated world alone. `sees_plan` marks the one arm
+given the session's plan (its hidden intent): the oracle.
 """
 import random
 
@@ -15,7 +16,7 @@ from personalization.ranking.params import FeedParams
 from personalization.selectors import caches_reset, catalog_current, user_data_load
 from personalization.services import feed_serve
 
-RANDOM, POPULAR, ORIGINAL, CONFIG = "random", "popular", "original", "config"
+RANDOM, POPULAR, ORIGINAL, CONFIG, ORACLE = "random", "popular", "original", "config", "oracle"
 
 
 def params_complete(params):
@@ -29,6 +30,7 @@ def params_complete(params):
 class Strategy:
     kind = ""
     drives_system = True
+    sees_plan = False  # True: feed() also gets `plan`, the session's SessionPlan (what the user came for)
 
     def __init__(self, name):
         self.name = name
@@ -132,7 +134,31 @@ class RandomFeed(Strategy):
         return [(m, RANDOM) for m in markets[:limit]]
 
 
+class OracleFeed(Strategy):
+    """The open markets by the user's click chance as the world computes it (`World.click_logits`):
+    their hidden taste, the session's intent, buzz, popularity, and their memory of showings and clicks
+    (so a recent repeat goes down unless its odds moved). Hidden markets left out.
+
+    Greedy: the best feed for this request, blind to what it does to the next ones. A reference for
+    the other arms (their "share of the oracle"), not a bound: it reads nothing the system learns.
+    """
+
+    kind = ORACLE
+    drives_system = False
+    sees_plan = True
+
+    def __init__(self, name=ORACLE):
+        super().__init__(name)
+
+    def feed(self, *, world, state, user_index, now, feed_request_id, limit, memory, plan):
+        z = world.click_logits(user_index=user_index, plan=plan, at=now.timestamp(), memory=memory)
+        z = np.where(state.open, z, -np.inf)
+        z[list(memory.hidden)] = -np.inf
+        top = np.argsort(-z, kind="stable")[:limit]
+        return [(int(m), ORACLE) for m in top if np.isfinite(z[m])]
+
+
 def strategy_build(kind, name, params=None):
     if kind == CONFIG:
         return ConfigFeed(name, params)
-    return {RANDOM: RandomFeed, POPULAR: PopularFeed, ORIGINAL: OriginalFormulaFeed}[kind](name)
+    return {RANDOM: RandomFeed, POPULAR: PopularFeed, ORIGINAL: OriginalFormulaFeed, ORACLE: OracleFeed}[kind](name)

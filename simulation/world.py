@@ -30,19 +30,77 @@ LOCAL_HOUR_WEIGHTS = (0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.4, 0.8, 1.0, 1.0, 0.9, 
                       1.0, 1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 1.5, 1.6, 1.5, 1.1, 0.6)
 POSITIVE_EVENTS = ("click", "participate", "bookmark", "share", "comment")  # the engaged actions
 
-# Behaviour: log-odds of a click on an examined item (see docs/simulation.md for the reasoning).
-CLICK_BASE = -3.6
-TASTE_WEIGHT = 3.0
-INTENT_WEIGHT = 2.5
-BUZZ_WEIGHT = 1.3
-POPULARITY_WEIGHT = 0.5
-DISLIKE_PENALTY = 2.5
-FOLLOWUP_BONUS = 1.2  # a market the user clicked moved since: they want to know
-SEEN_PENALTY = 1.5  # clicked before and nothing moved: nothing new to read
-STALE_24H_PENALTY = 0.8  # per unchanged showing in the last 24 h
-STALE_7D_PENALTY = 0.25  # per unchanged showing earlier in the week
-STALE_MOVE = 0.05  # odds moved less than this since a showing: "the same thing again"
-POSITION_DECAY = 0.45  # examination probability of position k: (1 + k) ** -POSITION_DECAY
+
+
+@dataclass(frozen=True)
+class UserModel:
+    """How simulated users are drawn and behave: every behaviour constant of the world, in one place.
+
+    `UserModel()` is the default model (the numbers of docs/simulation.md); USER_MODELS names the
+    alternatives a run can pick (`simulate --user-model`). A click on an examined item has log-odds
+    `click_logit` (below); an item at position k is examined with probability (1 + k) ** -position_decay.
+    """
+
+    name: str = "default"
+    click_base: float = -3.6
+    taste_weight: float = 3.0
+    taste_power: float = 1.0  # the click curve: taste ** taste_power (above 1: fewer clicks on lukewarm markets)
+    intent_weight: float = 2.5
+    buzz_weight: float = 1.3
+    popularity_weight: float = 0.5
+    dislike_penalty: float = 2.5
+    followup_bonus: float = 1.2  # a market the user clicked moved since: they want to know
+    followup_move: float = 0.10  # ... by at least this much
+    seen_penalty: float = 1.5  # clicked before and nothing moved: nothing new to read
+    stale_24h_penalty: float = 0.8  # per unchanged showing in the last 24 h
+    stale_7d_penalty: float = 0.25  # per unchanged showing earlier in the week
+    stale_move: float = 0.05  # odds moved less than this since a showing: "the same thing again"
+    position_decay: float = 0.45
+    intent_rate: float = 0.45  # share of sessions with a passing intent
+    favourite_counts: tuple = (1, 2, 2, 3)  # drawn uniformly: how many favourite categories a user has
+    favourite_tastes: tuple = (1.0, 0.6, 0.35)  # taste of the first, second and third favourite
+    other_taste: float = 0.05  # taste of every other category
+    disliked_rate: float = 0.5  # share of users with a disliked category
+
+
+DEFAULT_USER_MODEL = UserModel()
+USER_MODELS = {
+    "default": DEFAULT_USER_MODEL,
+    # Narrower tastes, a stronger position bias, fewer intent sessions, a steeper taste response.
+    "alt": UserModel(name="alt", click_base=-3.5, taste_weight=4.0, taste_power=2.0, intent_weight=2.0,
+                     position_decay=0.8, intent_rate=0.3, favourite_counts=(1, 1, 2), favourite_tastes=(1.0, 0.5),
+                     other_taste=0.03, disliked_rate=0.7),
+}
+
+
+def click_logit(model, *, bias, taste, popularity, buzz, intent, followup, seen, stale_24, stale_7, disliked, hidden):
+    """Log-odds that a user clicks an item they looked at, for one market or element-wise over arrays.
+
+    `intent`, `followup` (clicked before, odds moved since), `seen` (clicked before, nothing moved),
+    `disliked` and `hidden` are 0/1; `stale_24` / `stale_7` count unchanged showings. A hidden
+    market is never clicked (-10). The one definition of the world's click chance: `World.feed_react`
+    draws clicks from it and the oracle arm ranks by it.
+    """
+    z = model.click_base + bias + model.taste_weight * taste ** model.taste_power + model.popularity_weight * popularity
+    z = z + model.buzz_weight * buzz
+    z = z + model.intent_weight * intent
+    z = z + model.followup_bonus * followup - model.seen_penalty * seen
+    z = z - (model.stale_24h_penalty * stale_24 + model.stale_7d_penalty * stale_7)
+    z = z - model.dislike_penalty * disliked
+    return np.where(hidden, -10.0, z)
+
+
+def popularity_of(volume_24h):
+    """How much a market's 24 h volume draws clicks: -0.5 .. 0.5, 0 at 10,000 (scalar or array)."""
+    return np.clip(np.log10(np.maximum(volume_24h, 1.0) / 10_000.0) * 0.5, -0.5, 0.5)
+
+
+def staleness(past, at, p_now, stale_move):
+    """(unchanged showings in the 24 h before `at`, unchanged showings earlier in the week) of
+    `past` = [(at, probability)]: shown when the odds were within `stale_move` of `p_now`."""
+    stale_24 = sum(1 for s_at, s_p in past if at - s_at < DAY and abs(p_now - s_p) < stale_move)
+    stale_7 = sum(1 for s_at, s_p in past if DAY <= at - s_at < 7 * DAY and abs(p_now - s_p) < stale_move)
+    return stale_24, stale_7
 
 
 def sigmoid(x):
@@ -143,8 +201,9 @@ class FeedReaction:
 class World:
     """Markets, their moves over the horizon, users and their sessions, all drawn from `seed`."""
 
-    def __init__(self, *, markets, users, days, seed, start):
+    def __init__(self, *, markets, users, days, seed, start, user_model=DEFAULT_USER_MODEL):
         self.seed, self.start, self.days = seed, start, days
+        self.model = user_model
         self.end = start + days * DAY
         self.markets = list(markets)
         self.n = len(self.markets)
@@ -212,14 +271,17 @@ class World:
 
     def buzz_at(self, market, t):
         """Attention from the market's last news jump, fading with a 6 h half-life."""
+        value, at = self._last_jump(market, t)
+        return value * 2.0 ** (-(t - at) / BUZZ_HALF_LIFE) if value else 0.0
+
+    def _last_jump(self, market, t):
+        """(buzz, time) of the market's last news jump at or before t, or (0.0, 0.0)."""
         times = self._times[market]
         k = bisect.bisect_right(times, t)
         states = self._states[market]
         while k > 0 and states[k][3] == 0.0:
             k -= 1
-        if k == 0:
-            return 0.0
-        return states[k][3] * 2.0 ** (-(t - times[k - 1]) / BUZZ_HALF_LIFE)
+        return (states[k][3], times[k - 1]) if k > 0 else (0.0, 0.0)
 
     def is_open(self, market, t):
         m = self.markets[market]
@@ -243,17 +305,17 @@ class World:
         users = []
         for n in range(count):
             country = r.choices(countries, shares)[0]
-            k = r.choice((1, 2, 2, 3))
+            k = r.choice(self.model.favourite_counts)
             favourites = []
             while len(favourites) < min(k, len(self.categories)):
                 c = r.choices(self.categories, [category_share[c] ** 0.5 for c in self.categories])[0]
                 if c not in favourites:
                     favourites.append(c)
-            taste = {c: 0.05 for c in self.categories}
-            for c, value in zip(favourites, (1.0, 0.6, 0.35), strict=False):
+            taste = {c: self.model.other_taste for c in self.categories}
+            for c, value in zip(favourites, self.model.favourite_tastes, strict=False):
                 taste[c] = value
             others = [c for c in self.categories if c not in favourites]
-            disliked = r.choice(others) if others and r.random() < 0.5 else ""
+            disliked = r.choice(others) if others and r.random() < self.model.disliked_rate else ""
             if disliked:
                 taste[disliked] = 0.0
             own = [t for t in tags if main_category[t] in favourites]
@@ -278,7 +340,8 @@ class World:
         cached = self._tastes.get(user_index)
         if cached is None:
             u = self.users[user_index]
-            cats = np.array([u.category_taste.get(c, 0.05) for c in self.categories])[self.category_code]
+            other = self.model.other_taste
+            cats = np.array([u.category_taste.get(c, other) for c in self.categories])[self.category_code]
             tags = np.array([max((u.tag_taste.get(t, 0.0) for t in s), default=0.0) for s in self.tag_sets])
             local = np.array([0.3 if m.country and m.country == u.country else 0.0 for m in self.markets])
             cached = self._tastes[user_index] = np.minimum(1.0, 0.55 * cats + 0.45 * tags + local)
@@ -308,7 +371,7 @@ class World:
 
     def _plan(self, user, index, start):
         r = random.Random(f"sim-intent:{self.seed}:{user}:{index}")
-        if r.random() >= 0.45:
+        if r.random() >= self.model.intent_rate:
             return SessionPlan(user, index, start)
         buzzing = [i for i in self._news_around(start) if self.is_open(i, start) and self.markets[i].tags]
         if buzzing and r.random() < 0.6:
@@ -337,7 +400,7 @@ class World:
 
     def popularity(self, market, t):
         _, volume, _ = self.state_at(market, t)
-        return max(-0.5, min(0.5, math.log10(max(volume, 1.0) / 10_000.0) * 0.5))
+        return popularity_of(volume)
 
     # --- behaviour ----------------------------------------------------------------------------
     def landing_events(self, plan, rng):
@@ -346,9 +409,65 @@ class World:
         event = SimEvent(plan.start, "interaction", plan.landing, "view_market", dwell_ms=round(dwell * 1000))
         return [event], plan.start + dwell + rng.uniform(2, 10)
 
+    def click_logit(self, *, user_index, plan, market, at, memory, stale):
+        """Log-odds of a click on `market`, looked at `at` by the user with `memory`, in session `plan`;
+        `stale` = its unchanged showings (24 h, week) before this one."""
+        u = self.users[user_index]
+        p_now, _, _ = self.state_at(market, at)
+        clicked = memory.clicked.get(market)
+        moved = clicked is not None and abs(p_now - clicked) >= self.model.followup_move
+        return float(click_logit(
+            self.model, bias=u.bias, taste=self.taste(user_index)[market], popularity=self.popularity(market, at),
+            buzz=self.buzz_at(market, at), intent=bool(plan.intent and plan.intent in self.tag_sets[market]),
+            followup=moved, seen=clicked is not None and not moved, stale_24=stale[0], stale_7=stale[1],
+            disliked=self.markets[market].category == u.disliked, hidden=market in memory.hidden,
+        ))
+
+    def click_logits(self, *, user_index, plan, at, memory):
+        """`click_logit` of every market of the world, were it looked at `at` next (the oracle's view;
+        nothing is recorded): an array indexed like `markets`."""
+        u = self.users[user_index]
+        probability, volume, buzz_value, buzz_time = self._market_arrays(at)
+        followup, seen = np.zeros(self.n), np.zeros(self.n)
+        for m, p_clicked in memory.clicked.items():
+            moved = abs(probability[m] - p_clicked) >= self.model.followup_move
+            followup[m], seen[m] = moved, not moved
+        stale_24, stale_7 = np.zeros(self.n), np.zeros(self.n)
+        for m, past in memory.shows.items():
+            stale_24[m], stale_7[m] = staleness(past, at, probability[m], self.model.stale_move)
+        hidden = np.zeros(self.n, dtype=bool)
+        hidden[list(memory.hidden)] = True
+        disliked = (np.array([m.category == u.disliked for m in self.markets]) if u.disliked
+                    else np.zeros(self.n, dtype=bool))
+        intent = self._tag_mask(plan.intent) if plan is not None and plan.intent else np.zeros(self.n, dtype=bool)
+        buzz = buzz_value * 2.0 ** (-(at - buzz_time) / BUZZ_HALF_LIFE)
+        return click_logit(self.model, bias=u.bias, taste=self.taste(user_index), popularity=popularity_of(volume),
+                           buzz=buzz, intent=intent, followup=followup, seen=seen, stale_24=stale_24,
+                           stale_7=stale_7, disliked=disliked, hidden=hidden)
+
+    def _market_arrays(self, t):
+        """(probability, volume_24h, buzz of the last news jump, its time) of every market at `t`,
+        computed once per market move (they change only then)."""
+        k = bisect.bisect_right(self._move_times, t)
+        cached = getattr(self, "_arrays_cache", None)
+        if cached is None or cached[0] != k:
+            probability, volume = np.empty(self.n), np.empty(self.n)
+            buzz_value, buzz_time = np.empty(self.n), np.empty(self.n)
+            for m in range(self.n):
+                probability[m], volume[m], _ = self.state_at(m, t)
+                buzz_value[m], buzz_time[m] = self._last_jump(m, t)
+            cached = self._arrays_cache = (k, (probability, volume, buzz_value, buzz_time))
+        return cached[1]
+
+    def _tag_mask(self, tag):
+        masks = self.__dict__.setdefault("_tag_masks", {})
+        if tag not in masks:
+            masks[tag] = np.array([tag in s for s in self.tag_sets], dtype=bool)
+        return masks[tag]
+
     def feed_react(self, *, user_index, plan, items, t, feed, memory, rng):
         """What the user does with a feed served at `t`: `items` are market indices in feed order."""
-        u = self.users[user_index]
+        u, model = self.users[user_index], self.model
         taste = self.taste(user_index)
         depth = min(len(items), 4 + int(rng.expovariate(1.0 / u.patience)))
         events, shown, clicked, engaged = [], [], set(), 0
@@ -361,26 +480,15 @@ class World:
             p_now, _, _ = self.state_at(m, at)
             shown.append((m, position, at))
             past = memory.shows.setdefault(m, [])
-            stale_24 = sum(1 for s_at, s_p in past if at - s_at < DAY and abs(p_now - s_p) < STALE_MOVE)
-            stale_7 = sum(1 for s_at, s_p in past if DAY <= at - s_at < 7 * DAY and abs(p_now - s_p) < STALE_MOVE)
+            stale_24, stale_7 = staleness(past, at, p_now, model.stale_move)
             past.append((at, p_now))
             stale_rendered += stale_24 > 0
             where = dict(position=position, section=section, feed=feed)
-            if rng.random() >= (1.0 + position) ** -POSITION_DECAY:
+            if rng.random() >= (1.0 + position) ** -model.position_decay:
                 continue  # rendered, not looked at
-            market = self.markets[m]
-            disliked = market.category == u.disliked
-            z = CLICK_BASE + u.bias + TASTE_WEIGHT * taste[m] + POPULARITY_WEIGHT * self.popularity(m, at)
-            z += BUZZ_WEIGHT * self.buzz_at(m, at)
-            if plan.intent and plan.intent in self.tag_sets[m]:
-                z += INTENT_WEIGHT
-            if m in memory.clicked:
-                z += FOLLOWUP_BONUS if abs(p_now - memory.clicked[m]) >= 0.10 else -SEEN_PENALTY
-            z -= STALE_24H_PENALTY * stale_24 + STALE_7D_PENALTY * stale_7
-            if disliked:
-                z -= DISLIKE_PENALTY
-            if m in memory.hidden:
-                z = -10.0
+            disliked = self.markets[m].category == u.disliked
+            z = self.click_logit(user_index=user_index, plan=plan, market=m, at=at, memory=memory,
+                                 stale=(stale_24, stale_7))
             if rng.random() < sigmoid(z):
                 clicked.add(m)
                 memory.clicked[m] = p_now

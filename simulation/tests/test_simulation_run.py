@@ -15,10 +15,11 @@ from personalization.models import FeedConfig, UserMarketState
 from personalization.ranking.config import default_params
 from personalization.selectors import caches_reset
 from simulation.catalog import boosts_plan, catalog_write, world_build
-from simulation.compare import config_resolve
+from simulation.compare import config_resolve, oracle_shares_add, results_table
 from simulation.metrics import summarize
-from simulation.runner import arm_run
-from simulation.strategies import ConfigFeed, RandomFeed
+from simulation.runner import MarketState, arm_run
+from simulation.strategies import ConfigFeed, OracleFeed, RandomFeed
+from simulation.world import UserMemory
 from tracking.models import Impression, Interaction, RejectedEvent
 
 START = 1_800_000_000.0 - 1_800_000_000.0 % 86400
@@ -67,6 +68,63 @@ def test_a_seeded_run_gives_the_same_table_whatever_day_it_runs_on(small_world):
     assert today == next_year
 
 
+@pytest.mark.django_db
+def test_the_oracle_beats_random_and_the_default_feed(small_world):
+    w = small_world
+    catalog_write(markets=w.markets, start=w.start, boosts=boosts_plan(w.markets, seed=w.seed, start=w.start, days=1))
+    v1 = summarize(arm_run(world=w, strategy=ConfigFeed("v1", None))[0])["overall"]
+    random_arm = summarize(arm_run(world=w, strategy=RandomFeed("random"))[0])["overall"]
+    log, runner = arm_run(world=w, strategy=OracleFeed())
+    oracle = summarize(log)["overall"]
+
+    assert runner.counts["ingest_calls"] == 0  # it runs on the world alone
+    assert oracle["ctr"] > 1.5 * max(v1["ctr"], random_arm["ctr"]) > 0
+    assert oracle["engaged_per_user_day"] > 1.5 * max(v1["engaged_per_user_day"], random_arm["engaged_per_user_day"])
+
+
+def test_the_oracle_ranks_open_markets_by_the_worlds_click_chance_and_leaves_hidden_ones_out(small_world):
+    w = small_world
+    plan = next(p for p in w.sessions if p.intent)
+    state, memory = MarketState(w), UserMemory()
+    ask = lambda: [m for m, _ in OracleFeed().feed(  # noqa: E731
+        world=w, state=state, user_index=plan.user, now=datetime.fromtimestamp(plan.start, UTC),
+        feed_request_id="x", limit=20, memory=memory, plan=plan)]
+    first, second = ask()[:2]
+    memory.hidden.add(first)
+    state.open[second] = False
+    markets = ask()
+    z = w.click_logits(user_index=plan.user, plan=plan, at=plan.start, memory=memory)
+    assert len(markets) == 20 and first not in markets and second not in markets
+    assert list(z[markets]) == sorted(z[markets], reverse=True)
+    rest = [m for m in range(w.n) if state.open[m] and m not in markets and m != first]
+    assert z[markets[-1]] >= max(z[rest])
+
+
+def _arm(name, kind, ctr, engaged):
+    return {"name": name, "kind": kind, "summary": {"overall": {
+        "ctr": ctr, "engaged_per_user_day": engaged, "repeated_feed_share": 0.0, "coverage": 0.5,
+        "diversity_top9": 5.0, "intent_next_feed": 0.5, "intent_feeds_to_show": 1.0}}}
+
+
+def test_every_arm_is_reported_as_a_share_of_the_oracle():
+    arms = oracle_shares_add([_arm("v1", "config", 0.05, 1.0), _arm("random", "random", 0.04, 0.5),
+                              _arm("oracle", "oracle", 0.20, 4.0)])
+    assert arms[0]["share_of_oracle"] == {"ctr": pytest.approx(0.25), "engaged_per_user_day": pytest.approx(0.25)}
+    assert arms[1]["share_of_oracle"] == {"ctr": pytest.approx(0.2), "engaged_per_user_day": pytest.approx(0.125)}
+    assert arms[2]["share_of_oracle"] == {"ctr": 1.0, "engaged_per_user_day": 1.0}
+    table = results_table({"arms": arms}).splitlines()
+    headers = table[0].split("  ")
+    assert [h.strip() for h in headers if h.strip()][:5] == ["arm", "CTR", "CTR / oracle", "engaged/user-day",
+                                                             "engaged / oracle"]
+    assert table[3].split()[:5] == ["random", "4.00%", "20.0%", "0.500", "12.5%"]
+
+    no_oracle = oracle_shares_add([_arm("v1", "config", 0.05, 1.0)])
+    assert "share_of_oracle" not in no_oracle[0] and "oracle" not in results_table({"arms": no_oracle})
+    zero = oracle_shares_add([_arm("v1", "config", 0.05, 0.0), _arm("oracle", "oracle", 0.1, 0.0)])
+    assert zero[0]["share_of_oracle"] == {"ctr": 0.5, "engaged_per_user_day": None}
+    assert results_table({"arms": zero}).splitlines()[2].split()[4] == "-"
+
+
 def test_a_baseline_arm_is_deterministic_for_a_seed():
     first = summarize(arm_run(world=world_build(**SMALL), strategy=RandomFeed("random"))[0])
     second = summarize(arm_run(world=world_build(**SMALL), strategy=RandomFeed("random"))[0])
@@ -88,14 +146,18 @@ def test_simulate_writes_json_and_png_and_repeats_itself_for_a_seed(tmp_path, ca
     first = json.loads((tmp_path / "a" / "results.json").read_text())
     second = json.loads((tmp_path / "b" / "results.json").read_text())
     assert [arm["name"] for arm in first["arms"]] == [
-        f"home v{version}", "v2 (tuned)", "original formula", "random", "most popular"]
+        f"home v{version}", "v2 (tuned)", "original formula", "random", "most popular", "oracle"]
+    assert first["arms"][-1]["share_of_oracle"]["ctr"] == 1.0
+    assert first["arms"][2]["share_of_oracle"]["ctr"] == pytest.approx(
+        first["arms"][2]["summary"]["overall"]["ctr"] / first["arms"][-1]["summary"]["overall"]["ctr"])
+    assert first["world"]["user_model"] == "default"
     assert [arm["summary"] for arm in first["arms"]] == [arm["summary"] for arm in second["arms"]]
     assert first["arms"][0]["params"]["quotas"]["personal"] == 0.6
     assert (tmp_path / "a" / "metrics_by_day.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for arm in first["arms"]:
         assert arm["name"] in output
         assert len(arm["summary"]["per_day"]) == 1
-    assert "CTR personal" in output
+    assert "CTR personal" in output and "CTR / oracle" in output
 
 
 @pytest.mark.django_db
@@ -118,3 +180,5 @@ def test_configs_resolve_from_versions_the_active_one_and_files(tmp_path):
 def test_simulate_refuses_an_unknown_config():
     with pytest.raises(CommandError, match="no FeedConfig version 99"):
         call_command("simulate", "--config-a", "99", "--users", "1", "--days", "1", "--markets", "10")
+    with pytest.raises(CommandError, match="invalid choice: 'nope'"):
+        call_command("simulate", "--user-model", "nope", "--users", "1", "--days", "1", "--markets", "10")

@@ -1,7 +1,20 @@
 """The simulated world is the same for a seed, and users react to what the feed shows, not how it ranks."""
+import dataclasses
 import random
 
-from simulation.world import DAY, SimMarket, SimUser, UserMemory, World
+import pytest
+
+from simulation.world import (
+    DAY,
+    USER_MODELS,
+    SimMarket,
+    SimUser,
+    UserMemory,
+    UserModel,
+    World,
+    click_logit,
+    staleness,
+)
 
 START = 1_800_000_000.0 - 1_800_000_000.0 % 3600
 
@@ -104,3 +117,86 @@ def test_users_have_a_country_and_tastes():
     w = world()
     assert all(isinstance(u, SimUser) and u.country and u.tag_taste for u in w.users)
     assert all(max(u.category_taste.values()) == 1.0 for u in w.users)
+
+
+def _fingerprint(w):
+    """Sessions, intents, landings, favourite counts and clicks of 200 reactions with fixed draws."""
+    clicks = shown = 0
+    for k, plan in enumerate(w.sessions[:200]):
+        reaction = w.feed_react(user_index=plan.user, plan=plan, items=list(range(k % 40, k % 40 + 20)),
+                                t=plan.start, feed=k, memory=UserMemory(), rng=random.Random(k))
+        shown += len(reaction.shown)
+        clicks += len(reaction.clicked)
+    return {
+        "sessions": len(w.sessions), "intents": sum(1 for p in w.sessions if p.intent),
+        "landings": sum(1 for p in w.sessions if p.landing >= 0),
+        "favourites": [sum(1 for v in u.category_taste.values() if v > 0.05) for u in w.users],
+        "shown": shown, "clicks": clicks, "taste_sum": round(float(w.taste(0).sum()), 6),
+    }
+
+
+def test_the_default_user_model_is_the_world_of_before_the_user_models():
+    # The numbers the world gave before its constants became UserModel (commit f3b1b45): same seed, same world.
+    default = World(markets=markets(), users=30, days=3, seed=3, start=START).model
+    assert default == UserModel() == USER_MODELS["default"]
+    assert _fingerprint(world()) == {
+        "sessions": 85, "intents": 39, "landings": 28,
+        "favourites": [2, 3, 3, 2, 1, 2, 1, 1, 2, 1, 2, 3, 2, 3, 2, 3, 3, 2, 2, 3, 2, 3, 2, 3, 2, 3, 3, 2, 1, 1],
+        "shown": 814, "clicks": 134, "taste_sum": 42.4635,
+    }
+
+
+def test_the_alternative_user_model_draws_other_users_and_behaves_otherwise():
+    alt = USER_MODELS["alt"]
+    default_world = world(users=200)
+    alt_world = World(markets=markets(), users=200, days=3, seed=3, start=START, user_model=alt)
+    assert alt_world.moves == default_world.moves  # the markets are the same; the users are not
+    favourites = [sum(1 for v in u.category_taste.values() if v > alt.other_taste) for u in alt_world.users]
+    assert max(favourites) <= max(alt.favourite_counts) < 3
+    intent_share = lambda w: sum(1 for p in w.sessions if p.intent) / len(w.sessions)  # noqa: E731
+    assert intent_share(alt_world) < intent_share(default_world) - 0.08  # 30% against 45% of sessions
+
+    # Stronger position bias: the same user sees a liked market at position 15 clicked less often.
+    def deep_click_rate(w):
+        taste = w.taste(0)
+        liked = max(range(60), key=lambda m: taste[m])
+        items = [m for m in range(60) if m != liked][:15] + [liked]
+        plan = next(p for p in w.sessions if p.user == 0)
+        hits = sum(liked in w.feed_react(user_index=0, plan=plan, items=items, t=plan.start, feed=k,
+                                         memory=UserMemory(), rng=random.Random(k)).clicked
+                   for k in range(600))
+        return hits / 600
+
+    same_user = World(markets=markets(), users=5, days=3, seed=3, start=START,
+                      user_model=dataclasses.replace(USER_MODELS["default"], position_decay=alt.position_decay))
+    assert deep_click_rate(same_user) < 0.75 * deep_click_rate(world(users=5))
+
+
+def test_the_alternative_click_curve_is_steeper_in_taste():
+    default, alt = USER_MODELS["default"], USER_MODELS["alt"]
+    terms = dict(bias=0.0, popularity=0.0, buzz=0.0, intent=0, followup=0, seen=0, stale_24=0, stale_7=0,
+                 disliked=0, hidden=False)
+    gap = lambda model: click_logit(model, taste=1.0, **terms) - click_logit(model, taste=0.3, **terms)  # noqa: E731
+    assert gap(alt) > gap(default) + 1.0
+
+
+def test_the_oracles_click_chances_are_the_ones_the_world_draws_clicks_from():
+    w = world(users=5)
+    plan = next(p for p in w.sessions if p.user == 1 and p.intent)
+    at = plan.start
+    memory = UserMemory()
+    p5, _, _ = w.state_at(5, at)
+    memory.shows = {5: [(at - 3600, p5), (at - 2 * DAY, p5)], 6: [(at - 60, 0.0)]}
+    memory.clicked = {5: p5, 7: w.state_at(7, at)[0] - 0.2}
+    memory.hidden = {8}
+    every = w.click_logits(user_index=1, plan=plan, at=at, memory=memory)
+    for m in range(60):
+        from_memory = staleness(memory.shows.get(m, []), at, w.state_at(m, at)[0], w.model.stale_move)
+        assert every[m] == pytest.approx(w.click_logit(user_index=1, plan=plan, market=m, at=at, memory=memory,
+                                                       stale=from_memory), abs=1e-9)
+    assert every[8] == -10.0  # hidden
+    assert every[5] < w.click_logit(user_index=1, plan=plan, market=5, at=at, memory=UserMemory(), stale=(0, 0))
+    intent_market = next(m for m in range(60) if plan.intent in w.tag_sets[m] and m not in memory.clicked)
+    no_intent = dataclasses.replace(plan, intent="")
+    assert every[intent_market] == pytest.approx(
+        w.click_logits(user_index=1, plan=no_intent, at=at, memory=memory)[intent_market] + w.model.intent_weight)

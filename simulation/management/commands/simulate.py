@@ -16,13 +16,15 @@ from simulation.compare import (
     pool_table,
     results_table,
 )
+from simulation.world import USER_MODELS
 
 
 class Command(BaseCommand):
     help = (
-        "Simulate users browsing the feed for some days under two FeedConfigs and three baselines "
-        "(random, most popular, the original fixed formula without caps or quotas) with the same seed; print the "
-        "metrics and write results.json and metrics_by_day.png. The project's database is only read "
+        "Simulate users browsing the feed for some days under two FeedConfigs, three baselines "
+        "(random, most popular, the original fixed formula without caps or quotas) and an oracle that knows "
+        "the users' hidden tastes, with the same seed; print the metrics (also as a share of the oracle) and "
+        "write results.json and metrics_by_day.png. The project's database is only read "
         "(for --config-a/--config-b versions): every arm runs on its own scratch SQLite file."
     )
 
@@ -41,9 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="var/simulation", metavar="DIR", help="Where results go.")
         parser.add_argument("--jobs", type=int, default=3,
                             help="Arms run side by side (default 3: the three that drive the system at once).")
+        parser.add_argument("--user-model", default="default", choices=sorted(USER_MODELS),
+                            help="How simulated users are drawn and behave (docs/simulation.md); default: default.")
         parser.add_argument("--start", help="Simulated start (ISO date-time, UTC); default: Monday 2026-01-05 00:00.")
 
-    def handle(self, *args, users, days, markets, catalog, seed, config_a, config_b, out, jobs, start, **options):
+    def handle(self, *args, users, days, markets, catalog, seed, config_a, config_b, out, jobs, start,
+               user_model, **options):
         if users < 1 or days < 1 or markets < 10:
             raise CommandError("--users and --days must be >= 1, --markets >= 10")
         try:
@@ -59,9 +64,10 @@ class Command(BaseCommand):
         else:
             start_ts = DEFAULT_START.timestamp()
         world = {"users": users, "days": days, "markets": markets, "seed": seed, "start": start_ts,
-                 "catalog": catalog}
+                 "catalog": catalog, "user_model": user_model}
         self.stdout.write(f"Simulating {users} users x {days} days on {markets} markets "
-                          f"({catalog or 'demo generator'}), seed {seed}, {len(arms)} arms, {jobs} at a time")
+                          f"({catalog or 'demo generator'}), seed {seed}, user model {user_model}, "
+                          f"{len(arms)} arms, {jobs} at a time")
         started = time.monotonic()
         try:
             document = comparison_run(world=world, arms=arms, out_dir=out, jobs=jobs,
