@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 
 from personalization.models import FeedConfig
+from personalization.ranking.config import LEARNED
 from simulation.catalog import world_build
 from simulation.metrics import HEADLINE
 from simulation.plot import comparison_plot
@@ -61,14 +62,28 @@ def config_resolve(value, surface="home"):
     return label, params_complete(params)
 
 
-def arms_plan(config_a, config_b):
-    """(name, kind, params) of every arm; the slow ones (they drive the system) first."""
+LEARNED_ARM = "learned (v1 + model)"
+
+
+def learned_params():
+    """The defaults with the learned ranker: v1 whose personal and trending pools the model orders once trained."""
+    params = params_complete(None)
+    params["ranker"]["model"] = LEARNED
+    return params
+
+
+def arms_plan(config_a, config_b, learned=True):
+    """(name, kind, params) of every arm; the slow ones (they drive the system) first.
+
+    With `learned`, an arm of the default config that ranks with the learned model, trained on
+    its own served log every simulated night (docs/learning.md): day 1 is the formula's."""
     (label_a, params_a), (label_b, params_b) = config_a, config_b
     if label_a == label_b:
         label_b += " (B)"
     return [
         (label_a, CONFIG, params_a),
         (label_b, CONFIG, params_b),
+        *([(LEARNED_ARM, CONFIG, learned_params())] if learned else []),
         ("original formula", ORIGINAL, None),
         ("random", RANDOM, None),
         ("most popular", POPULAR, None),

@@ -22,6 +22,7 @@ from markets.services import market_snapshots_refresh, market_state_update
 from personalization import selectors
 from personalization.decay import affinities_decay_materialize, sessions_expire
 from personalization.services import market_trending_refresh_configured
+from personalization.training import ranking_model_train
 from simulation.metrics import RunLog, Showing
 from simulation.world import DAY, MAX_FEEDS_PER_SESSION, MOVE_STEP, UserMemory
 from tracking.services import raw_events_retention_apply
@@ -42,6 +43,7 @@ class BeatSchedule:
     session_expiry: int = 30
     affinity_decay: int = 180
     retention: int = 1440
+    ranking_model: int = 1440  # the nightly training, for an arm whose config ranks with the learned model
 
     def due(self, elapsed_seconds):
         minutes = round(elapsed_seconds / 60)
@@ -166,6 +168,11 @@ class ArmRunner:
             affinities_decay_materialize(now=now)
         if "retention" in due:
             raw_events_retention_apply(now=now)
+        if "ranking_model" in due and self.strategy.learns:
+            result = ranking_model_train(now=now, trigger="simulation")
+            if self.progress:
+                self.progress(f"  {self.strategy.name}: ranking model v{result['version']} {result['status']} "
+                              f"on {result['rows']:,} rows{', activated' if result['activated'] else ''}")
 
     # --- users -----------------------------------------------------------------------------------
     def _session_start(self, queue, t, plan):

@@ -11,7 +11,7 @@ import numpy as np
 
 from personalization.feed_configs import feed_config_save_version
 from personalization.ranking import features
-from personalization.ranking.config import default_params
+from personalization.ranking.config import LEARNED, default_params
 from personalization.ranking.params import FeedParams
 from personalization.selectors import caches_reset, catalog_current, user_data_load
 from personalization.services import feed_serve
@@ -31,6 +31,7 @@ class Strategy:
     kind = ""
     drives_system = True
     sees_plan = False  # True: feed() also gets `plan`, the session's SessionPlan (what the user came for)
+    learns = False  # True: the arm's beat trains the learned ranker every simulated night
 
     def __init__(self, name):
         self.name = name
@@ -64,6 +65,11 @@ class ConfigFeed(Strategy):
         super().__init__(name)
         self.params = params_complete(params)
         self.mapping = _CatalogMapping()
+
+    @property
+    def learns(self):
+        """Its config ranks with the learned model: the arm's beat trains one every simulated night."""
+        return self.params["ranker"]["model"] == LEARNED
 
     def prepare(self, world):
         feed_config_save_version(surface="home", params=self.params, note=f"simulation: {self.name}",

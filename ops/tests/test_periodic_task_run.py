@@ -14,7 +14,7 @@ from ops.models import TaskRun
 from ops.periodic import PERIODIC_TASKS
 from ops.services import SKIPPED, periodic_task_run
 from personalization.models import TopicAffinity
-from personalization.tasks import affinity_decay, session_expiry, trending_refresh
+from personalization.tasks import affinity_decay, ranking_model_nightly, session_expiry, trending_refresh
 from tracking.models import Impression, MarketActivityUser
 from tracking.tasks import impressions_retention, velocity_refresh
 from tracking.tests.pipeline_data import event, impression, ingest, ingest_impressions
@@ -61,7 +61,7 @@ def state():
 
 
 ALL_TASKS = (snapshots_refresh, velocity_refresh, trending_refresh, session_expiry, affinity_decay,
-             impressions_retention)
+             ranking_model_nightly, impressions_retention)
 
 
 @pytest.mark.django_db

@@ -84,6 +84,14 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
         compose.EXPLORATION: compose.top(explore_key, explorable, compose.EXPLORATION_DEPTH),
         compose.EDITORIAL: compose.top(pool_keys[compose.EDITORIAL], allowed & (boost_values > 0)),
     }
+    if model is not None:
+        # The trending pools keep their candidates (what is popular here and everywhere); the model
+        # orders them by what this user is likely to do with each (docs/learning.md). Editorial
+        # boosts keep the editors' order, exploration its logged draw.
+        for pool in (compose.LOCAL, compose.GLOBAL):
+            candidates = pools[pool]
+            pools[pool] = candidates[np.argsort(-pool_keys[compose.PERSONAL][candidates], kind="stable")]
+            pool_keys[pool] = pool_keys[compose.PERSONAL]
     pinned = _pinned(catalog, now, surface, allowed, limit)
     cold = not user.has_history
     quotas = compose.cold_start_quotas(params.quotas) if cold else dict(params.quotas)

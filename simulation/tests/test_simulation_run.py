@@ -11,16 +11,16 @@ from django.db import transaction
 
 from markets.models import MarketSnapshot
 from personalization.feed_configs import feed_config_save_version
-from personalization.models import FeedConfig, UserMarketState
+from personalization.models import FeedConfig, RankingModel, UserMarketState
 from personalization.ranking.config import default_params
 from personalization.selectors import caches_reset
 from simulation.catalog import boosts_plan, catalog_write, world_build
-from simulation.compare import config_resolve, oracle_shares_add, results_table
+from simulation.compare import config_resolve, learned_params, oracle_shares_add, results_table
 from simulation.metrics import summarize
 from simulation.runner import MarketState, arm_run
 from simulation.strategies import ConfigFeed, OracleFeed, RandomFeed
 from simulation.world import UserMemory
-from tracking.models import Impression, Interaction, RejectedEvent
+from tracking.models import Impression, Interaction, RejectedEvent, ServedItem
 
 START = 1_800_000_000.0 - 1_800_000_000.0 % 86400
 SMALL = {"users": 20, "days": 1, "markets": 100, "seed": 5, "start": START, "catalog": None}
@@ -45,6 +45,28 @@ def test_a_config_arm_drives_ingestion_and_the_feed(small_world):
     assert MarketSnapshot.objects.filter(taken_at__gt=datetime.fromtimestamp(w.start, UTC)).exists()  # moves
     assert FeedConfig.objects.get(is_active=True, surface="home").note == "simulation: v1"
     assert summarize(log)["overall"]["repeated_feeds"] == 0  # the caps hold on the real feed
+
+
+@pytest.mark.django_db
+def test_the_learned_arm_trains_every_night_and_ranks_with_its_model_the_next_day(settings):
+    settings.RANKING_MODEL_MIN_ROWS, settings.RANKING_MODEL_MIN_POSITIVES = 50, 2
+    w = world_build(**{**SMALL, "days": 2, "users": 60})
+    catalog_write(markets=w.markets, start=w.start, boosts=boosts_plan(w.markets, seed=w.seed, start=w.start, days=2))
+    strategy = ConfigFeed("learned", learned_params())
+    assert strategy.learns and not ConfigFeed("v1", None).learns
+    arm_run(world=w, strategy=strategy)
+
+    # Trained at the start (nothing to learn from), after day 1, and at the end of day 2.
+    models = list(RankingModel.objects.order_by("version"))
+    assert [m.trigger for m in models] == ["simulation"] * 3
+    assert models[0].status == RankingModel.Status.TOO_LITTLE_DATA
+    assert models[1].status == RankingModel.Status.READY, models[1].reason
+    day_two = datetime.fromtimestamp(w.start, UTC) + timedelta(days=1, hours=1)
+    served = ServedItem.objects.filter(served_at__gte=day_two)
+    # The night's version ranks day 2 when it passed the gate (held-out click AUC >= the formula's).
+    ranked_by = {models[1].version} if models[1].activated_at else {None}
+    assert served.exists() and set(served.values_list("model_version", flat=True)) == ranked_by, models[1].reason
+    assert not ServedItem.objects.filter(served_at__lt=day_two - timedelta(hours=1), model_version__isnull=False)
 
 
 def _config_arm_summary(world):
@@ -146,10 +168,11 @@ def test_simulate_writes_json_and_png_and_repeats_itself_for_a_seed(tmp_path, ca
     first = json.loads((tmp_path / "a" / "results.json").read_text())
     second = json.loads((tmp_path / "b" / "results.json").read_text())
     assert [arm["name"] for arm in first["arms"]] == [
-        f"home v{version}", "v2 (tuned)", "original formula", "random", "most popular", "oracle"]
+        f"home v{version}", "v2 (tuned)", "learned (v1 + model)", "original formula", "random", "most popular",
+        "oracle"]
     assert first["arms"][-1]["share_of_oracle"]["ctr"] == 1.0
-    assert first["arms"][2]["share_of_oracle"]["ctr"] == pytest.approx(
-        first["arms"][2]["summary"]["overall"]["ctr"] / first["arms"][-1]["summary"]["overall"]["ctr"])
+    assert first["arms"][3]["share_of_oracle"]["ctr"] == pytest.approx(
+        first["arms"][3]["summary"]["overall"]["ctr"] / first["arms"][-1]["summary"]["overall"]["ctr"])
     assert first["world"]["user_model"] == "default"
     assert [arm["summary"] for arm in first["arms"]] == [arm["summary"] for arm in second["arms"]]
     assert first["arms"][0]["params"]["quotas"]["personal"] == 0.6

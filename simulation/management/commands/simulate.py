@@ -2,6 +2,7 @@
 
 See docs/simulation.md for the model, the metrics and the results of the tuned config.
 """
+import argparse
 import time
 from datetime import UTC, datetime
 
@@ -45,14 +46,16 @@ class Command(BaseCommand):
                             help="Arms run side by side (default 3: the three that drive the system at once).")
         parser.add_argument("--user-model", default="default", choices=sorted(USER_MODELS),
                             help="How simulated users are drawn and behave (docs/simulation.md); default: default.")
+        parser.add_argument("--learned", action=argparse.BooleanOptionalAction, default=True,
+                            help="Add the learned-ranker arm (v1 + a model trained every simulated night).")
         parser.add_argument("--start", help="Simulated start (ISO date-time, UTC); default: Monday 2026-01-05 00:00.")
 
     def handle(self, *args, users, days, markets, catalog, seed, config_a, config_b, out, jobs, start,
-               user_model, **options):
+               user_model, learned, **options):
         if users < 1 or days < 1 or markets < 10:
             raise CommandError("--users and --days must be >= 1, --markets >= 10")
         try:
-            arms = arms_plan(config_resolve(config_a), config_resolve(config_b))
+            arms = arms_plan(config_resolve(config_a), config_resolve(config_b), learned=learned)
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         if start:
