@@ -56,7 +56,7 @@ def exploration_weights(order_key):
     return np.maximum(order_key, 0) + 1e-6
 
 
-RANDOMIZED = frozenset({EXPLORATION})  # pools whose pick is a weighted draw, not the best by key
+RANDOMIZED = frozenset({EXPLORATION})  # pools whose pick is a weighted draw, not the best by key (never personal)
 
 
 def repeat_factor(d, k):
@@ -64,10 +64,39 @@ def repeat_factor(d, k):
     return d.repeat_scale * d.repeat_decay**k + d.repeat_floor
 
 
-class Composer:
-    """Fills a feed slot by slot from ranked pools, keeping quotas, diversity and the run rule."""
+def category_shares(catalog, values, prior_mass):
+    """Each category's share of the user's positive category values, v+ / (sum of v+ + k), over the
+    catalog's categories: near 1 for the one category of a one-category fan, about 1/3 each for
+    three liked alike; the prior mass k keeps it low while there is little evidence."""
+    v = np.zeros(len(catalog.categories))
+    for (topic_type, value), score in values.items():
+        if topic_type == "category" and value in catalog.category_code:
+            v[catalog.category_code[value]] = max(score, 0.0)
+    return v / (v.sum() + prior_mass)
 
-    def __init__(self, pools, pool_scores, categories, has_image, quotas, params, n, pinned=None, rng=None):
+
+def intent_lead(params, beta):
+    """How many first items the personal pool leads: `intent_positions` (the hero and the first
+    row) when the session blend beta shows a clear intent, else none."""
+    clear = beta > 0 and beta >= params.diversity.intent_share * params.interest.beta_max
+    return params.diversity.intent_positions if clear else 0
+
+
+class Composer:
+    """Fills a feed slot by slot from ranked pools, keeping quotas, diversity and the run rule.
+
+    Diversity (docs/ranking.md, "Diversity"): in the first N at most one market of a near-duplicate
+    group (`groups`), and a pool other than personal adds no category that already has
+    `max_per_category_top` items there; a category's repeats are scored down, in the personal pool
+    only beyond the category's share of the user's taste (`shares`, by category code) among
+    personal's own picks.
+    `lead`: the first positions the personal pool takes while it has slots.
+    """
+
+    def __init__(
+        self, pools, pool_scores, categories, has_image, quotas, params, n, pinned=None, rng=None, *,
+        groups=None, shares=None, lead=0,
+    ):
         self.pools = {p: list(map(int, pools.get(p, ()))) for p in POOLS}
         self.rng = rng
         self.scores = pool_scores  # pool -> array over the catalog (the pool's ranking key)
@@ -80,23 +109,44 @@ class Composer:
         self.slots = largest_remainder(quotas, n)
         self.taken = dict.fromkeys(POOLS, 0)
         self.used = set(self.pinned.values())
+        self.groups = np.arange(len(categories)) if groups is None else groups
+        self.shares = {} if shares is None else dict(enumerate(np.asarray(shares, dtype=float).tolist()))
+        self.lead = lead
         self.category_count = {}
+        self.personal_count = {}  # the personal pool's own picks by category
+        self.group_count = {}
         self.picks = []
 
     def _available(self, pool):
         return any(i not in self.used for i in self.pools[pool])
 
-    def _diversity_factor(self, category):
-        k = self.category_count.get(category, 0)
-        return repeat_factor(self.d, k) if k else 1.0
+    def _held(self, pool, category, group):
+        """Whether the first-N rules keep this market out of this slot."""
+        if len(self.picks) >= self.d.top_n:
+            return False
+        if self.group_count.get(group, 0):
+            return True
+        return pool != PERSONAL and self.category_count.get(category, 0) >= self.d.max_per_category_top
+
+    def _repeats(self, pool, category):
+        """How many repeats of the category a pool's penalty counts. Personal: its own picks of the
+        category beyond the category's share s of its m picks so far, count - s * m."""
+        if pool != PERSONAL:
+            return self.category_count.get(category, 0)
+        m = self.taken[PERSONAL]
+        return self.personal_count.get(category, 0) - self.shares.get(category, 0.0) * m
+
+    def _diversity_factor(self, pool, category, group):
+        k = self._repeats(pool, category)
+        factor = repeat_factor(self.d, k) if k > 0 else 1.0
+        return factor * self.d.duplicate_factor ** self.group_count.get(group, 0)
 
     def _best(self, pool, need_image):
-        """The pool's best unused market after the diversity penalty and the first-N category cap.
+        """The pool's best unused market after the diversity penalties and the first-N rules.
 
         A randomized pool draws instead: (index, propensity)."""
         if pool in RANDOMIZED:
             return self._draw(pool, need_image)
-        position = len(self.picks)
         best, best_score = None, -np.inf
         key = self.scores[pool]
         for i in self.pools[pool]:  # sorted by key, best first; the penalty only lowers a score
@@ -105,10 +155,10 @@ class Composer:
                 break
             if i in self.used or (need_image and not self.has_image[i]):
                 continue
-            category = int(self.categories[i])
-            if position < self.d.top_n and self.category_count.get(category, 0) >= self.d.max_per_category_top:
+            category, group = int(self.categories[i]), int(self.groups[i])
+            if self._held(pool, category, group):
                 continue
-            adjusted = raw * self._diversity_factor(category) if raw > 0 else raw
+            adjusted = raw * self._diversity_factor(pool, category, group) if raw > 0 else raw
             if adjusted > best_score:
                 best, best_score = i, adjusted
         return best, None
@@ -121,14 +171,15 @@ class Composer:
             candidates = candidates[self.has_image[candidates]]
         if not len(candidates):
             return None, None
-        categories = self.categories[candidates].astype(int)
-        counts = np.array([self.category_count.get(c, 0) for c in categories.tolist()])
+        # _held and _diversity_factor over all candidates at once (a randomized pool is not personal).
+        counts = np.array([self.category_count.get(c, 0) for c in self.categories[candidates].tolist()], dtype=int)
+        repeats = np.array([self.group_count.get(g, 0) for g in self.groups[candidates].tolist()], dtype=int)
         if len(self.picks) < self.d.top_n:
-            keep = counts < self.d.max_per_category_top
-            candidates, categories, counts = candidates[keep], categories[keep], counts[keep]
+            keep = (repeats == 0) & (counts < self.d.max_per_category_top)
+            candidates, counts, repeats = candidates[keep], counts[keep], repeats[keep]
             if not len(candidates):
                 return None, None
-        factor = np.where(counts > 0, repeat_factor(self.d, counts), 1.0)
+        factor = np.where(counts > 0, repeat_factor(self.d, counts), 1.0) * self.d.duplicate_factor**repeats
         weights = self.scores[pool][candidates] * factor
         chances = weights / weights.sum()
         k = int(self.rng.choice(len(candidates), p=chances))
@@ -163,8 +214,11 @@ class Composer:
                 continue
             need_image = position == 0
             order = self._pool_order()
-            if self._run_too_long() and PERSONAL in order and self._available(PERSONAL):
-                order = [PERSONAL]
+            if PERSONAL in order and self._available(PERSONAL):
+                if self._run_too_long():
+                    order = [PERSONAL]
+                elif position < self.lead:  # a clear session intent: personal first, the others if it has nothing
+                    order = [PERSONAL, *(p for p in order if p != PERSONAL)]
             picked = None
             for pool in order:
                 i, chance = self._best(pool, need_image)
@@ -195,8 +249,11 @@ class Composer:
     def _take(self, i, pool, propensity=None):
         self.used.add(i)
         self.taken[pool] += 1
-        category = int(self.categories[i])
+        category, group = int(self.categories[i]), int(self.groups[i])
         self.category_count[category] = self.category_count.get(category, 0) + 1
+        if pool == PERSONAL:
+            self.personal_count[category] = self.personal_count.get(category, 0) + 1
+        self.group_count[group] = self.group_count.get(group, 0) + 1
         self.picks.append(Pick(i, pool, propensity))
 
 

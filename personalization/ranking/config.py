@@ -62,12 +62,21 @@ PARAMS = (
     Param("reshow", "max_extra_per_day", 2, 0, 20, integer=True),
     # diversity
     Param(
-        "diversity", "max_per_category_top", 3, 1, 20, "at most this many of one category in the first N", integer=True
+        "diversity", "max_per_category_top", 3, 1, 20,
+        "a pool other than personal does not add a category that has this many items in the first N", integer=True,
     ),
-    Param("diversity", "top_n", 9, 1, 50, integer=True),
-    Param("diversity", "repeat_decay", 0.5, 0, 1, "k-th repeat of a category scored x(a * decay^k + floor)"),
+    Param("diversity", "top_n", 9, 1, 50, "N: the first items, held to the cap and one per near-duplicate group",
+          integer=True),
+    Param("diversity", "repeat_decay", 0.5, 0, 1,
+          "k-th repeat of a category scored x(a * decay^k + floor); personal counts its own picks only"),
     Param("diversity", "repeat_scale", 0.75, 0, 1),
     Param("diversity", "repeat_floor", 0.25, 0, 1),
+    Param("diversity", "duplicate_factor", 0.5, 0, 1,
+          "after the first N, a market whose near-duplicate group has k items already scores x this^k"),
+    Param("diversity", "intent_share", 0.7, 0, 1,
+          "from a session blend beta of this share of interest.beta_max, personal leads the feed's first items"),
+    Param("diversity", "intent_positions", 4, 0, 20, "the items personal leads with a clear intent: hero and first row",
+          integer=True),
     Param("diversity", "max_non_personal_run", 2, 1, 10, integer=True),
     # exploration
     Param("exploration", "max_long_affinity", 0.1, 0, 1, "categories below this long-term affinity are explored"),

@@ -77,6 +77,16 @@ def similarity(catalog, recent):
 NEAR_DUPLICATE_OVERLAP = 0.75  # topic-set Jaccard from which two markets count as near-duplicates
 
 
+def duplicate_groups(catalog):
+    """Each market's near-duplicate group (an int code): markets of one group ask the same question.
+
+    Today the title up to its numbers (`Catalog.title_pattern`: another day or threshold of one
+    question). Hook: once markets carry their event, markets of the same event join one group here,
+    and both the rejections and the composer's near-duplicate rule follow.
+    """
+    return catalog.title_pattern
+
+
 def rejected(user, now, memory_days):
     """Catalog indices of the markets this user hid or turned down (not_interested) in the last `memory_days`."""
     with np.errstate(invalid="ignore"):
@@ -96,7 +106,8 @@ def rejection_similarity(catalog, rejected_index):
         return np.zeros(n)
     jaccard = topic_overlap(catalog, rejected_index).max(axis=1)
     overlap = np.where(jaccard >= NEAR_DUPLICATE_OVERLAP, jaccard, 0.0)
-    same_question = np.isin(catalog.title_pattern, catalog.title_pattern[rejected_index])
+    groups = duplicate_groups(catalog)
+    same_question = np.isin(groups, groups[rejected_index])
     return np.where(same_question, 1.0, overlap)
 
 

@@ -95,8 +95,14 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     pinned = _pinned(catalog, now, surface, allowed, limit)
     cold = not user.has_history
     quotas = compose.cold_start_quotas(params.quotas) if cold else dict(params.quotas)
+    # The personal pool's category-repeat penalty counts only what a category holds beyond its share of
+    # the user's taste, long-term and session blended by beta as in the interest (docs/ranking.md).
+    k = params.interest.prior_mass
+    shares = (1 - scored.beta) * compose.category_shares(catalog, user.long, k)
+    shares += scored.beta * compose.category_shares(catalog, user.session, k)
     picks = compose.Composer(
-        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned, rng
+        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned, rng,
+        groups=features.duplicate_groups(catalog), shares=shares, lead=compose.intent_lead(params, scored.beta),
     ).compose()
 
     names = compose.sections(len(picks))
