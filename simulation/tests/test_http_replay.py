@@ -8,6 +8,8 @@ from django.test import Client
 
 from feedproject.identity import REPLAY_PERMISSION, SERVICE_PERMISSION
 from feedproject.tests.clients import token_header
+from markets.models import MarketSnapshot
+from ops.models import TaskRun
 from personalization.selectors import caches_reset
 from simulation.catalog import boosts_plan, catalog_write, world_build
 from simulation.http_replay import HttpReplay, ReplayError
@@ -71,3 +73,26 @@ def test_only_the_real_feed_can_be_asked_for_over_http():
         HttpReplay(token="x", client=Client()).feed(strategy=RandomFeed("random"), world=world, user_index=0,
                                                      now=datetime.fromtimestamp(START, UTC), feed_request_id="x",
                                                      limit=20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_calls_a_server_at_a_base_url(live_server):
+    world = world_build(**{**WORLD, "users": 3, "markets": 30})
+    catalog_write(markets=world.markets, start=world.start, boosts=[])
+    permissions = (SERVICE_PERMISSION.split(".")[1], REPLAY_PERMISSION.split(".")[1], "change_market")
+    replay = HttpReplay(token=token_header("evaluator", *permissions)["Authorization"].split()[1],
+                        base_url=live_server.url)
+    at = datetime.fromtimestamp(START + 3600, UTC)
+    market_id = world.markets[0].market_id
+
+    replay.market_update(market_id=market_id, changes={"probability": 0.77}, at=at)
+    replay.beat(due={"velocity", "trending"}, now=at)
+    items = replay.feed(strategy=ConfigFeed("v1", None), world=world, user_index=0, now=at,
+                        feed_request_id="5b1c3c8e-0d7e-4c1e-9a53-2d4f6f1c0a11", limit=5)
+
+    assert MarketSnapshot.objects.filter(market__market_id=market_id, taken_at=at, probability=0.77).exists()
+    assert set(TaskRun.objects.values_list("name", "last_success_at")) == {
+        ("markets.velocity_refresh", at), ("markets.trending_refresh", at)}
+    assert len(items) == 5 and all(0 <= m < len(world.markets) and pool for m, pool in items)
+    with pytest.raises(ReplayError, match="404"):
+        replay.market_update(market_id="no-such-market", changes={"probability": 0.5}, at=at)
