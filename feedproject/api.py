@@ -1,13 +1,16 @@
-"""Pieces shared by every JSON endpoint: the size-checked parser and caller identity."""
+"""Pieces shared by every JSON endpoint: the size-checked parser, caller identity, the request's clock."""
 import io
+from datetime import UTC, datetime
 
 from django.conf import settings
-from rest_framework import serializers, status
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException, ParseError, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
-from feedproject.identity import caller_resolve
+from feedproject.identity import REPLAY_PERMISSION, caller_resolve, replay_allowed
 
 
 class PayloadTooLarge(APIException):
@@ -130,3 +133,64 @@ class CallerApi(APIView):
             if status.is_success(response.status_code) and isinstance(getattr(response, "data", None), dict):
                 response.data["anon_key"] = caller.issued_token
         return response
+
+
+# A replay acts within these; outside them a lease or a retention window would overflow a datetime.
+AS_OF_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AS_OF_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+AS_OF_HELP = (
+    f"Act as at this time (ISO 8601 with a time zone, from {AS_OF_EARLIEST:%Y} to before {AS_OF_LATEST:%Y}) "
+    f"instead of now: replays and evaluators (docs/replay.md). Only a service token with the "
+    f"{REPLAY_PERMISSION} permission; anyone else gets 403."
+)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that names its time zone, within AS_OF_EARLIEST and AS_OF_LATEST.
+
+    DRF would read a time without a zone in the server's zone: for a replay's clock that is a guess.
+    """
+
+    def to_internal_value(self, value):
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well formed but not a time (minute 99): DRF's own message below
+            parsed = None
+        if parsed is not None and parsed.tzinfo is None:
+            raise serializers.ValidationError("Give the time zone, e.g. 2026-11-26T10:00:00Z.")
+        value = super().to_internal_value(value)
+        if not AS_OF_EARLIEST <= value < AS_OF_LATEST:
+            raise serializers.ValidationError(
+                f"Must be from {AS_OF_EARLIEST.isoformat()} to before {AS_OF_LATEST.isoformat()}."
+            )
+        return value
+
+
+class AsOfQuerySerializer(serializers.Serializer):
+    as_of = AwareDateTimeField(required=False, help_text=AS_OF_HELP)
+
+
+def request_now(request):
+    """The request's clock: the wall clock, or its `as_of` query parameter for a replay token.
+
+    PermissionDenied (403) for any other caller who passes `as_of`, before its value is looked at;
+    a ValidationError (400, on `as_of`) for a bad value.
+    """
+    if "as_of" not in request.query_params:
+        return timezone.now()
+    if not replay_allowed(request):
+        raise PermissionDenied(f"Only a service token with the {REPLAY_PERMISSION} permission may pass as_of.")
+    # The field by itself: in a serializer, DRF would take an empty `?as_of=` for an absent one.
+    try:
+        return AwareDateTimeField().run_validation(request.query_params["as_of"])
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"as_of": exc.detail}) from None
+
+
+class CanReplay(permissions.BasePermission):
+    """A view for replay tokens only (REPLAY_PERMISSION): running the periodic tasks at a given time."""
+
+    message = f"A service token with the {REPLAY_PERMISSION} permission is required."
+
+    def has_permission(self, request, view):
+        return replay_allowed(request)

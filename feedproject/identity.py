@@ -6,6 +6,9 @@
   can never reach another user's data.
 - A DRF token whose user has the `tracking.act_for_any_user` permission is a service: it
   may name any `user_key` (query parameter or per event). A browser session never is.
+- A DRF token whose user has the `ops.replay_as_of` permission may act at a given time: pass
+  `as_of` (replays, evaluators; docs/replay.md). A separate permission: acting for users does not
+  let a token move the clock, nor the reverse.
 """
 import uuid
 from dataclasses import dataclass
@@ -18,7 +21,8 @@ from feedproject.cache import cache_get, cache_set
 
 _SIGNER_SALT = "feed.anonymous-user-key"
 SERVICE_PERMISSION = "tracking.act_for_any_user"
-SERVICE_CHECK_SECONDS = 60  # a revoked service permission stops working within this time
+REPLAY_PERMISSION = "ops.replay_as_of"
+SERVICE_CHECK_SECONDS = 60  # a revoked service or replay permission stops working within this time
 USER_KEY_HEADER = "HTTP_X_USER_KEY"
 
 
@@ -70,12 +74,23 @@ def caller_resolve(request, *, acting_for=None):
     return Caller(user_key=user_key, issued_token=token)
 
 
+def replay_allowed(request):
+    """Whether the DRF request comes with a token whose user holds REPLAY_PERMISSION (a session never does)."""
+    user = request.user
+    return bool(user is not None and user.is_authenticated and isinstance(request.auth, Token)
+                and _has_perm_cached(user, REPLAY_PERMISSION, "replay"))
+
+
 def _is_service(user):
+    return _has_perm_cached(user, SERVICE_PERMISSION, "service")
+
+
+def _has_perm_cached(user, permission, kind):
     """The permission check costs two queries; services call on every request, so it is cached a minute."""
-    key = f"identity:service:{user.pk}"
+    key = f"identity:{kind}:{user.pk}"
     cached, ok = cache_get(key)
     if cached is None:
-        cached = user.has_perm(SERVICE_PERMISSION)
+        cached = user.has_perm(permission)
         if ok:
             cache_set(key, cached, SERVICE_CHECK_SECONDS)
     return cached

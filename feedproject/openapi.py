@@ -34,7 +34,8 @@ _FIELD_ERRORS = {
 _WHEN = {
     400: "A query parameter or body field is invalid.",
     401: "The token is invalid, or the operation needs one.",
-    403: "The caller may not do this (act for another user, change markets); or a session without its CSRF token.",
+    403: "The caller may not do this (act for another user, change markets, pass as_of, run the periodic tasks); "
+    "or a session without its CSRF token.",
     404: "No object with this id.",
     406: "The Accept header asks for something other than JSON.",
     411: "A chunked body: send it with a Content-Length.",

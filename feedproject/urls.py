@@ -15,9 +15,9 @@ urlpatterns = [
     path("api/", include("tracking.urls")),
     path("api/", include("ingestion.urls")),
     path("api/", include("personalization.urls")),
+    path("", include("ops.urls")),  # /healthz, with or without the slash; /api/ops/periodic-tasks/run
     # After every API include: an unknown /api/ path answers JSON, not Django's HTML 404.
     re_path(r"^api/", errors.api_not_found),
-    path("", include("ops.urls")),  # /healthz, with or without the slash
     path("", include("demo.urls")),
 ]
 

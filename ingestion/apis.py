@@ -4,13 +4,12 @@ The caller's new anonymous key, when one was issued, is added by CallerApi.final
 """
 import logging
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
-from feedproject.api import CallerApi, LimitedJSONParser, json_body
+from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
 from feedproject.fields import CleanCharField
 from feedproject.request_log import request_id
 from ingestion.serializers import (
@@ -79,7 +78,7 @@ class _IngestApi(CallerApi):
             user_key=user_key,
             acting_service=caller.is_service,
             defaults=defaults,
-            received_at=timezone.now(),
+            received_at=request_now(request),
         )
         # By hand, not through IngestResponseSerializer: at a batch of 100 the serializer would
         # cost about a millisecond more per request. test_track_api checks the payload against it.
@@ -99,7 +98,7 @@ class TrackApi(_IngestApi):
 
     @extend_schema(
         request=TrackBatchSerializer,
-        parameters=[IngestQuerySerializer],
+        parameters=[IngestQuerySerializer, AsOfQuerySerializer],
         responses={200: IngestResponseSerializer},
         description=(
             "Per-event results: accepted, duplicate (same event_id stored before) or rejected "
@@ -137,7 +136,8 @@ class ImpressionsApi(_IngestApi):
     envelope_fields = frozenset({"sent_at", "feed_request_id", "surface", "user_key"})
 
     @extend_schema(
-        request=ImpressionBatchSerializer, parameters=[IngestQuerySerializer], responses={200: IngestResponseSerializer}
+        request=ImpressionBatchSerializer, parameters=[IngestQuerySerializer, AsOfQuerySerializer],
+        responses={200: IngestResponseSerializer},
     )
     def post(self, request):
         return super().post(request)

@@ -1,13 +1,12 @@
 """Read the catalog; let the trading backend push market state."""
 from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from feedproject.api import LimitedJSONParser, json_body
+from feedproject.api import AsOfQuerySerializer, LimitedJSONParser, json_body, request_now
 from markets.models import Market
 from markets.selectors import market_get, markets_list
 from markets.serializers import MarketListQuerySerializer, MarketSerializer, MarketStateSerializer
@@ -63,12 +62,12 @@ class MarketDetailApi(APIView):
     def get(self, request, market_id):
         return Response(MarketSerializer(_market_or_404(market_id)).data)
 
-    @extend_schema(request=MarketStateSerializer, responses=MarketSerializer)
+    @extend_schema(request=MarketStateSerializer, parameters=[AsOfQuerySerializer], responses=MarketSerializer)
     def patch(self, request, market_id):
         _market_or_404(market_id)
         serializer = MarketStateSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
-        market_state_update(market_id=market_id, changes=serializer.validated_data, at=timezone.now())
+        market_state_update(market_id=market_id, changes=serializer.validated_data, at=request_now(request))
         return Response(MarketSerializer(market_get(market_id=market_id)).data)
 
 

@@ -1,9 +1,8 @@
 """Beat entry points for the catalog: each runs its service under the task's lock (ops.services)."""
 from celery import shared_task
-from django.utils import timezone
 
 from markets.services import market_snapshots_refresh
-from ops.periodic import celery_task_options
+from ops.periodic import celery_task_options, task_now
 from ops.services import periodic_task_run
 
 
@@ -12,5 +11,5 @@ def _snapshots(*, now):
 
 
 @shared_task(**celery_task_options("markets.snapshots_refresh"))
-def snapshots_refresh():
-    return periodic_task_run(name="markets.snapshots_refresh", run=_snapshots, now=timezone.now())
+def snapshots_refresh(at=None):
+    return periodic_task_run(name="markets.snapshots_refresh", run=_snapshots, now=task_now(at))

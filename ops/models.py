@@ -29,6 +29,9 @@ class TaskRun(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Checked by feedproject.identity (REPLAY_PERMISSION): a token's right to pass `as_of` and to run
+        # the periodic tasks at a given time. Here because ops is the lowest app with a model.
+        permissions = [("replay_as_of", "Can pass as_of: act at a given time (replays, evaluators)")]
 
     def __str__(self):
         return self.name

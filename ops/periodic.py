@@ -8,7 +8,9 @@ runbook): its prefix says what it refreshes, not which module runs it. All cront
 in UTC, so daylight-saving changes anywhere cannot move them.
 """
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,9 @@ def celery_task_options(name):
         "retry_jitter": True,
         "max_retries": 3,
     }
+
+
+def task_now(at=None):
+    """A periodic task's `now`: `at` (ISO 8601 with a zone: `run_periodic_tasks --at`, the replay endpoint),
+    else the wall clock, read here at the edge as the worker runs it."""
+    return timezone.now() if at is None else datetime.fromisoformat(at)

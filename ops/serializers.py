@@ -1,5 +1,9 @@
-"""The shape of GET /healthz; the view renders its report through HealthSerializer."""
+"""The shapes of GET /healthz and POST /api/ops/periodic-tasks/run; each view renders through its serializer."""
 from rest_framework import serializers
+
+from feedproject.api import AwareDateTimeField
+from ops.models import TaskRunRecord
+from ops.periodic import PERIODIC_TASKS
 
 
 class HealthCheckSerializer(serializers.Serializer):
@@ -35,3 +39,35 @@ class HealthSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
     checks = HealthChecksSerializer()
     tasks = serializers.DictField(child=TaskHealthSerializer(), help_text="Per periodic task, by name.")
+
+
+class PeriodicTasksRunRequestSerializer(serializers.Serializer):
+    at = AwareDateTimeField(help_text="Run as of this time (ISO 8601 with a time zone).")
+    only = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=[*PERIODIC_TASKS, *(spec.short_name for spec in PERIODIC_TASKS.values())]
+        ),
+        required=False, min_length=1, max_length=len(PERIODIC_TASKS),
+        help_text="These tasks (full or short names), in this order; all of them, in schedule order, when absent.",
+    )
+
+    def validate(self, data):
+        # Strict: a misspelt `only` must not run every task.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            message = f"Unknown field; the fields are {', '.join(self.fields)}."
+            raise serializers.ValidationError({name: [message] for name in unknown})
+        return data
+
+
+class PeriodicTaskRunSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=TaskRunRecord.Outcome.values)
+    duration_ms = serializers.IntegerField()
+    result = serializers.DictField(required=False, help_text="What the run did (success); its `as_of` is `at`.")
+    error = serializers.CharField(required=False, help_text="`Type: message` of the exception (failed).")
+
+
+class PeriodicTasksRunResponseSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    tasks = PeriodicTaskRunSerializer(many=True)

@@ -1,6 +1,7 @@
 """Run a periodic task under its lock and record the outcome and its history; register the schedule with beat."""
 import inspect
 import logging
+import time
 import traceback
 
 from django.db import transaction
@@ -79,15 +80,39 @@ def _record_failure(lease):
         logger.exception("%s: could not record the failure; the lock frees itself when the lease ends", lease.name)
 
 
-def periodic_task_run_here(name):
-    """Run the Celery task `name` now, in this process, as the worker would run it.
+def periodic_task_run_here(name, *, at=None):
+    """Run the Celery task `name` in this process, as the worker would run it: now, or as of `at` (a datetime).
 
     The apps' `tasks` modules are found by name (as the worker finds them), so ops imports no app.
     """
     from feedproject.celery import app
 
     autodiscover_modules("tasks")
-    return app.tasks[name]()
+    return app.tasks[name](**({} if at is None else {"at": at.isoformat()}))
+
+
+def periodic_tasks_run_here(*, names, at=None, break_lock=False):
+    """Run the named tasks once, in the given order, in this process; as of `at`, else each on the wall clock.
+
+    What `run_periodic_tasks` and the replay endpoint run. A failing task is reported and the
+    others still run. Returns one dict per task: name, outcome (success, skipped, failed),
+    duration_ms, and the task's result (success) or its error (failed).
+    """
+    report = []
+    for name in names:
+        if break_lock:
+            lock_break(name=name)
+        started = time.monotonic()
+        try:
+            result = periodic_task_run_here(name, at=at)
+        except Exception as exc:  # noqa: BLE001 - report it, run the others (periodic_task_run logged it)
+            outcome = {"outcome": TaskRunRecord.Outcome.FAILED.value, "error": f"{type(exc).__name__}: {exc}"}
+        else:
+            skipped = result == SKIPPED
+            outcome = {"outcome": (TaskRunRecord.Outcome.SKIPPED if skipped else TaskRunRecord.Outcome.SUCCESS).value,
+                       "result": {} if skipped else result}
+        report.append({"name": name, "duration_ms": int((time.monotonic() - started) * 1000), **outcome})
+    return report
 
 
 def lock_break(*, name):

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from feedproject.after_response import after_response
-from feedproject.api import CallerApi, LimitedJSONParser, json_body
+from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
 from feedproject.vocabulary import Section
 from personalization.selectors import profile_get
 from personalization.serializers import (
@@ -45,7 +45,8 @@ def feed_payload(result, *, with_components, with_filtered=False):
     sections = {str(section): [] for section in Section}
     for item in result.ranking.items:
         entry = market_payload(catalog, item.index)
-        entry.update(position=item.position, section=item.section, reason=item.reason, reason_text=item.reason_text)
+        entry.update(position=item.position, section=item.section, pool=item.pool, reason=item.reason,
+                     reason_text=item.reason_text)
         if with_components:
             entry["components"] = item.components
         sections[item.section].append(entry)
@@ -81,7 +82,7 @@ def ranked_payload(catalog, ranked, *, with_components):
 class FeedApi(CallerApi):
     """The caller's ranked feed: hero, grid and stream, each item with its reason."""
 
-    @extend_schema(parameters=[FeedQuerySerializer], responses=FeedResponseSerializer)
+    @extend_schema(parameters=[FeedQuerySerializer, AsOfQuerySerializer], responses=FeedResponseSerializer)
     def get(self, request):
         query = FeedQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -89,7 +90,7 @@ class FeedApi(CallerApi):
         caller = self.caller(request, acting_for=q.get("user_key"))
         result = feed_build(
             user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
-            feed_request_id=q.get("feed_request_id"), now=timezone.now(),
+            feed_request_id=q.get("feed_request_id"), now=request_now(request),
         )
         # Logged as served once the answer has gone out: the served log costs the client no latency.
         after_response(functools.partial(feed_served_record, result))
@@ -104,7 +105,7 @@ class RankApi(CallerApi):
     # At most 500 ids of 200 characters fit well under the limit; the parser also refuses deep JSON.
     parser_classes = [LimitedJSONParser]
 
-    @extend_schema(request=RankRequestSerializer, responses=RankResponseSerializer)
+    @extend_schema(request=RankRequestSerializer, parameters=[AsOfQuerySerializer], responses=RankResponseSerializer)
     def post(self, request):
         body = RankRequestSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
@@ -112,7 +113,7 @@ class RankApi(CallerApi):
         caller = self.caller(request, acting_for=data.get("user_key"))
         catalog, ranked, unknown, degraded = markets_rank(
             user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
-            country=data.get("geo", ""), now=timezone.now(),
+            country=data.get("geo", ""), now=request_now(request),
         )
         payload = {
             "user_key": caller.user_key, "degraded": degraded, "unknown": unknown,

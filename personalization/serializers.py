@@ -10,6 +10,7 @@ from feedproject.api import anon_key_field
 from feedproject.fields import CleanCharField
 from feedproject.vocabulary import Section, Surface, choices
 from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
+from personalization.ranking.compose import POOLS
 
 SURFACES = choices(Surface)
 
@@ -39,6 +40,10 @@ class FeedItemSerializer(serializers.Serializer):
     resolution_date = serializers.DateTimeField(allow_null=True)
     position = serializers.IntegerField()
     section = serializers.ChoiceField(choices=[section.value for section in Section])
+    pool = serializers.ChoiceField(
+        choices=list(POOLS), help_text="The candidate pool it was drawn from; `reason` says followup instead "
+        "when the market changed since the user last saw it.",
+    )
     reason = serializers.ChoiceField(
         choices=["personal", "trending_local", "trending_global", "exploration", "editorial", "followup"]
     )

@@ -2,9 +2,10 @@
 
 For an arm that drives the system, everything goes through the services the site uses: feeds from
 `feed_build`, events through `events_ingest` (stamped with the simulated time), market moves through
-`market_state_update`, and the beat's services called with the simulated `now`. Events are sent in
-batches: all that happened up to a moment, whenever a user who has unsent events asks for a feed and
-at every beat tick, so the next feed always sees what the user just did.
+`market_state_update`, and the beat's services called with the simulated `now`: in this process, or
+over the API with `as_of` (the transport: simulation/transport.py, simulation/http_replay.py).
+Events are sent in batches: all that happened up to a moment, whenever a user who has unsent events
+asks for a feed and at every beat tick, so the next feed always sees what the user just did.
 """
 import heapq
 import pickle
@@ -17,16 +18,11 @@ from datetime import UTC, datetime
 import numpy as np
 
 from feedproject.vocabulary import section_of
-from ingestion.services import IMPRESSION, INTERACTION, events_ingest
-from markets.services import market_snapshots_refresh, market_state_update
+from ingestion.services import IMPRESSION, INTERACTION
 from personalization import selectors
-from personalization.decay import affinities_decay_materialize, sessions_expire
-from personalization.services import market_trending_refresh_configured
-from personalization.training import ranking_model_train
 from simulation.metrics import RunLog, Showing
+from simulation.transport import InProcess
 from simulation.world import DAY, MAX_FEEDS_PER_SESSION, MOVE_STEP, UserMemory
-from tracking.services import raw_events_retention_apply
-from tracking.velocity import market_velocity_refresh
 
 BATCH = 500
 FEED_LIMIT = 20
@@ -72,8 +68,9 @@ class _Session:
 
 
 class ArmRunner:
-    def __init__(self, world, strategy, *, beat=BeatSchedule(), limit=FEED_LIMIT, progress=None):
+    def __init__(self, world, strategy, *, beat=BeatSchedule(), limit=FEED_LIMIT, progress=None, transport=None):
         self.world, self.strategy, self.beat, self.limit = world, strategy, beat, limit
+        self.transport = transport or InProcess()
         self.drives = strategy.drives_system
         self.progress = progress
         self.state = MarketState(world)
@@ -138,7 +135,7 @@ class ArmRunner:
             self.state.volume_24h[mv.market] = mv.volume_24h
             self.state.open[mv.market] = mv.status == "open"
             if self.drives:
-                market_state_update(
+                self.transport.market_update(
                     market_id=w.markets[mv.market].market_id, at=_dt(t),
                     changes={"probability": mv.probability, "volume_24h": mv.volume_24h,
                              "volume_total": mv.volume_total, "status": mv.status},
@@ -154,25 +151,10 @@ class ArmRunner:
             self.timings["beat"] += time.monotonic() - started
 
     def _beat(self, t):
-        now = _dt(t)
         due = self.beat.due(t - self.world.start)
-        if "snapshots" in due:
-            market_snapshots_refresh(now=now)
-        if "velocity" in due:
-            market_velocity_refresh(now=now)
-        if "trending" in due:
-            market_trending_refresh_configured(now=now)
-        if "session_expiry" in due:
-            sessions_expire(now=now)
-        if "affinity_decay" in due:
-            affinities_decay_materialize(now=now)
-        if "retention" in due:
-            raw_events_retention_apply(now=now)
-        if "ranking_model" in due and self.strategy.learns:
-            result = ranking_model_train(now=now, trigger="simulation")
-            if self.progress:
-                self.progress(f"  {self.strategy.name}: ranking model v{result['version']} {result['status']} "
-                              f"on {result['rows']:,} rows{', activated' if result['activated'] else ''}")
+        if not self.strategy.learns:  # only an arm whose config ranks with the model trains one
+            due.discard("ranking_model")
+        self.transport.beat(due=due, now=_dt(t))
 
     # --- users -----------------------------------------------------------------------------------
     def _session_start(self, queue, t, plan):
@@ -194,8 +176,9 @@ class ArmRunner:
         request_id = str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
         memory = self.memories[plan.user]
         extra = {"plan": plan} if self.strategy.sees_plan else {}
-        items = self.strategy.feed(world=w, state=self.state, user_index=plan.user, now=_dt(t),
-                                   feed_request_id=request_id, limit=self.limit, memory=memory, **extra)
+        items = self.transport.feed(strategy=self.strategy, world=w, state=self.state, user_index=plan.user,
+                                    now=_dt(t), feed_request_id=request_id, limit=self.limit, memory=memory,
+                                    **extra)
         self.timings["feeds"] += time.monotonic() - started
         self.counts["feeds"] += 1
         if not items:
@@ -250,12 +233,12 @@ class ArmRunner:
         received_at = _dt(t)
         for kind, raw in ((INTERACTION, interactions), (IMPRESSION, impressions)):
             for start in range(0, len(raw), BATCH):
-                result = events_ingest(kind=kind, raw_events=raw[start : start + BATCH], user_key=None,
-                                       acting_service=True, defaults={"surface": "home"}, received_at=received_at)
+                result = self.transport.ingest(kind=kind, raw_events=raw[start : start + BATCH],
+                                               received_at=received_at)
                 self.counts["ingest_calls"] += 1
-                self.counts["rejected"] += result.count("rejected")
-                if result.count("rejected") and self.progress:
-                    bad = next(r for r in result.results if r["status"] == "rejected")
+                self.counts["rejected"] += result["rejected"]
+                if result["rejected"] and self.progress:
+                    bad = next(r for r in result["results"] if r["status"] == "rejected")
                     self.progress(f"  rejected event: {bad}")
         self.counts["events"] += len(due)
         self.timings["ingest"] += time.monotonic() - started
@@ -296,13 +279,14 @@ class _Impression:
         return section_of(self.position)
 
 
-def arm_run(*, world, strategy, beat=BeatSchedule(), progress=None):
+def arm_run(*, world, strategy, beat=BeatSchedule(), progress=None, transport=None):
     """Run one arm against the current database (loaded with the world's catalog when it drives the
-    system); returns (RunLog, runner) — the runner keeps timings and counts."""
+    system), in this process or through `transport`; returns (RunLog, runner) — the runner keeps
+    timings and counts."""
     if strategy.drives_system:
         strategy.prepare(world)
     selectors.caches_reset()
-    runner = ArmRunner(world, strategy, beat=beat, progress=progress)
+    runner = ArmRunner(world, strategy, beat=beat, progress=progress, transport=transport)
     runner.run()
     return runner.log, runner
 

@@ -35,12 +35,12 @@ def json_call(method, path, body, headers, *, chunked=False):
 @pytest.fixture
 def service():
     MarketFactory(market_id="lebron-mvp", probability=0.41)
-    return token_header("backend", "act_for_any_user", "change_market")
+    return token_header("backend", "act_for_any_user", "change_market", "replay_as_of")
 
 
 def test_the_schema_lists_every_operation_with_a_body():
     assert {path for _, path in body_operations()} == {
-        "/api/impressions", "/api/markets/lebron-mvp", "/api/rank", "/api/track",
+        "/api/impressions", "/api/markets/lebron-mvp", "/api/rank", "/api/track", "/api/ops/periodic-tasks/run",
     }
 
 

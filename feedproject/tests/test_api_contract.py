@@ -1,4 +1,5 @@
-"""The live OpenAPI schema against the app: every operation, anonymous and with a service token.
+"""The live OpenAPI schema against the app: every operation, anonymous and with a service token
+(which may also replay: pass as_of, run the periodic tasks).
 
 schemathesis generates requests from `/api/schema/` (valid ones and ones the schema forbids)
 and sends them through the WSGI app. No answer may be a 500, and every answer must be one the
@@ -21,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from feedproject.identity import SERVICE_PERMISSION
+from feedproject.identity import REPLAY_PERMISSION, SERVICE_PERMISSION
 from feedproject.tests.clients import token_header
 from markets.tests.factories import MarketFactory, TagFactory
 
@@ -52,7 +53,8 @@ def catalog(db, wsgi_keeps_the_test_connection):
 def caller_headers(request, db):
     if request.param == "anonymous":
         return {}
-    return token_header("contract-service", SERVICE_PERMISSION.split(".")[1], "change_market")
+    return token_header("contract-service", SERVICE_PERMISSION.split(".")[1], "change_market",
+                        REPLAY_PERMISSION.split(".")[1])
 
 
 @schema.parametrize()

@@ -1,22 +1,28 @@
-"""`manage.py run_periodic_tasks [--only NAME]`: run the periodic tasks once, in this process."""
-import time
-
+"""`manage.py run_periodic_tasks [--only NAME] [--at ISO]`: run the periodic tasks once, in this process."""
 from django.core.management.base import BaseCommand, CommandError
+from rest_framework.exceptions import ValidationError
 
+from feedproject.api import AwareDateTimeField
 from ops.periodic import PERIODIC_TASKS, periodic_task_spec
-from ops.services import SKIPPED, lock_break, periodic_task_run_here
+from ops.services import periodic_tasks_run_here
 
 
 class Command(BaseCommand):
     help = (
         "Run the periodic tasks once, in this process, under the same locks as the Celery "
-        "worker (a task that is running elsewhere is skipped). For ops, demos and backfills after an outage."
+        "worker (a task that is running elsewhere is skipped). For ops, demos, backfills after an outage, "
+        "and replays (--at)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--only", action="append", metavar="NAME",
             help="Run only this task (full or short name, e.g. velocity_refresh); repeatable.",
+        )
+        parser.add_argument(
+            "--at", metavar="ISO",
+            help="Run as of this time (ISO 8601 with a time zone, e.g. 2026-11-26T10:00:00Z) instead of now: "
+            "replays and evaluators, on a replay database (docs/replay.md).",
         )
         parser.add_argument(
             "--list", dest="list_tasks", action="store_true", help="List the tasks and their schedules, run nothing."
@@ -26,7 +32,7 @@ class Command(BaseCommand):
             help="First free the lock of the selected tasks. Only when the run holding it is known to be dead.",
         )
 
-    def handle(self, *args, only, list_tasks, break_lock, **options):
+    def handle(self, *args, only, at, list_tasks, break_lock, **options):
         if list_tasks:
             for spec in PERIODIC_TASKS.values():
                 self.stdout.write(f"{spec.name:34} {_cron(spec.crontab):14} UTC  {spec.description}")
@@ -35,26 +41,25 @@ class Command(BaseCommand):
             specs = [periodic_task_spec(name) for name in only] if only else list(PERIODIC_TASKS.values())
         except KeyError as exc:
             raise CommandError(f"Unknown task {exc.args[0]!r}; see --list.") from None
-        failed = []
-        for spec in specs:
-            if break_lock:
-                lock_break(name=spec.name)
-            started = time.monotonic()
+        if at is not None:
             try:
-                result = periodic_task_run_here(spec.name)
-            except Exception as exc:  # noqa: BLE001 - report it, run the others, fail at the end
-                failed.append(spec.name)
-                self.stderr.write(f"{spec.name}: FAILED {type(exc).__name__}: {exc}")
-                continue
-            seconds = time.monotonic() - started
-            if result == SKIPPED:
-                self.stdout.write(f"{spec.name}: skipped, another run holds the lock")
+                at = AwareDateTimeField().run_validation(at)
+            except ValidationError as exc:
+                raise CommandError(f"--at: {exc.detail[0]}") from None
+        report = periodic_tasks_run_here(names=[spec.name for spec in specs], at=at, break_lock=break_lock)
+        for run in report:
+            name, outcome = run["name"], run["outcome"]
+            if outcome == "failed":
+                self.stderr.write(f"{name}: FAILED {run['error']}")
+            elif outcome == "skipped":
+                self.stdout.write(f"{name}: skipped, another run holds the lock")
             else:
-                details = ", ".join(f"{k}={v}" for k, v in result.items() if k != "as_of")
-                self.stdout.write(f"{spec.name}: ok in {seconds:.2f} s ({details})")
+                details = ", ".join(f"{k}={v}" for k, v in run["result"].items() if k != "as_of")
+                as_of = f" as of {run['result']['as_of']}" if at is not None else ""
+                self.stdout.write(f"{name}: ok in {run['duration_ms'] / 1000:.2f} s{as_of} ({details})")
+        failed = [run["name"] for run in report if run["outcome"] == "failed"]
         if failed:
             raise CommandError(f"{len(failed)} task(s) failed: {', '.join(failed)}")
-
 
 
 def _cron(crontab):
