@@ -55,7 +55,8 @@ class PlannedSession:
 @dataclass
 class TrafficResult:
     planned: int = 0
-    feeds: int = 0
+    feeds: int = 0  # with at least one item
+    empty: int = 0
     served: int = 0
     impressions: int = 0
     interactions: int = 0
@@ -160,6 +161,9 @@ class _Traffic:
         feed = feed_serve(user_key=user.user_key, surface="home", limit=FEED_LIMIT, country=user.country, now=t,
                           feed_request_id=feed_request_id)
         items = feed.ranking.items
+        if not items:  # a small catalog can run out of what the caps let through: the user leaves
+            self.result.empty += 1
+            return self._next_session(session, t)
         self.result.feeds += 1
         self.result.served += len(items)
         rendered = items[: r.randint(8, FEED_LIMIT)]
@@ -180,8 +184,11 @@ class _Traffic:
         end = clock + _ms(r.uniform(15, 90))
         if k + 1 < len(session.feed_request_ids):
             self._push(end, _FEED, (session, k + 1, r))
-            return
-        later = self.sessions[user.user_key]
+        else:
+            self._next_session(session, end)
+
+    def _next_session(self, session, end):
+        later = self.sessions[session.user.user_key]
         if session.index + 1 < len(later):
             after = later[session.index + 1]
             self._push(max(after.start, end + SESSION_GAP), _FEED, (after, 0, None))

@@ -87,8 +87,8 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(
                     f"Feed traffic: {traffic.feeds} feeds served, {traffic.impressions} impressions, "
-                    f"{traffic.clicks} clicks over {HOURS} h ({traffic.served} items served, "
-                    f"{traffic.interactions} interactions; {traffic.accepted} accepted, {traffic.duplicate} "
+                    f"{traffic.clicks} clicks over {HOURS} h ({traffic.served} items served, {traffic.empty} empty "
+                    f"feeds, {traffic.interactions} interactions; {traffic.accepted} accepted, {traffic.duplicate} "
                     f"already stored, {traffic.rejected} rejected, {traffic.batches} ingestion batches)."
                 )
             # The first ranking model is trained here, from the served log the traffic just wrote.
