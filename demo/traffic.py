@@ -36,7 +36,7 @@ from tracking.models import ServedItem
 from tracking.velocity import market_velocity_refresh
 
 HOURS = 24
-FEEDS = 420
+FEEDS_PER_USER = 11  # the default size: 440 feeds for the 40 users of the defaults
 FEED_LIMIT = 20
 BATCH = 500
 BEAT_STEP = timedelta(minutes=30)  # trending every 30 min; odds and velocity every hour
@@ -68,7 +68,7 @@ class TrafficResult:
     already_served: int = 0  # planned feeds found in the served log: the traffic was skipped
 
 
-def traffic_plan(*, catalog, users, feeds=FEEDS, hours=HOURS):
+def traffic_plan(*, catalog, users, feeds, hours=HOURS):
     """Sessions of about `feeds` feeds in total over the `hours` before the anchor, shared by activity.
 
     Pure. A third of the sessions are in the last 6 h and two users in three have one in the last

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from demo.activity import ActivityRejected, activity_simulate, demo_activity_ingest, demo_users
 from demo.catalog import demo_catalog_build, demo_catalog_write
-from demo.traffic import FEEDS, HOURS, demo_feed_traffic, traffic_plan
+from demo.traffic import FEEDS_PER_USER, HOURS, demo_feed_traffic, traffic_plan
 from markets.models import Market
 
 
@@ -38,9 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if any market exists.")
         parser.add_argument("--no-activity", action="store_true", help="Load the catalog only.")
-        parser.add_argument("--feeds", type=_positive, default=FEEDS,
+        parser.add_argument("--feeds", type=_positive, default=None,
                             help=f"About this many feeds served by the real ranking over the last {HOURS} h "
-                                 f"(default {FEEDS}).")
+                                 f"(default {FEEDS_PER_USER} per user).")
         parser.add_argument("--no-feed-traffic", action="store_true",
                             help="No feeds from the real ranking: 48 h of simulated browsing only.")
 
@@ -77,8 +77,8 @@ class Command(BaseCommand):
         )
         if not no_feed_traffic:
             try:
-                traffic = demo_feed_traffic(catalog=catalog, plan=traffic_plan(catalog=catalog, users=people,
-                                                                                 feeds=feeds))
+                plan = traffic_plan(catalog=catalog, users=people, feeds=feeds or FEEDS_PER_USER * users)
+                traffic = demo_feed_traffic(catalog=catalog, plan=plan)
             except ActivityRejected as error:
                 raise CommandError(f"ingestion rejected feed-traffic events (no traffic was kept): {error}") from error
             if traffic.already_served:
