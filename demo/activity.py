@@ -268,15 +268,16 @@ def _react(r, s, user, market, clock, section, position, feed_id):
     return clock
 
 
-def activity_simulate(*, catalog, users, hours=48):
-    """{user_key: time-ordered SimEvents} of `users` browsing `catalog` during the `hours` before its anchor."""
-    anchor = catalog.anchor
+def activity_simulate(*, catalog, users, hours=48, until=None):
+    """{user_key: time-ordered SimEvents} of `users` browsing `catalog` during the `hours` before `until`
+    (default: its anchor)."""
+    anchor = until or catalog.anchor
     popularity = {m.market_id: 0.4 + math.log10(1 + m.volume_24h) / 3 for m in catalog.markets}
     markets = {m.market_id: m for m in catalog.markets}
     streams = {}
     for user in users:
         r = random.Random(f"demo-activity:{catalog.seed}:{user.user_key}")
-        sessions = max(2, round(r.uniform(4, 9) * user.activity))
+        sessions = max(2, round(r.uniform(4, 9) * user.activity * hours / 48))
         offsets = [r.randint(6, 360) if r.random() < 0.35 else r.randint(360, hours * 60) for _ in range(sessions)]
         if r.random() < 0.65:  # many users are around in the last hour: that is what "trending now" reads
             offsets.append(r.randint(4, 55))

@@ -1,11 +1,14 @@
-"""`manage.py seed_demo`: a demo catalog with 24 h of history and 48 h of simulated users (docs/demo-data.md)."""
+"""`manage.py seed_demo`: a demo catalog with 24 h of history, 24 h of simulated browsing, then 24 h of users
+served by the real feed (docs/demo-data.md)."""
 import time
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from demo.activity import ActivityRejected, activity_simulate, demo_activity_ingest, demo_users
 from demo.catalog import demo_catalog_build, demo_catalog_write
+from demo.traffic import FEEDS_PER_USER, HOURS, demo_feed_traffic, traffic_plan
 from markets.models import Market
 
 
@@ -35,8 +38,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if any market exists.")
         parser.add_argument("--no-activity", action="store_true", help="Load the catalog only.")
+        parser.add_argument("--feeds", type=_positive, default=None,
+                            help=f"About this many feeds served by the real ranking over the last {HOURS} h "
+                                 f"(default {FEEDS_PER_USER} per user).")
+        parser.add_argument("--no-feed-traffic", action="store_true",
+                            help="No feeds from the real ranking: 48 h of simulated browsing only.")
 
-    def handle(self, *args, markets, users, seed, if_empty, no_activity, **options):
+    def handle(self, *args, markets, users, seed, if_empty, no_activity, feeds, no_feed_traffic, **options):
         if if_empty and Market.objects.exists():
             self.stdout.write("seed_demo: markets already exist, nothing to do (--if-empty).")
             return
@@ -54,14 +62,34 @@ class Command(BaseCommand):
             self.stdout.write(f"Activity: skipped. Done in {time.monotonic() - started:.1f} s.")
             return
         people = demo_users(count=users, seed=seed)
-        streams = activity_simulate(catalog=catalog, users=people)
+        # The real feed serves the last HOURS; the made-up browsing fills the 24 h before them.
+        until = None if no_feed_traffic else catalog.anchor - timedelta(hours=HOURS)
+        hours = 48 if no_feed_traffic else 48 - HOURS
+        streams = activity_simulate(catalog=catalog, users=people, hours=hours, until=until)
         try:
             activity = demo_activity_ingest(catalog=catalog, streams=streams)
         except ActivityRejected as error:
             raise CommandError(f"ingestion rejected demo events (nothing was kept): {error}") from error
         self.stdout.write(
             f"Activity: {activity.users} users, {activity.impressions} impressions and {activity.interactions} "
-            f"interactions over 48 h; {activity.accepted} accepted, {activity.duplicate} already stored, "
-            f"{activity.rejected} rejected ({activity.batches} ingestion batches). "
-            f"Done in {time.monotonic() - started:.1f} s."
+            f"interactions over {hours} h; {activity.accepted} accepted, {activity.duplicate} already stored, "
+            f"{activity.rejected} rejected ({activity.batches} ingestion batches)."
         )
+        if not no_feed_traffic:
+            try:
+                plan = traffic_plan(catalog=catalog, users=people, feeds=feeds or FEEDS_PER_USER * users)
+                traffic = demo_feed_traffic(catalog=catalog, plan=plan)
+            except ActivityRejected as error:
+                raise CommandError(f"ingestion rejected feed-traffic events (no traffic was kept): {error}") from error
+            if traffic.already_served:
+                self.stdout.write(f"Feed traffic: 0 feeds served ({traffic.already_served} of {traffic.planned} "
+                                  "planned feeds already in the served log).")
+            else:
+                self.stdout.write(
+                    f"Feed traffic: {traffic.feeds} feeds served, {traffic.impressions} impressions, "
+                    f"{traffic.clicks} clicks over {HOURS} h ({traffic.served} items served, {traffic.empty} empty "
+                    f"feeds, {traffic.interactions} interactions; {traffic.accepted} accepted, {traffic.duplicate} "
+                    f"already stored, {traffic.rejected} rejected, {traffic.batches} ingestion batches)."
+                )
+            # The first ranking model is trained here, from the served log the traffic just wrote.
+        self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
