@@ -36,8 +36,8 @@ def _nightly_train(*, now):
 
 
 @shared_task(**celery_task_options("personalization.ranking_model_train"))
-def ranking_model_nightly():
-    return periodic_task_run(name="personalization.ranking_model_train", run=_nightly_train, now=timezone.now())
+def ranking_model_nightly(at=None):
+    return periodic_task_run(name="personalization.ranking_model_train", run=_nightly_train, now=task_now(at))
 
 
 @shared_task(name="personalization.ranking_model_train_now", ignore_result=True)
@@ -46,5 +46,5 @@ def ranking_model_train_now(user_id=None):
     return periodic_task_run(
         name="personalization.ranking_model_train",
         run=lambda now: ranking_model_train(now=now, trigger="admin", created_by_id=user_id),
-        now=timezone.now(),
+        now=task_now(None),
     )

@@ -10,6 +10,10 @@ from demo.activity import ActivityRejected, activity_simulate, demo_activity_ing
 from demo.catalog import demo_catalog_build, demo_catalog_write
 from demo.traffic import FEEDS_PER_USER, HOURS, demo_feed_traffic, traffic_plan
 from markets.models import Market
+from personalization.feed_configs import feed_config_save_version
+from personalization.models import FeedConfig, RankingModel
+from personalization.ranking.config import LEARNED, default_params
+from personalization.training import ranking_model_train
 
 
 def _positive(value):
@@ -91,5 +95,22 @@ class Command(BaseCommand):
                     f"feeds, {traffic.interactions} interactions; {traffic.accepted} accepted, {traffic.duplicate} "
                     f"already stored, {traffic.rejected} rejected, {traffic.batches} ingestion batches)."
                 )
-            # The first ranking model is trained here, from the served log the traffic just wrote.
+                self._first_model(now)
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
+
+    def _first_model(self, now):
+        """The first ranking model, from the served log the traffic just wrote, and a home config that asks
+        for it (unless an editor's home config exists): the demo ranks with what it learned (docs/learning.md)."""
+        result = ranking_model_train(now=now, trigger="demo")
+        if not FeedConfig.objects.filter(surface="home").exists():
+            params = default_params()
+            params["ranker"]["model"] = LEARNED
+            feed_config_save_version(surface="home", params=params, created_by=None, activate=True,
+                                     note="demo: the defaults, ranked by the learned model when one is active")
+        model = RankingModel.objects.get(version=result["version"])
+        click = model.report.get("outcomes", {}).get("click", {})
+        verdict = "activated" if result["activated"] else (model.reason or "not activated")
+        aucs = (f"; held-out click AUC {click['auc']:.3f}, the formula's {click['formula_auc']:.3f}"
+                if click.get("auc") is not None and click.get("formula_auc") is not None else "")
+        self.stdout.write(f"Ranking model: v{model.version} {model.get_status_display()} on {result['rows']:,} "
+                          f"rendered items{aucs}; {verdict}.")
