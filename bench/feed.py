@@ -8,9 +8,10 @@ long tail, 1-6 tags a market), velocity rows for every market and 50 countries, 
 with 300 affinities, 2,000 impressions over 7 days and 200 interactions. Reports the
 server-side p50 / p95 of the whole request (Django + DRF + loading + ranking, through the
 WSGI handler, no network) until its body is written, the peak RSS, and, in the same run,
-interleaved: the same request without the served log, the time until the worker is free (the
-served log is written after the body), and the baseline: the final score computed the naive
-way, with per-market queries for depth and followup as the old system did.
+interleaved: the same request without the served log, the same request without the read of
+hits and misses per topic, the time until the worker is free (the served log is written after
+the body), and the baseline: the final score computed the naive way, with per-market queries
+for depth and followup as the old system did.
 """
 import argparse
 import random
@@ -189,27 +190,30 @@ def serve(args):
     # Interleaved, so both see the same machine: the feed as served, and the same request without
     # the served log. Latency is until the body is written (what the client waits for); the log is
     # written after that, so the time until the server is free again is reported too.
-    from personalization import apis, services
+    # A third variant leaves out the read of hits and misses per topic (one aggregate query).
+    from personalization import apis, selectors, services
 
-    timings, unlogged, worker_ms = [], [], []
-    for k in range(2 * args.requests):
-        apis.feed_served_record = services.feed_served_record if k % 2 == 0 else (lambda result: None)
+    topic_hits_load = selectors.topic_hits_load
+    timings, unlogged, no_hits, worker_ms = [], [], [], []
+    for k in range(3 * args.requests):
+        apis.feed_served_record = services.feed_served_record if k % 3 != 1 else (lambda result: None)
+        selectors.topic_hits_load = topic_hits_load if k % 3 != 2 else (lambda **kwargs: ({}, {}))
         written = []
         t0 = time.perf_counter()
         status, _ = wsgi_request(handler, "GET", url, headers=headers, body_written=written)
         done = time.perf_counter()
-        (timings if k % 2 == 0 else unlogged).append((written[0] - t0) * 1000)
-        if k % 2 == 0:
+        (timings, unlogged, no_hits)[k % 3].append((written[0] - t0) * 1000)
+        if k % 3 == 0:
             worker_ms.append((done - t0) * 1000)
         assert status == 200
-    apis.feed_served_record = services.feed_served_record
+    apis.feed_served_record, selectors.topic_hits_load = services.feed_served_record, topic_hits_load
     rss_mb = peak_rss_mb()
     baseline = []
     for _ in range(args.baseline_runs):
         t0 = time.perf_counter()
         naive_feed(timezone.now())
         baseline.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"first": first, "timings": timings, "unlogged": unlogged, "worker": worker_ms,
+    print(json.dumps({"first": first, "timings": timings, "unlogged": unlogged, "no_hits": no_hits, "worker": worker_ms,
                       "rss_mb": rss_mb, "baseline": baseline}))
 
 
@@ -265,6 +269,9 @@ def main():
         unlogged = result["unlogged"]
         print(f"  same run, without the served log: p50 {percentile(unlogged, 50):.1f} ms, "
               f"p95 {percentile(unlogged, 95):.1f} ms")
+        no_hits = result["no_hits"]
+        print(f"  same run, without the hits-and-misses read: p50 {percentile(no_hits, 50):.1f} ms, "
+              f"p95 {percentile(no_hits, 95):.1f} ms")
         worker = result["worker"]
         print(f"  until the worker is free (the served log written after the body): p50 "
               f"{percentile(worker, 50):.1f} ms, p95 {percentile(worker, 95):.1f} ms")

@@ -20,8 +20,10 @@ def user_rate(counts, global_rate, user_mass):
     `counts`: (topic_type, value) -> (hits, trials); each market has one category, so the
     category rows hold every trial once.
     """
-    hits = sum(h for (topic_type, _), (h, _n) in counts.items() if topic_type == "category")
-    trials = sum(n for (topic_type, _), (_h, n) in counts.items() if topic_type == "category")
+    hits = trials = 0.0
+    for (topic_type, _), (h, n) in counts.items():
+        if topic_type == "category":
+            hits, trials = hits + h, trials + n
     return (hits + user_mass * global_rate) / (trials + user_mass)
 
 
@@ -48,20 +50,28 @@ def rate_tables(counts, catalog, prior, prior_mass):
     )
 
 
-def market_lift(catalog, cat_rate, tag_rate, base):
-    """tanh(ln(rate / base)) of each market's topics: 0.5 category + 0.5 mean over its tags (untagged: the category)."""
-    cat_lift, tag_lift = np.tanh(np.log(cat_rate / base)), np.tanh(np.log(tag_rate / base))
-    tag_lift[-1] = 0.0  # the padding slot
+def market_lifts(catalog, tables, base):
+    """tanh(ln(rate / base)) of each market's topics: 0.5 category + 0.5 mean over its tags (untagged: the category).
+
+    `tables`: (category rates, tag rates) per horizon; one sparse product over the catalog's
+    topic matrix sums every horizon's tag and category lifts at once. Returns (n, horizons).
+    """
+    pad = len(catalog.tag_slugs)
+    cat_lift = np.column_stack([np.tanh(np.log(cat / base)) for cat, _ in tables])
+    tag_lift = np.column_stack([np.tanh(np.log(tag[:pad] / base)) for _, tag in tables])
     cat_part = cat_lift[catalog.category]
-    counts = catalog.tag_count
-    tag_part = tag_lift[catalog.tags].sum(axis=1) / np.maximum(counts, 1)
-    return np.where(counts > 0, 0.5 * cat_part + 0.5 * tag_part, cat_part)
+    tag_sum = catalog.topics @ np.vstack([tag_lift, cat_lift]) - cat_part  # the topic rows include the category
+    counts = catalog.tag_count[:, None]
+    return np.where(counts > 0, 0.5 * cat_part + 0.5 * tag_sum / np.maximum(counts, 1), cat_part)
 
 
 def hit_features(catalog, user, interest_params):
     """(hits_long, hits_session) over the catalog, from the user's per-topic hits and trials."""
+    if not user.hits_long and not user.hits_session:  # never shown anything: no evidence either way
+        return np.zeros(len(catalog)), np.zeros(len(catalog))
     p = interest_params
     base = user_rate(user.hits_long, p.hits_global_rate, p.hits_user_mass)
     long_rates = rate_tables(user.hits_long, catalog, base, p.hits_prior_mass)
     session_rates = rate_tables(user.hits_session, catalog, long_rates, p.hits_prior_mass)
-    return market_lift(catalog, *long_rates, base), market_lift(catalog, *session_rates, base)
+    lifts = market_lifts(catalog, (long_rates, session_rates), base)
+    return lifts[:, 0], lifts[:, 1]
