@@ -9,9 +9,10 @@ long tail, 1-6 tags a market), velocity rows for every market and 50 countries, 
 with 300 affinities, 2,000 impressions over 7 days and 200 interactions. Reports the
 server-side p50 / p95 of the whole request (Django + DRF + loading + ranking, through the
 WSGI handler, no network) until its body is written, the peak RSS, and, in the same run,
-interleaved: the same request without the served log, the time until the worker is free (the
-served log is written after the body), and the baseline: the final score computed the naive
-way, with per-market queries for depth and followup as the old system did.
+interleaved: the same request without the served log, the same request without the read of
+hits and misses per topic, the time until the worker is free (the served log is written after
+the body), and the baseline: the final score computed the naive way, with per-market queries
+for depth and followup as the old system did.
 """
 import argparse
 import random
@@ -213,36 +214,41 @@ def serve(args):
     # Interleaved, so both see the same machine: the feed as served, and the same request without
     # the served log. Latency is until the body is written (what the client waits for); the log is
     # written after that, so the time until the server is free again is reported too.
-    from personalization import apis, services
+    # --model: even requests the formula, odd the learned model (both log what they served). Otherwise
+    # three variants: as served, without the served log, without the read of hits and misses per topic.
+    from personalization import apis, selectors, services
     from personalization.selectors import ranking_model_current
 
     formula, learned_ranker = (lambda params, now: None), (lambda params, now: ranking_model_current(now=now))
-    timings, unlogged, worker_ms, with_model = [], [], [], []
-    for k in range(2 * args.requests):
-        if args.model:  # even: the formula; odd: the learned model; both log what they served
+    topic_hits_load = selectors.topic_hits_load
+    variants = 2 if args.model else 3
+    timings, unlogged, no_hits, worker_ms, with_model = [], [], [], [], []
+    for k in range(variants * args.requests):
+        if args.model:
             services._ranker = formula if k % 2 == 0 else learned_ranker
-        else:  # even: as served; odd: without the served log
-            apis.feed_served_record = services.feed_served_record if k % 2 == 0 else (lambda result: None)
+        else:
+            apis.feed_served_record = services.feed_served_record if k % 3 != 1 else (lambda result: None)
+            selectors.topic_hits_load = topic_hits_load if k % 3 != 2 else (lambda **kwargs: ({}, {}))
         written = []
         t0 = time.perf_counter()
         status, body = wsgi_request(handler, "GET", url, headers=headers, body_written=written)
         done = time.perf_counter()
-        other = with_model if args.model else unlogged
-        (timings if k % 2 == 0 else other).append((written[0] - t0) * 1000)
-        if k % 2 == 0:
+        bucket = (timings, with_model)[k % 2] if args.model else (timings, unlogged, no_hits)[k % 3]
+        bucket.append((written[0] - t0) * 1000)
+        if k % variants == 0:
             worker_ms.append((done - t0) * 1000)
         assert status == 200
         if args.model and k == 1:
             assert b"p_click" in body, "the learned model did not rank"
-    apis.feed_served_record = services.feed_served_record
+    apis.feed_served_record, selectors.topic_hits_load = services.feed_served_record, topic_hits_load
     rss_mb = peak_rss_mb()
     baseline = []
     for _ in range(args.baseline_runs):
         t0 = time.perf_counter()
         naive_feed(timezone.now())
         baseline.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"first": first, "timings": timings, "unlogged": unlogged, "worker": worker_ms,
-                      "with_model": with_model, "rss_mb": rss_mb, "baseline": baseline}))
+    print(json.dumps({"first": first, "timings": timings, "unlogged": unlogged, "no_hits": no_hits,
+                      "worker": worker_ms, "with_model": with_model, "rss_mb": rss_mb, "baseline": baseline}))
 
 
 def main():
@@ -303,9 +309,11 @@ def main():
                   f"p95 {percentile(model, 95):.1f} ms; p95 ratio model / formula "
                   f"{percentile(model, 95) / p95:.2f}")
         else:
-            unlogged = result["unlogged"]
+            unlogged, no_hits = result["unlogged"], result["no_hits"]
             print(f"  same run, without the served log: p50 {percentile(unlogged, 50):.1f} ms, "
                   f"p95 {percentile(unlogged, 95):.1f} ms")
+            print(f"  same run, without the hits-and-misses read: p50 {percentile(no_hits, 50):.1f} ms, "
+                  f"p95 {percentile(no_hits, 95):.1f} ms")
         worker = result["worker"]
         print(f"  until the worker is free (the served log written after the body): p50 "
               f"{percentile(worker, 50):.1f} ms, p95 {percentile(worker, 95):.1f} ms")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, FloatField, Min, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, Power
 
 from feedproject.cache import cache_get
 from feedproject.db import Epoch
@@ -45,6 +46,8 @@ EVIDENCE_WINDOW = timedelta(days=30)
 EVIDENCE_LIMIT = 500
 PROFILE_RECENT_LIMIT = 50
 PROFILE_RECENT_WINDOW = timedelta(days=7)
+# Hits and misses older than this are not read: at the long half-life (30 days) they would weigh under 2%.
+HITS_WINDOW = timedelta(days=180)
 
 
 @dataclass
@@ -264,8 +267,50 @@ def caches_reset():
         cached.reset()
 
 
+def topic_hits_load(*, user_key, now, session_start=None):
+    """Per topic, the user's hits and trials among shown markets: (long, session), each
+    {(topic_type, value): (hits, trials)}. One aggregate query whatever the number of rows.
+
+    A trial is a market the user was shown (or engaged with) within HITS_WINDOW, a hit one
+    they engaged with (`last_positive_at`), closed markets included. Long: each weighs
+    2^(-age / 30 days), its age measured from its last showing or engagement, like the
+    affinities. Session: the markets shown or engaged with since `session_start` (None: no
+    live session), a hit when engaged with since then.
+    """
+    long_half = HALF_LIFE["long"].total_seconds()
+    since = now - HITS_WINDOW
+    latest = Coalesce(Greatest("last_shown_at", "last_positive_at"), "last_shown_at", "last_positive_at")
+    age = Greatest(Value(now.timestamp()) - Epoch(latest), Value(0.0), output_field=FloatField())
+    weight = Power(Value(2.0), -age / Value(long_half), output_field=FloatField())
+    hit = Q(last_positive_at__isnull=False)
+    if session_start is None:
+        in_session = session_hit = Q(pk__isnull=True)  # never true
+    else:
+        in_session, session_hit = Q(last_shown_at__gte=session_start) | Q(last_positive_at__gte=session_start), \
+            Q(last_positive_at__gte=session_start)
+    states = UserMarketState.objects.filter(user_key=user_key).filter(
+        Q(last_shown_at__gte=since) | Q(last_positive_at__gte=since)
+    )
+    sums = {
+        "hits": Sum(weight, filter=hit), "trials": Sum(weight),
+        "session_hits": Count("pk", filter=session_hit), "session_trials": Count("pk", filter=in_session),
+    }
+    by_category = states.annotate(kind=Value("category"), topic=F("market__category")).values("kind", "topic")
+    by_tag = states.annotate(kind=Value("tag"), topic=F("market__tags__slug")).values("kind", "topic")
+    long, session = {}, {}
+    for kind, topic, hits, trials, session_hits, session_trials in by_category.annotate(**sums).values_list(
+        "kind", "topic", *sums
+    ).union(by_tag.annotate(**sums).values_list("kind", "topic", *sums), all=True):
+        if topic is None:  # a market without tags
+            continue
+        long[(kind, topic)] = (hits or 0.0, trials or 0.0)
+        if session_trials:
+            session[(kind, topic)] = (float(session_hits), float(session_trials))
+    return long, session
+
+
 def user_data_load(*, user_key, catalog, now, country=""):
-    """One user's rows as UserData, in five queries whatever the catalog size.
+    """One user's rows as UserData, in six queries whatever the catalog size.
 
     Times come from the database as epoch seconds (`Epoch`), so no datetime is built per row.
     """
@@ -273,6 +318,9 @@ def user_data_load(*, user_key, catalog, now, country=""):
     profile = UserProfile.objects.filter(user_key=user_key).first()
     session_live = bool(profile and profile.last_active_at and now - profile.last_active_at <= SESSION_GAP)
     session_start = profile.session_started_at.timestamp() if session_live else None
+    hits_long, hits_session = topic_hits_load(
+        user_key=user_key, now=now, session_start=profile.session_started_at if session_live else None
+    )
     long_half, session_half = HALF_LIFE["long"].total_seconds(), HALF_LIFE["session"].total_seconds()
     long, session = {}, {}
     for horizon, topic_type, value, score, updated_at in TopicAffinity.objects.filter(user_key=user_key).values_list(
@@ -336,6 +384,8 @@ def user_data_load(*, user_key, catalog, now, country=""):
         session=session,
         recent=recent[:RECENT_LIMIT],
         session_started_at=session_start if session_start is not None else float("nan"),
+        hits_long=hits_long,
+        hits_session=hits_session,
         engaged_index=np.array([e[0] for e in engaged], dtype=np.int64),
         engaged_type=[e[1] for e in engaged],
         engaged_at=np.array([e[2] for e in engaged], dtype=float),

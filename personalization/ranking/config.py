@@ -35,6 +35,8 @@ PARAMS = (
     Param("weights", "freshness", 0.10, 0, 2, "personal: newness of the market"),
     Param("weights", "followup", 0.10, 0, 2, "personal: odds moved on a market the user engaged with"),
     Param("weights", "negative", 0.10, 0, 2, "personal: subtracted negative affinity"),
+    Param("weights", "hits", 0.15, 0, 2, "personal: engagement rate of the market's topics against the user's own "
+          "(shown and engaged vs shown and passed over), this session's showings included"),
     Param("weights", "trending", 0.40, 0, 2),
     Param("weights", "rising", 0.15, 0, 2),
     Param("weights", "editorial", 0.05, 0, 2),
@@ -91,6 +93,11 @@ PARAMS = (
     Param("interest", "beta_max", 0.5, 0, 1, "largest share of session intent in the blend"),
     Param("interest", "beta_k", 3.0, 0.1, 100, "session mass at which beta is half of beta_max"),
     Param("interest", "prior_mass", 5.0, 0, 100, "prior k of the affinity normalisation"),
+    Param("interest", "hits_global_rate", 0.1, 0.001, 0.999, "prior engagement rate of a shown market, for everyone"),
+    Param("interest", "hits_user_mass", 20, 0.1, 10000, "trials at which a user's own rate weighs as much as the "
+          "global prior"),
+    Param("interest", "hits_prior_mass", 10, 0.1, 10000, "trials at which a topic's rate weighs as much as the "
+          "user's own (the long-term one, for the session)"),
     Param("features", "freshness_half_life_hours", 72, 1, 10000),
     Param("features", "followup_full_change", 0.20, 0.01, 1),
     Param("features", "depth_full_dwell_seconds", 30, 1, 600),

@@ -1,15 +1,17 @@
-"""Candidate features (interest, similarity, depth, freshness, followup, trending, rising, boosts, penalties)
-and the personal and final scores, vectorized over the catalog."""
+"""Candidate features (interest, similarity, depth, freshness, followup, hits and misses, trending, rising,
+boosts, penalties) and the personal and final scores, vectorized over the catalog."""
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from personalization.ranking.hits import hit_features
 
 HOUR = 3600.0
 DAY = 24 * HOUR
 NEWS_24H, NEWS_7D, SPORTS_BOOST = 0.8, 0.5, 0.5
 COMPONENTS = (
     "interest", "similarity", "depth", "freshness", "followup", "negative", "trending", "rising", "editorial",
-    "news_boost", "sports_boost", "cooldown", "frequency",
+    "news_boost", "sports_boost", "cooldown", "frequency", "hits_long", "hits_session",
 )
 
 
@@ -191,6 +193,7 @@ def score(catalog, user, params, now, surface="home"):
         catalog, user.country, params.features.local_trending_share, params.features.local_min_users
     )
     news, sports = news_and_sports(catalog, now)
+    hits_long, hits_session = hit_features(catalog, user, params.interest)
     f = {
         "interest": interest_,
         "similarity": similarity(catalog, user.recent),
@@ -205,11 +208,14 @@ def score(catalog, user, params, now, surface="home"):
         "sports_boost": sports,
         "cooldown": cooldown,
         "frequency": frequency,
+        "hits_long": hits_long,
+        "hits_session": hits_session,
     }
     w = params.weights
     personal = (
         w.interest * f["interest"] + w.similarity * f["similarity"] + w.depth * f["depth"]
         + w.freshness * f["freshness"] + w.followup * f["followup"] - w.negative * f["negative"]
+        + w.hits * f["hits_session"]  # the session estimate, which is the long-term one without showings this session
     )
     penalties = w.cooldown * f["cooldown"] + w.frequency * f["frequency"]
     final = (

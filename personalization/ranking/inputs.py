@@ -102,6 +102,9 @@ class UserData:
     session: dict = field(default_factory=dict)
     recent: list = field(default_factory=list)  # catalog indices viewed/clicked in 24 h, newest first
     session_started_at: float = float("nan")  # NaN: no live session
+    # (topic_type, value) -> (hits, trials) of shown markets: decayed like the long affinity, and this session's.
+    hits_long: dict = field(default_factory=dict)
+    hits_session: dict = field(default_factory=dict)
     # The user's latest engagements (open markets), newest first: what reason texts may cite.
     engaged_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     engaged_type: list = field(default_factory=list)

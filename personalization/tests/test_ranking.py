@@ -179,12 +179,14 @@ def test_local_trending_needs_five_users_in_the_country():
 
 def test_the_final_score_is_the_weighted_sum_of_its_components():
     catalog = mixed_catalog(5)
-    user = make_user(catalog, long=SPORTS_FAN, recent=[0, 7])
+    shown = {("category", "Sports"): (1.0, 12.0), ("category", "Politics"): (3.0, 8.0)}
+    user = make_user(catalog, long=SPORTS_FAN, recent=[0, 7], hits_long=shown)
     scored = features.score(catalog, user, PARAMS, NOW)
     f, w = scored.features, PARAMS.weights
+    assert f["hits_session"][3] != 0
     i = 3
     personal = sum(getattr(w, k) * f[k][i] for k in ("interest", "similarity", "depth", "freshness", "followup"))
-    personal -= w.negative * f["negative"][i]
+    personal += w.hits * f["hits_session"][i] - w.negative * f["negative"][i]
     assert scored.personal[i] == pytest.approx(personal)
     extra = w.trending * f["trending"][i] + w.rising * f["rising"][i] + w.editorial * f["editorial"][i]
     extra += f["news_boost"][i] + f["sports_boost"][i] - w.cooldown * f["cooldown"][i] - w.frequency * f["frequency"][i]

@@ -1,11 +1,11 @@
-"""profile_get: the read behind GET /api/profile."""
+"""profile_get, the read behind GET /api/profile, and the hits and misses user_data_load reads."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from markets.tests.factories import MarketFactory
-from personalization.models import TopicAffinity, UserProfile
-from personalization.selectors import profile_get
+from markets.tests.factories import MarketFactory, TagFactory
+from personalization.models import TopicAffinity, UserMarketState, UserProfile
+from personalization.selectors import catalog_build, profile_get, topic_hits_load, user_data_load
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +51,51 @@ def test_recent_lists_the_last_fifty_interactions_of_the_week_before_now_newest_
     assert (profile["country"], profile["total_interactions"], profile["last_active_at"]) == ("IL", 61, AT)
     assert [e["occurred_at"] for e in profile["recent"]] == [AT - timedelta(hours=k) for k in range(50)]
     assert profile_get(user_key="u:1", now=AT + timedelta(days=10))["recent"] == []
+
+
+# --- hits and misses per topic (topic_hits_load) ---------------------------------------------
+
+
+def _state(market, *, shown=None, positive=None, user="u:1"):
+    UserMarketState.objects.create(user_key=user, market=market, last_shown_at=shown, last_positive_at=positive,
+                                   impressions_total=1 if shown else 0, updated_at=AT)
+
+
+def test_hits_and_misses_decay_with_the_long_half_life_and_closed_markets_still_count():
+    nba = TagFactory(slug="nba")
+    _state(MarketFactory(category="Sports", tags=[nba]), shown=AT - timedelta(days=30))  # a miss, one half-life ago
+    _state(MarketFactory(category="Sports", tags=[nba], status="resolved"), shown=AT - timedelta(days=40),
+           positive=AT)  # a hit now, on a market since resolved
+    _state(MarketFactory(category="Crypto"), shown=AT - timedelta(days=200))  # beyond the window
+    _state(MarketFactory(category="Crypto"), shown=AT - timedelta(days=1), user="u:2")  # someone else's
+    long, session = topic_hits_load(user_key="u:1", now=AT)
+    assert long.keys() == {("category", "Sports"), ("tag", "nba")}
+    for topic in long:
+        assert long[topic] == (pytest.approx(1.0), pytest.approx(1.5))
+    assert session == {}  # no live session
+    later, _ = topic_hits_load(user_key="u:1", now=AT + timedelta(days=30))
+    assert later[("category", "Sports")] == (pytest.approx(0.5), pytest.approx(0.75))
+
+
+def test_the_session_horizon_counts_only_the_showings_since_the_session_started():
+    started = AT - timedelta(minutes=20)
+    _state(MarketFactory(category="Sports"), shown=AT - timedelta(minutes=5))  # a miss this session
+    _state(MarketFactory(category="Sports"), shown=AT - timedelta(minutes=10), positive=AT - timedelta(minutes=9))
+    _state(MarketFactory(category="Sports"), shown=AT - timedelta(hours=3))  # before the session
+    _state(MarketFactory(category="Sports"), shown=AT - timedelta(minutes=2), positive=AT - timedelta(days=2))
+    long, session = topic_hits_load(user_key="u:1", now=AT, session_start=started)
+    assert session == {("category", "Sports"): (1.0, 3.0)}  # engaged with once since the start, of three shown
+    assert long[("category", "Sports")][1] == pytest.approx(4.0, abs=0.01)
+
+
+def test_user_data_load_reads_the_session_counts_only_while_the_session_is_live():
+    UserProfile.objects.create(user_key="u:1", created_at=AT, last_active_at=AT - timedelta(minutes=1),
+                               session_started_at=AT - timedelta(minutes=10))
+    market = MarketFactory(category="Sports")
+    _state(market, shown=AT - timedelta(minutes=5))
+    catalog = catalog_build()
+    live = user_data_load(user_key="u:1", catalog=catalog, now=AT)
+    assert live.hits_session == {("category", "Sports"): (0.0, 1.0)}
+    assert live.hits_long[("category", "Sports")][0] == 0
+    idle = user_data_load(user_key="u:1", catalog=catalog, now=AT + timedelta(hours=1))  # the session ended
+    assert idle.hits_session == {} and idle.hits_long
