@@ -44,22 +44,32 @@ def training_rows(*, start, end):
     """The served log of [start, end) as learned.Rows (rendered items only)."""
     kinds = [kind for group in learned.OUTCOMES.values() for kind in group]
     rows = list(served_outcomes(start=start, end=end, event_types=kinds))
-    components = {name: np.array([r[5].get(name, 0.0) for r in rows], dtype=float) for name in COMPONENTS}
+    return learned_rows(rows)
+
+
+def learned_rows(rows):
+    """tracking.selectors.ServedOutcome rows as learned.Rows."""
+    components = {name: np.array([r.components.get(name, 0.0) for r in rows], dtype=float) for name in COMPONENTS}
     return learned.Rows(
         components=components,
-        pool=np.array([r[3] for r in rows], dtype=object),
-        position=np.array([r[2] for r in rows], dtype=float),
-        formula_score=np.array([r[4] for r in rows], dtype=float),
-        served_at=np.array([r[0] for r in rows], dtype=float),
-        events=[r[6] for r in rows],
+        pool=np.array([r.pool for r in rows], dtype=object),
+        position=np.array([r.position for r in rows], dtype=float),
+        formula_score=np.array([r.score for r in rows], dtype=float),
+        served_at=np.array([r.served_at for r in rows], dtype=float),
+        events=[r.events for r in rows],
     )
 
 
-def ranking_model_train(*, now, trigger="command", created_by_id=None, config=None):
-    """Fit a new RankingModel version on the served log up to `now`; returns a summary dict."""
-    config = config or TrainingSettings.current()
-    end = now - SETTLE
-    start = now - timedelta(days=config.window_days)
+@dataclass
+class Fitted:
+    rows: int
+    payload: dict  # {} when there was too little data
+    report: dict
+    reason: str  # why it cannot serve ("" when it can)
+
+
+def ranking_model_fit(*, start, end, config):
+    """Fit the models on the served log of [start, end), storing nothing (training, and offline comparison)."""
     rows = training_rows(start=start, end=end)
     payload, report = {}, {"rows": {"train": 0, "held_out": 0}, "outcomes": {}}
     reason = ""
@@ -72,9 +82,19 @@ def ranking_model_train(*, now, trigger="command", created_by_id=None, config=No
             clicks = report["outcomes"]["click"]["positives"]
             reason = (f"too few clicks: {clicks['train']:,} in training and {clicks['held_out']:,} held out, "
                       f"the minimum is {config.min_positives:,} in each")
-    status = RankingModel.Status.TOO_LITTLE_DATA if reason else RankingModel.Status.READY
     report["settings"] = {"window_days": config.window_days, "min_rows": config.min_rows,
                           "min_positives": config.min_positives}
+    return Fitted(len(rows), payload if not reason else {}, report, reason)
+
+
+def ranking_model_train(*, now, trigger="command", created_by_id=None, config=None):
+    """Fit a new RankingModel version on the served log up to `now`; returns a summary dict."""
+    config = config or TrainingSettings.current()
+    end = now - SETTLE
+    start = now - timedelta(days=config.window_days)
+    fitted = ranking_model_fit(start=start, end=end, config=config)
+    payload, report, reason = fitted.payload, fitted.report, fitted.reason
+    status = RankingModel.Status.TOO_LITTLE_DATA if reason else RankingModel.Status.READY
     with transaction.atomic():
         version = (RankingModel.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0) + 1
         model = RankingModel.objects.create(
@@ -90,7 +110,7 @@ def ranking_model_train(*, now, trigger="command", created_by_id=None, config=No
         else:
             ranking_model_activate(model=model, now=now)
             activated = True
-    return {"version": model.version, "status": model.status, "rows": len(rows), "activated": activated}
+    return {"version": model.version, "status": model.status, "rows": fitted.rows, "activated": activated}
 
 
 def activation_blocker(report):

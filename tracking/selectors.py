@@ -1,6 +1,7 @@
 """Reads of velocity and trending (what GET /api/trending lists, with the inputs of each score), and the
 served log joined with what users did with it (what the learned ranker learns from)."""
 from collections import defaultdict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,12 +46,27 @@ def market_trending_list(*, scope, limit):
     return as_of, items
 
 
+class ServedOutcome(NamedTuple):
+    """A rendered served item and the event kinds the user did on it from that feed."""
+
+    served_at: float  # epoch seconds
+    feed_request_id: str
+    user_key: str
+    position: int
+    pool: str
+    score: float
+    components: dict
+    propensity: float | None  # the chance of a randomized pick (exploration), None for a ranked one
+    model_version: int | None  # the learned model that ranked it, None for the formula
+    events: set
+
+
 def served_outcomes(*, start, end, event_types):
     """The served items of [start, end) that were rendered, each with the event kinds done on it from that feed.
 
     An item was rendered when an impression carries its feed_request_id and market; an interaction
-    carrying both (of `event_types`) is its outcome. Yields (served_at epoch, user_key, position,
-    pool, score, components, {event types}). Three queries whatever the window. Impressions and
+    carrying both (of `event_types`) is its outcome. Yields ServedOutcome rows, oldest feed first,
+    each feed's items in position order. Three queries whatever the window. Impressions and
     interactions are read from `start` on with no end, so an item served just before `end` still
     gets the outcome that came after it.
     """
@@ -64,13 +80,14 @@ def served_outcomes(*, start, end, event_types):
         .values_list("feed_request_id", "market_id", "event_type").iterator(chunk_size=CHUNK)
     ):
         done[(request_id, market_pk)].add(event_type)
-    for request_id, market_pk, served_at, user_key, position, pool, score, components in (
+    for request_id, market_pk, served_at, user_key, position, pool, score, components, propensity, model in (
         ServedItem.objects.filter(served_at__gte=start, served_at__lt=end)
         .order_by("served_at", "feed_request_id", "position")
         .values_list("feed_request_id", "market_id", Epoch("served_at"), "user_key", "position", "pool", "score",
-                     "components")
+                     "components", "propensity", "model_version")
         .iterator(chunk_size=CHUNK)
     ):
         key = (request_id, market_pk)
         if key in rendered:
-            yield served_at, user_key, position, pool, score, components, done.get(key, set())
+            yield ServedOutcome(float(served_at), str(request_id), user_key, position, pool, score, components,
+                                propensity, model, done.get(key, set()))
