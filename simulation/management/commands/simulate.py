@@ -17,7 +17,11 @@ from simulation.compare import (
     pool_table,
     results_table,
 )
+from simulation.strategies import ORACLE, ORIGINAL, POPULAR, RANDOM
 from simulation.world import USER_MODELS
+
+# What --skip can leave out: config B, or a baseline arm (by its kind).
+SKIPPABLE = {"b": "b", "original": ORIGINAL, "random": RANDOM, "popular": POPULAR, "oracle": ORACLE}
 
 
 class Command(BaseCommand):
@@ -48,14 +52,18 @@ class Command(BaseCommand):
                             help="How simulated users are drawn and behave (docs/simulation.md); default: default.")
         parser.add_argument("--learned", action=argparse.BooleanOptionalAction, default=True,
                             help="Add the learned-ranker arm (v1 + a model trained every simulated night).")
+        parser.add_argument("--skip", action="append", default=[], choices=sorted(SKIPPABLE), metavar="ARM",
+                            help=f"Leave out an arm ({', '.join(SKIPPABLE)}); repeatable. Saves time on a long run.")
         parser.add_argument("--start", help="Simulated start (ISO date-time, UTC); default: Monday 2026-01-05 00:00.")
 
     def handle(self, *args, users, days, markets, catalog, seed, config_a, config_b, out, jobs, start,
-               user_model, learned, **options):
+               user_model, learned, skip, **options):
         if users < 1 or days < 1 or markets < 10:
             raise CommandError("--users and --days must be >= 1, --markets >= 10")
         try:
             arms = arms_plan(config_resolve(config_a), config_resolve(config_b), learned=learned)
+            left_out = {SKIPPABLE[name] for name in skip}
+            arms = [arm for k, arm in enumerate(arms) if not ({arm[1], "b" if k == 1 else None} & left_out)]
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         if start:
