@@ -220,7 +220,7 @@ def serve(args):
     from personalization.selectors import ranking_model_current
 
     formula, learned_ranker = (lambda params, now: None), (lambda params, now: ranking_model_current(now=now))
-    topic_hits_load = selectors.topic_hits_load
+    topic_hits_count = selectors.topic_hits_count
     variants = 2 if args.model else 3
     timings, unlogged, no_hits, worker_ms, with_model = [], [], [], [], []
     for k in range(variants * args.requests):
@@ -228,7 +228,7 @@ def serve(args):
             services._ranker = formula if k % 2 == 0 else learned_ranker
         else:
             apis.feed_served_record = services.feed_served_record if k % 3 != 1 else (lambda result: None)
-            selectors.topic_hits_load = topic_hits_load if k % 3 != 2 else (lambda **kwargs: ({}, {}))
+            selectors.topic_hits_count = topic_hits_count if k % 3 != 2 else (lambda *args, **kwargs: ({}, {}))
         written = []
         t0 = time.perf_counter()
         status, body = wsgi_request(handler, "GET", url, headers=headers, body_written=written)
@@ -240,7 +240,7 @@ def serve(args):
         assert status == 200
         if args.model and k == 1:
             assert b"p_click" in body, "the learned model did not rank"
-    apis.feed_served_record, selectors.topic_hits_load = services.feed_served_record, topic_hits_load
+    apis.feed_served_record, selectors.topic_hits_count = services.feed_served_record, topic_hits_count
     rss_mb = peak_rss_mb()
     baseline = []
     for _ in range(args.baseline_runs):

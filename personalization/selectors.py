@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count, F, FloatField, Min, Q, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, Power
+from django.db.models import Count, Min, Q
 
 from feedproject.cache import cache_get
 from feedproject.db import Epoch
@@ -263,54 +262,84 @@ def caches_reset():
     """Forget every in-memory copy (tests, and after a restore of the database)."""
     _catalog.reset()
     _model.reset()
+    _closed_topics.clear()
     for cached in _configs.values():
         cached.reset()
 
 
-def topic_hits_load(*, user_key, now, session_start=None):
-    """Per topic, the user's hits and trials among shown markets: (long, session), each
-    {(topic_type, value): (hits, trials)}. One aggregate query whatever the number of rows.
+def _market_topics(market_pks, catalog):
+    """{market pk: [(topic_type, value), ...]}: open markets from the catalog arrays, others from a
+    per-process memo filled by one query for the ones it has not seen (a closed market's topics do
+    not change), so a warm process reads nothing."""
+    topics, unknown = {}, []
+    pad = len(catalog.tag_slugs) if catalog is not None else 0
+    for pk in market_pks:
+        i = catalog.index_of_pk.get(pk) if catalog is not None else None
+        if i is not None:
+            topics[pk] = [("category", catalog.categories[catalog.category[i]])] + [
+                ("tag", catalog.tag_slugs[t]) for t in catalog.tags[i] if t != pad
+            ]
+        elif pk in _closed_topics:
+            topics[pk] = _closed_topics[pk]
+        else:
+            unknown.append(pk)
+    if unknown:
+        for pk, category, tag in Market.objects.filter(pk__in=unknown).values_list("pk", "category", "tags__slug"):
+            entry = _closed_topics.setdefault(pk, [("category", category)])
+            if tag is not None:
+                entry.append(("tag", tag))
+            topics[pk] = entry
+    return topics
 
-    A trial is a market the user was shown (or engaged with) within HITS_WINDOW, a hit one
-    they engaged with (`last_positive_at`), closed markets included. Long: each weighs
-    2^(-age / 30 days), its age measured from its last showing or engagement, like the
-    affinities. Session: the markets shown or engaged with since `session_start` (None: no
-    live session), a hit when engaged with since then.
+
+_closed_topics = {}
+
+
+def topic_hits_count(rows, topics, *, now, session_start=None):
+    """Per topic, the user's hits and trials: (long, session), each {(topic_type, value): (hits, trials)}.
+
+    `rows` are (market pk, last shown, last positive) in epoch seconds (None: never); `topics`
+    maps a market pk to its topics. A trial is a market shown (or engaged with) within
+    HITS_WINDOW, a hit one the user engaged with, closed markets included. Long: each weighs
+    2^(-age / 30 days), its age from its last showing or engagement, like the affinities.
+    Session: the markets shown or engaged with since `session_start` (epoch; None: no live
+    session), a hit when engaged with since then.
     """
+    t = now.timestamp()
+    since = t - HITS_WINDOW.total_seconds()
     long_half = HALF_LIFE["long"].total_seconds()
-    since = now - HITS_WINDOW
-    latest = Coalesce(Greatest("last_shown_at", "last_positive_at"), "last_shown_at", "last_positive_at")
-    age = Greatest(Value(now.timestamp()) - Epoch(latest), Value(0.0), output_field=FloatField())
-    weight = Power(Value(2.0), -age / Value(long_half), output_field=FloatField())
-    hit = Q(last_positive_at__isnull=False)
-    if session_start is None:
-        in_session = session_hit = Q(pk__isnull=True)  # never true
-    else:
-        in_session, session_hit = Q(last_shown_at__gte=session_start) | Q(last_positive_at__gte=session_start), \
-            Q(last_positive_at__gte=session_start)
-    states = UserMarketState.objects.filter(user_key=user_key).filter(
-        Q(last_shown_at__gte=since) | Q(last_positive_at__gte=since)
-    )
-    sums = {
-        "hits": Sum(weight, filter=hit), "trials": Sum(weight),
-        "session_hits": Count("pk", filter=session_hit), "session_trials": Count("pk", filter=in_session),
-    }
-    by_category = states.annotate(kind=Value("category"), topic=F("market__category")).values("kind", "topic")
-    by_tag = states.annotate(kind=Value("tag"), topic=F("market__tags__slug")).values("kind", "topic")
     long, session = {}, {}
-    for kind, topic, hits, trials, session_hits, session_trials in by_category.annotate(**sums).values_list(
-        "kind", "topic", *sums
-    ).union(by_tag.annotate(**sums).values_list("kind", "topic", *sums), all=True):
-        if topic is None:  # a market without tags
+    for pk, shown, positive in rows:
+        latest = max(x for x in (shown, positive) if x is not None) if (shown or positive) else None
+        if latest is None or latest < since or pk not in topics:
             continue
-        long[(kind, topic)] = (hits or 0.0, trials or 0.0)
-        if session_trials:
-            session[(kind, topic)] = (float(session_hits), float(session_trials))
+        weight = 2.0 ** (-max(t - latest, 0.0) / long_half)
+        hit = positive is not None
+        in_session = session_start is not None and latest >= session_start
+        session_hit = in_session and positive is not None and positive >= session_start
+        for topic in topics[pk]:
+            h, n = long.get(topic, (0.0, 0.0))
+            long[topic] = (h + weight * hit, n + weight)
+            if in_session:
+                h, n = session.get(topic, (0.0, 0.0))
+                session[topic] = (h + session_hit, n + 1.0)
     return long, session
 
 
+def topic_hits_load(*, user_key, now, session_start=None, catalog=None):
+    """topic_hits_count over the user's market states (one query, and one for closed markets not seen before)."""
+    rows = list(
+        UserMarketState.objects.filter(user_key=user_key)
+        .filter(Q(last_shown_at__gte=now - HITS_WINDOW) | Q(last_positive_at__gte=now - HITS_WINDOW))
+        .values_list("market_id", Epoch("last_shown_at"), Epoch("last_positive_at"))
+    )
+    start = session_start.timestamp() if session_start is not None else None
+    return topic_hits_count(rows, _market_topics({r[0] for r in rows}, catalog), now=now, session_start=start)
+
+
 def user_data_load(*, user_key, catalog, now, country=""):
-    """One user's rows as UserData, in six queries whatever the catalog size.
+    """One user's rows as UserData, in five queries whatever the catalog size (one more, once per process,
+    for the topics of closed markets it has not seen).
 
     Times come from the database as epoch seconds (`Epoch`), so no datetime is built per row.
     """
@@ -318,9 +347,6 @@ def user_data_load(*, user_key, catalog, now, country=""):
     profile = UserProfile.objects.filter(user_key=user_key).first()
     session_live = bool(profile and profile.last_active_at and now - profile.last_active_at <= SESSION_GAP)
     session_start = profile.session_started_at.timestamp() if session_live else None
-    hits_long, hits_session = topic_hits_load(
-        user_key=user_key, now=now, session_start=profile.session_started_at if session_live else None
-    )
     long_half, session_half = HALF_LIFE["long"].total_seconds(), HALF_LIFE["session"].total_seconds()
     long, session = {}, {}
     for horizon, topic_type, value, score, updated_at in TopicAffinity.objects.filter(user_key=user_key).values_list(
@@ -334,17 +360,27 @@ def user_data_load(*, user_key, catalog, now, country=""):
     index = catalog.index_of_pk
     week_ago = now - timedelta(days=7)
     # Hidden markets, recent showings, past positives and rejections are all that caps, fatigue,
-    # followup and the near-duplicate rule read.
-    states = [
-        s for s in UserMarketState.objects.filter(user_key=user_key)
-        .filter(Q(hidden=True) | Q(last_shown_at__gte=week_ago) | Q(last_positive_at__isnull=False)
+    # followup and the near-duplicate rule read; the showings of HITS_WINDOW are the trials of
+    # hits and misses (one query for both).
+    rows = list(
+        UserMarketState.objects.filter(user_key=user_key)
+        .filter(Q(hidden=True) | Q(last_shown_at__gte=now - HITS_WINDOW) | Q(last_positive_at__isnull=False)
                 | Q(last_rejected_at__isnull=False))
         .values_list(
             "market_id", Epoch("last_shown_at"), "probability_at_last_shown", "volume_24h_at_last_shown",
             Epoch("last_positive_at"), "hidden", Epoch("last_rejected_at"),
         )
-        if s[0] in index
+    )
+    week_ago_t = week_ago.timestamp()
+    states = [
+        s for s in rows
+        if s[0] in index and (s[5] or (s[1] is not None and s[1] >= week_ago_t) or s[4] is not None
+                              or s[6] is not None)
     ]
+    trials = [(r[0], r[1], r[4]) for r in rows]
+    hits_long, hits_session = topic_hits_count(
+        trials, _market_topics({r[0] for r in trials}, catalog), now=now, session_start=session_start
+    )
     shows = {
         market_pk: (n24, n7, first)
         for market_pk, n24, n7, first in Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)

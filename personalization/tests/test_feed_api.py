@@ -170,7 +170,7 @@ def test_the_feed_query_count_does_not_grow_with_the_catalog(catalog):
         with CaptureQueriesContext(connection) as queries:
             assert client.get("/api/feed").status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1] == 7, counts  # the user's six reads, and one INSERT of the served log
+    assert counts[0] == counts[1] == 6, counts  # the user's five reads, and one INSERT of the served log
 
 
 def test_bad_query_parameters_are_a_400(catalog):
@@ -215,14 +215,15 @@ def _active_user(client, markets):
 
 
 @pytest.mark.parametrize("size", [3, 30])
-def test_rank_runs_the_same_six_queries_whatever_the_number_of_markets_and_rows(size, django_assert_num_queries):
+def test_rank_runs_the_same_five_queries_whatever_the_number_of_markets_and_rows(size, django_assert_num_queries):
     markets = [MarketFactory(tags=[TagFactory()], market_id=f"ranked-{k}") for k in range(size)]
     client = APIClient()
     _active_user(client, markets)
     body = {"market_ids": [m.market_id for m in markets]}
     client.post("/api/rank", body, format="json")  # loads the catalog and the feed config: warm from here on
-    # the user's profile, hits and misses per topic, affinities, market states, impression counts, recent interactions
-    with django_assert_num_queries(6):
+    # the user's profile, affinities, market states (also the trials of hits and misses), impression
+    # counts, recent interactions
+    with django_assert_num_queries(5):
         response = client.post("/api/rank", body, format="json")
     ranked = response.json()["ranked"]
     assert len(ranked) == size and ranked[-1]["left_out_by"] == "hidden"
