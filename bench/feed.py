@@ -239,7 +239,7 @@ def serve(args):
             worker_ms.append((done - t0) * 1000)
         assert status == 200
         if args.model and k == 1:
-            assert b"p_click" in body, "the learned model did not rank"
+            assert json.loads(body)["model_version"] == 1, "the learned model did not rank"
     apis.feed_served_record, selectors.topic_hits_count = services.feed_served_record, topic_hits_count
     rss_mb = peak_rss_mb()
     baseline = []
