@@ -16,7 +16,7 @@ from demo.traffic import HOURS
 from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity, Tag
 from markets.services import market_snapshots_refresh
 from ops.models import TaskRun
-from personalization.models import TopicAffinity, UserMarketState, UserProfile
+from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
 from personalization.selectors import caches_reset
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent, ServedItem
 
@@ -229,7 +229,8 @@ def test_a_hidden_market_is_not_served_again_to_that_user():
 
 def demo_data_delete():
     for model in (ServedItem, Impression, Interaction, MarketActivity, MarketActivityUser, MarketVelocity,
-                  UserMarketState, TopicAffinity, UserProfile, EditorialBoost, MarketSnapshot, Market, Tag, TaskRun):
+                  UserMarketState, TopicAffinity, UserProfile, EditorialBoost, MarketSnapshot, Market, Tag, TaskRun,
+                  RankingModel, FeedConfig):
         model.objects.all().delete()
     cache.clear()
     caches_reset()

@@ -25,9 +25,16 @@ def base():
 def markets():
     nba, senate = TagFactory(label="NBA"), TagFactory(label="Senate")
     return {m.market_id: m for m in [
-        *(MarketFactory(category="Sports", tags=[nba], market_id=f"sports-{i}") for i in range(30)),
-        *(MarketFactory(category="Politics", tags=[senate], market_id=f"politics-{i}") for i in range(30)),
+        # Titles that differ in words, not numbers: else they would all be one near-duplicate group.
+        *(MarketFactory(category="Sports", tags=[nba], market_id=f"sports-{i}", title=f"Will team {_name(i)} win?")
+          for i in range(30)),
+        *(MarketFactory(category="Politics", tags=[senate], market_id=f"politics-{i}",
+                        title=f"Will senator {_name(i)} win?") for i in range(30)),
     ]}
+
+
+def _name(i):
+    return chr(ord("a") + i // 26) + chr(ord("a") + i % 26)
 
 
 def traffic(markets, base, *, users=12, feeds=6, seed=0):
