@@ -2,7 +2,7 @@
 PostgreSQL, Redis, a Celery worker and beat, under a mix of feed requests and event
 batches from many visitors, at several concurrency levels.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/11 \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/11 \\
         .venv/bin/python bench/capacity.py --markets 10000 --concurrency 4 16 64 --seconds 30
 
 Needs wrk (`apt-get install wrk`). Creates and drops its own database `feed_capacity` on

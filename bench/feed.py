@@ -1,8 +1,11 @@
 """Feed latency: GET /api/feed?limit=20 served in process on PostgreSQL (issue 3).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 10000
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 50000
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/feed.py --markets 10000 --model
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/feed.py --markets 10000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/feed.py --markets 50000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/feed.py --markets 10000 --model
+
+The bench creates and drops test_<name> beside the named database (which need not exist): keep
+it apart from the test suite's (`.../test` gives pytest's test_test).
 
 A generated catalog of the Polymarket catalog's shape (the site's 9 categories, ~2,600 tags with a
 long tail, 1-6 tags a market), velocity rows for every market and 50 countries, and a user

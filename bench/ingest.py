@@ -1,6 +1,6 @@
 """Ingestion throughput through POST /api/track, in one process (issue 2).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/ingest.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/ingest.py
 
 Sends the same kind of events in batches of 100 and, as the same-run baseline, one per
 request, through the whole Django + DRF stack: the WSGI handler gunicorn calls, with
