@@ -333,6 +333,7 @@ def topic_hits_load(*, user_key, now, session_start=None, catalog=None):
         .filter(Q(last_shown_at__gte=now - HITS_WINDOW) | Q(last_positive_at__gte=now - HITS_WINDOW))
         .values_list("market_id", Epoch("last_shown_at"), Epoch("last_positive_at"))
     )
+    rows.sort()
     start = session_start.timestamp() if session_start is not None else None
     return topic_hits_count(rows, _market_topics({r[0] for r in rows}, catalog), now=now, session_start=start)
 
@@ -377,7 +378,7 @@ def user_data_load(*, user_key, catalog, now, country=""):
         if s[0] in index and (s[5] or (s[1] is not None and s[1] >= week_ago_t) or s[4] is not None
                               or s[6] is not None)
     ]
-    trials = [(r[0], r[1], r[4]) for r in rows]
+    trials = sorted((r[0], r[1], r[4]) for r in rows)  # by market: the same float sums whatever the row order
     hits_long, hits_session = topic_hits_count(
         trials, _market_topics({r[0] for r in trials}, catalog), now=now, session_start=session_start
     )
