@@ -28,3 +28,14 @@ class CleanCharField(serializers.CharField):
         # Checked before CharField's own work, so no later step sees the raw value.
         refuse_unstorable(data)
         return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """A body shape that refuses unknown fields: a misspelt option must not fall back to its default silently."""
+
+    def validate(self, data):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            message = f"Unknown field; the fields are {', '.join(self.fields)}."
+            raise serializers.ValidationError({name: [message] for name in unknown})
+        return data

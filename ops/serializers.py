@@ -2,6 +2,7 @@
 from rest_framework import serializers
 
 from feedproject.api import AwareDateTimeField
+from feedproject.fields import StrictSerializer
 from ops.models import TaskRunRecord
 from ops.periodic import PERIODIC_TASKS
 
@@ -41,7 +42,9 @@ class HealthSerializer(serializers.Serializer):
     tasks = serializers.DictField(child=TaskHealthSerializer(), help_text="Per periodic task, by name.")
 
 
-class PeriodicTasksRunRequestSerializer(serializers.Serializer):
+class PeriodicTasksRunRequestSerializer(StrictSerializer):
+    """Strict: a misspelt `only` must not run every task."""
+
     at = AwareDateTimeField(help_text="Run as of this time (ISO 8601 with a time zone).")
     only = serializers.ListField(
         child=serializers.ChoiceField(
@@ -50,14 +53,6 @@ class PeriodicTasksRunRequestSerializer(serializers.Serializer):
         required=False, min_length=1, max_length=len(PERIODIC_TASKS),
         help_text="These tasks (full or short names), in this order; all of them, in schedule order, when absent.",
     )
-
-    def validate(self, data):
-        # Strict: a misspelt `only` must not run every task.
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            message = f"Unknown field; the fields are {', '.join(self.fields)}."
-            raise serializers.ValidationError({name: [message] for name in unknown})
-        return data
 
 
 class PeriodicTaskRunSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ personalization/tests/test_feed_api.py checks that payload against FeedResponseS
 from rest_framework import serializers
 
 from feedproject.api import anon_key_field
-from feedproject.fields import CleanCharField
+from feedproject.fields import CleanCharField, StrictSerializer
 from feedproject.vocabulary import Section, Surface, choices
 from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
 from personalization.ranking.compose import POOLS
@@ -78,19 +78,11 @@ class FeedResponseSerializer(serializers.Serializer):
     filtered = FilteredMarketSerializer(many=True, required=False, help_text="Staff with debug=1.")
 
 
-class RankRequestSerializer(serializers.Serializer):
+class RankRequestSerializer(StrictSerializer):
     market_ids = serializers.ListField(child=CleanCharField(max_length=200), min_length=1, max_length=500)
     surface = serializers.ChoiceField(choices=SURFACES, default="home")
     geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
-
-    def validate(self, data):
-        # Strict like ingestion's envelope: a misspelt option must not rank with the default silently.
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            message = f"Unknown field; the fields are {', '.join(self.fields)}."
-            raise serializers.ValidationError({name: [message] for name in unknown})
-        return data
 
 
 class RankedSerializer(serializers.Serializer):
