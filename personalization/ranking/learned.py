@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.preprocessing import StandardScaler
 
 OUTCOMES = {
     "click": ("click", "view_market"),
@@ -91,6 +90,10 @@ def fit(rows, *, names, holdout_share=0.2, min_positives=20, regularization=1.0)
     """
     train, held = split(rows, holdout_share)
     x = design(rows, names)
+    # One standardisation of the training rows for every outcome, folded into each one's coefficients.
+    mean, scale = x[train].mean(axis=0), x[train].std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    standard = (x[train] - mean) / scale
     features = [*names, *pool_features(), POSITION]
     payload = {"format": PAYLOAD_FORMAT, "features": list(features), "components": list(names), "outcomes": {}}
     report = {"rows": {"train": int(len(train)), "held_out": int(len(held))}, "outcomes": {}}
@@ -102,11 +105,9 @@ def fit(rows, *, names, holdout_share=0.2, min_positives=20, regularization=1.0)
         if min(positives.values()) < min_positives or positives["train"] == len(train):
             entry["skipped"] = f"fewer than {min_positives} positives in training or held-out rows"
             continue
-        scaler = StandardScaler().fit(x[train])
-        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-        model = LogisticRegression(C=regularization, max_iter=1000).fit((x[train] - scaler.mean_) / scale, y[train])
+        model = LogisticRegression(C=regularization, max_iter=1000).fit(standard, y[train])
         coef = model.coef_[0] / scale
-        intercept = float(model.intercept_[0] - coef @ scaler.mean_)
+        intercept = float(model.intercept_[0] - coef @ mean)
         p_held = _sigmoid(x[held] @ coef + intercept)
         sign = -1.0 if outcome == "reject" else 1.0  # the formula ranks what it expects to be rejected last
         entry.update(
