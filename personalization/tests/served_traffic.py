@@ -1,5 +1,6 @@
 """Served traffic for the learned ranker's tests: users who like Sports meet the real feed."""
 import random
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -44,7 +45,8 @@ def traffic(markets, base, *, users=12, feeds=6, seed=0):
         for u in range(users):
             t = base + timedelta(minutes=40 * k, seconds=5 * u)
             user = f"u:{u}"
-            result = feed_serve(user_key=user, limit=10, now=t)
+            # Feed ids from the seed: exploration is seeded by them, so the traffic is the same every run.
+            result = feed_serve(user_key=user, limit=10, now=t, feed_request_id=uuid.UUID(int=rng.getrandbits(128)))
             shown, clicks = [], []
             for item in result.ranking.items[:8]:
                 market_id = result.catalog.market_id[item.index]
