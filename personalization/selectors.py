@@ -326,18 +326,6 @@ def topic_hits_count(rows, topics, *, now, session_start=None):
     return long, session
 
 
-def topic_hits_load(*, user_key, now, session_start=None, catalog=None):
-    """topic_hits_count over the user's market states (one query, and one for closed markets not seen before)."""
-    rows = list(
-        UserMarketState.objects.filter(user_key=user_key)
-        .filter(Q(last_shown_at__gte=now - HITS_WINDOW) | Q(last_positive_at__gte=now - HITS_WINDOW))
-        .values_list("market_id", Epoch("last_shown_at"), Epoch("last_positive_at"))
-    )
-    rows.sort()
-    start = session_start.timestamp() if session_start is not None else None
-    return topic_hits_count(rows, _market_topics({r[0] for r in rows}, catalog), now=now, session_start=start)
-
-
 def user_data_load(*, user_key, catalog, now, country=""):
     """One user's rows as UserData, in five queries whatever the catalog size (one more, once per process,
     for the topics of closed markets it has not seen).

@@ -5,7 +5,7 @@ import pytest
 
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.models import TopicAffinity, UserMarketState, UserProfile
-from personalization.selectors import catalog_build, profile_get, topic_hits_load, user_data_load
+from personalization.selectors import catalog_build, profile_get, user_data_load
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_recent_lists_the_last_fifty_interactions_of_the_week_before_now_newest_
     assert profile_get(user_key="u:1", now=AT + timedelta(days=10))["recent"] == []
 
 
-# --- hits and misses per topic (topic_hits_load) ---------------------------------------------
+# --- hits and misses per topic (user_data_load) ----------------------------------------------
 
 
 def _state(market, *, shown=None, positive=None, user="u:1"):
@@ -68,22 +68,27 @@ def test_hits_and_misses_decay_with_the_long_half_life_and_closed_markets_still_
            positive=AT)  # a hit now, on a market since resolved
     _state(MarketFactory(category="Crypto"), shown=AT - timedelta(days=200))  # beyond the window
     _state(MarketFactory(category="Crypto"), shown=AT - timedelta(days=1), user="u:2")  # someone else's
-    long, session = topic_hits_load(user_key="u:1", now=AT)
+    catalog = catalog_build()
+    loaded = user_data_load(user_key="u:1", catalog=catalog, now=AT)
+    long, session = loaded.hits_long, loaded.hits_session
     assert long.keys() == {("category", "Sports"), ("tag", "nba")}
     for topic in long:
         assert long[topic] == (pytest.approx(1.0), pytest.approx(1.5))
     assert session == {}  # no live session
-    later, _ = topic_hits_load(user_key="u:1", now=AT + timedelta(days=30))
+    later = user_data_load(user_key="u:1", catalog=catalog, now=AT + timedelta(days=30)).hits_long
     assert later[("category", "Sports")] == (pytest.approx(0.5), pytest.approx(0.75))
 
 
 def test_the_session_horizon_counts_only_the_showings_since_the_session_started():
     started = AT - timedelta(minutes=20)
+    UserProfile.objects.create(user_key="u:1", created_at=started, last_active_at=AT - timedelta(minutes=1),
+                               session_started_at=started)
     _state(MarketFactory(category="Sports"), shown=AT - timedelta(minutes=5))  # a miss this session
     _state(MarketFactory(category="Sports"), shown=AT - timedelta(minutes=10), positive=AT - timedelta(minutes=9))
     _state(MarketFactory(category="Sports"), shown=AT - timedelta(hours=3))  # before the session
     _state(MarketFactory(category="Sports"), shown=AT - timedelta(minutes=2), positive=AT - timedelta(days=2))
-    long, session = topic_hits_load(user_key="u:1", now=AT, session_start=started)
+    loaded = user_data_load(user_key="u:1", catalog=catalog_build(), now=AT)
+    long, session = loaded.hits_long, loaded.hits_session
     assert session == {("category", "Sports"): (1.0, 3.0)}  # engaged with once since the start, of three shown
     assert long[("category", "Sports")][1] == pytest.approx(4.0, abs=0.01)
 
