@@ -8,8 +8,13 @@ from rest_framework.views import APIView
 
 from feedproject.api import AsOfQuerySerializer, LimitedJSONParser, json_body, request_now
 from markets.models import Market
-from markets.selectors import market_get, markets_list
-from markets.serializers import MarketListQuerySerializer, MarketSerializer, MarketStateSerializer
+from markets.selectors import event_siblings, market_get, markets_list
+from markets.serializers import (
+    MarketDetailSerializer,
+    MarketListQuerySerializer,
+    MarketSerializer,
+    MarketStateSerializer,
+)
 from markets.services import market_state_update
 
 
@@ -49,7 +54,8 @@ class MarketListApi(generics.ListAPIView):
 
 
 class MarketDetailApi(APIView):
-    """One market (GET); its trading state pushed by a service token (PATCH), which writes a snapshot."""
+    """One market with its event's other outcomes (GET); its trading state pushed by a service token
+    (PATCH), which writes a snapshot."""
 
     parser_classes = [LimitedJSONParser]
 
@@ -58,17 +64,21 @@ class MarketDetailApi(APIView):
             return [CanChangeMarkets()]
         return [permissions.AllowAny()]
 
-    @extend_schema(responses=MarketSerializer)
+    @extend_schema(responses=MarketDetailSerializer)
     def get(self, request, market_id):
-        return Response(MarketSerializer(_market_or_404(market_id)).data)
+        return Response(_market_detail(_market_or_404(market_id)))
 
-    @extend_schema(request=MarketStateSerializer, parameters=[AsOfQuerySerializer], responses=MarketSerializer)
+    @extend_schema(request=MarketStateSerializer, parameters=[AsOfQuerySerializer], responses=MarketDetailSerializer)
     def patch(self, request, market_id):
         _market_or_404(market_id)
         serializer = MarketStateSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         market_state_update(market_id=market_id, changes=serializer.validated_data, at=request_now(request))
-        return Response(MarketSerializer(market_get(market_id=market_id)).data)
+        return Response(_market_detail(market_get(market_id=market_id)))
+
+
+def _market_detail(market):
+    return MarketDetailSerializer(market, context={"event_siblings": event_siblings(market)}).data
 
 
 def _market_or_404(market_id):

@@ -1,18 +1,16 @@
-"""Market catalog import: parse the project's JSON/CSV format and Polymarket Gamma exports, upsert in bulk.
+"""Market catalog import: parse the project's format and Polymarket Gamma records, upsert in bulk.
 
 Parsing is pure (records in, `MarketRow` / `RejectedRow` out); `markets_import` is the one
-service that writes. The format and the mapping decisions are in docs/market-import.md.
+service that writes. The other platforms' readers are in markets/platforms.py, the files and
+their detection in markets/import_files.py; the decisions are in docs/market-import.md.
 """
-import csv
 import dataclasses
-import gzip
-import io
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_slug
@@ -22,7 +20,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
 from feedproject.vocabulary import CATEGORIES, OTHER
-from markets.models import STATE_FIELDS, Market, MarketSnapshot, Tag
+from markets.models import STATE_FIELDS, Event, Market, MarketSnapshot, Tag
 
 # --- Categories -------------------------------------------------------------------------
 
@@ -62,6 +60,15 @@ CATEGORY_ALIASES = {
     "covid": "Science & Tech",
     "climate": "Weather",
     "climate & weather": "Weather",
+    # Kalshi's categories (docs/market-import.md#kalshi)
+    "climate and weather": "Weather",
+    "science and technology": "Science & Tech",
+    "health": "Science & Tech",
+    "economics": "Business",
+    "financials": "Business",
+    "companies": "Business",
+    "social": "Culture",
+    "mentions": "Culture",
 }
 
 # Ordered: the first category with a matching tag wins, so a Trump-at-the-Super-Bowl market
@@ -142,10 +149,24 @@ DATETIME_FIELDS = ("created_at", "resolution_date", "event_start_at", "news_at")
 STATUSES = frozenset(Market.Status.values)
 
 
-def category_normalize(value):
-    """The readable category for a known spelling, else None."""
-    key = (value or "").strip().strip("-").strip().lower()
-    return CATEGORY_ALIASES.get(key)
+def category_key(value):
+    """The form a category label is matched in: lower case, no surrounding spaces or dashes."""
+    return (value or "").strip().strip("-").strip().lower()
+
+
+def category_normalize(value, aliases=CATEGORY_ALIASES):
+    """The readable category for a known spelling, else None.
+
+    `aliases` maps category_key(label) to a category: the defaults above, or the defaults with the
+    editors' CategoryAlias rows on top (markets.selectors.category_aliases).
+    """
+    return aliases.get(category_key(value))
+
+
+def category_of_label(value, aliases=CATEGORY_ALIASES):
+    """A platform's own category label on the site's taxonomy; an unknown label is kept as written."""
+    label = clean_text(value).strip()[:CATEGORY_MAX]
+    return category_normalize(label, aliases) or label or None
 
 
 def category_from_tags(tag_slugs):
@@ -157,17 +178,54 @@ def category_from_tags(tag_slugs):
     return OTHER
 
 
+_WORD = re.compile(r"[^\W_]+")
+
+
+def category_from_title(title):
+    """The category the words of a title point to, through the tag rules, else None.
+
+    For sources that carry no category or tag (Manifold's market list, PredictIt): "Will Bitcoin
+    reach $150k?" matches the `bitcoin` tag rule. Single words and pairs ("super-bowl") are tried.
+    """
+    words = [w.lower() for w in _WORD.findall(clean_text(title))]
+    pairs = {f"{a}-{b}" for a, b in zip(words, words[1:], strict=False)}
+    for slugs in (pairs, set(words)):  # "video games" is Culture before "games" is Sports
+        category = category_from_tags(slugs)
+        if category != OTHER:
+            return category
+    return None
+
+
 # --- Rows ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
+class EventRow:
+    """The event a parsed market belongs to (markets.models.Event), upserted on `event_id`."""
+
+    event_id: str
+    title: str
+    slug: str = ""
+    series: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class MarketRow:
-    """One parsed market. `fields` holds only what the source carries; tags None = not carried."""
+    """One parsed market. `fields` holds only what the source carries; tags None = not carried.
+
+    `event` None means the source says nothing about the market's event (the stored link stays);
+    a `fields["event_id"]` of None clears it (the project's format with an empty event_id).
+    `history` holds earlier states the source reports, as (age, {state field: value}) pairs: a
+    new market gets a snapshot at now - age of its state with those values (Kalshi's
+    previous-day price), so its odds change is known from the first import.
+    """
 
     where: str
     market_id: str
     fields: dict
     tags: tuple | None = None  # ((slug, label), ...)
+    event: EventRow | None = None
+    history: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,18 +239,14 @@ class RowError(ValueError):
     """A record that cannot become a market; the message is the reason shown to the operator."""
 
 
-class ImportFileError(Exception):
-    """A file that cannot be read at all (unknown format, broken JSON document)."""
-
-
-def _text(value):
+def clean_text(value):
     # PostgreSQL text cannot hold NUL; strip it everywhere so both databases store the same.
     if value is None:
         return ""
     return str(value).replace("\x00", "")
 
 
-def _is_empty(value):
+def is_empty(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -210,7 +264,7 @@ def parse_float(value, *, name):
 
 def parse_datetime_utc(value, *, name):
     """ISO-8601 datetime or date; UTC when it has no offset. Empty -> None."""
-    if _is_empty(value):
+    if is_empty(value):
         return None
     text = str(value).strip()
     try:
@@ -235,8 +289,8 @@ def tags_from_labels(labels):
 def tags_from_pairs(pairs):
     tags = {}
     for raw_slug, raw_label in pairs:
-        label = _text(raw_label).strip()[:TAG_LABEL_MAX]
-        slug = slugify(_text(raw_slug) or label)[:TAG_SLUG_MAX].strip("-")
+        label = clean_text(raw_label).strip()[:TAG_LABEL_MAX]
+        slug = slugify(clean_text(raw_slug) or label)[:TAG_SLUG_MAX].strip("-")
         if not slug or slug in GENERIC_TAG_SLUGS or slugify(label) in GENERIC_TAG_SLUGS:
             continue
         tags.setdefault(slug, label or slug)
@@ -246,7 +300,7 @@ def tags_from_pairs(pairs):
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
-def _valid_url(value):
+def valid_url(value):
     if len(value) > IMAGE_URL_MAX:
         return False
     try:
@@ -256,18 +310,43 @@ def _valid_url(value):
     return True
 
 
+EVENT_ID_MAX = 200  # Event.event_id and Event.series
+
+
+def platform_key(platform, value):
+    """A platform's own id as a catalog key: "kalshi-kxnewpope-70"; None for an empty id."""
+    text = slugify(clean_text(value))
+    if not text:
+        return None
+    return f"{platform}-{text}"[:EVENT_ID_MAX].strip("-")
+
+
+def platform_event(platform, *, event_id, title, slug="", series="", fallback_title=""):
+    """The EventRow of a platform's event, or None when the source gives it no id."""
+    key = platform_key(platform, event_id)
+    if key is None:
+        return None
+    title = clean_text(title).strip() or clean_text(fallback_title).strip()
+    return EventRow(
+        event_id=key,
+        title=title[:TITLE_MAX],
+        slug=slugify(clean_text(slug) or title)[:EVENT_ID_MAX].strip("-"),
+        series=platform_key(platform, series) or "",
+    )
+
+
 # --- The project's own format ----------------------------------------------------------------
 
 
 def _own_text(value, *, name, max_length=None):
-    text = _text(value).strip()
+    text = clean_text(value).strip()
     if max_length and len(text) > max_length:
         raise RowError(f"{name} is longer than {max_length} characters")
     return text
 
 
 def _own_volume(value, *, name):
-    if _is_empty(value):
+    if is_empty(value):
         return 0.0
     number = parse_float(value, name=name)
     if number < 0:
@@ -276,7 +355,7 @@ def _own_volume(value, *, name):
 
 
 def _own_count(value, *, name):
-    if _is_empty(value):
+    if is_empty(value):
         return 0
     number = parse_float(value, name=name)
     if number < 0 or number != int(number):
@@ -284,13 +363,13 @@ def _own_count(value, *, name):
     return int(number)
 
 
-def own_record_parse(record, *, where, tags_separator=None):
+def own_record_parse(record, *, where, tags_separator=None, aliases=CATEGORY_ALIASES):
     """A market of the project's format (a JSON object or a CSV row as a dict) -> MarketRow.
 
     Keys that are absent leave the stored value alone; empty values clear optional fields.
     `tags_separator` splits a CSV cell ("a|b"); JSON carries a list.
     """
-    market_id = _text(record.get("market_id")).strip()
+    market_id = clean_text(record.get("market_id")).strip()
     if not market_id:
         raise RowError("market_id is missing")
     try:
@@ -303,7 +382,7 @@ def own_record_parse(record, *, where, tags_separator=None):
     title = _own_text(record.get("title"), name="title", max_length=TITLE_MAX)
     if not title:
         raise RowError("title is missing")
-    if _is_empty(record.get("probability")):
+    if is_empty(record.get("probability")):
         raise RowError("probability is missing")
     probability = parse_float(record["probability"], name="probability")
     if not 0.0 <= probability <= 1.0:
@@ -311,28 +390,28 @@ def own_record_parse(record, *, where, tags_separator=None):
 
     fields = {"title": title, "probability": probability}
     if "description" in record:
-        fields["description"] = _text(record["description"]).strip()
+        fields["description"] = clean_text(record["description"]).strip()
     if "editorial_description" in record:
-        fields["editorial_description"] = _text(record["editorial_description"]).strip()
-    if not _is_empty(record.get("category")):
+        fields["editorial_description"] = clean_text(record["editorial_description"]).strip()
+    if not is_empty(record.get("category")):
         raw = _own_text(record["category"], name="category", max_length=CATEGORY_MAX)
-        fields["category"] = category_normalize(raw) or raw
+        fields["category"] = category_normalize(raw, aliases) or raw
     for name in ("volume_24h", "volume_total"):
         if name in record:
             fields[name] = _own_volume(record[name], name=name)
     if "participant_count" in record:
         fields["participant_count"] = _own_count(record["participant_count"], name="participant_count")
     if "image_url" in record:
-        url = _text(record["image_url"]).strip()
-        if url and not _valid_url(url):
+        url = clean_text(record["image_url"]).strip()
+        if url and not valid_url(url):
             raise RowError(f"image_url {url[:80]!r} is not an http(s) URL of at most {IMAGE_URL_MAX} characters")
         fields["image_url"] = url
-    if not _is_empty(record.get("status")):
-        status = _text(record["status"]).strip().lower()
+    if not is_empty(record.get("status")):
+        status = clean_text(record["status"]).strip().lower()
         if status not in STATUSES:
             raise RowError(f"status {record['status']!r} is not one of {', '.join(sorted(STATUSES))}")
         fields["status"] = status
-    if not _is_empty(record.get("created_at")):
+    if not is_empty(record.get("created_at")):
         fields["created_at"] = parse_datetime_utc(record["created_at"], name="created_at")
     for name in ("resolution_date", "event_start_at", "news_at"):
         if name in record:
@@ -341,14 +420,42 @@ def own_record_parse(record, *, where, tags_separator=None):
     tags = None
     if "tags" in record:
         raw_tags = record["tags"]
-        if _is_empty(raw_tags):
+        if is_empty(raw_tags):
             raw_tags = []
         elif isinstance(raw_tags, str):
             raw_tags = raw_tags.split(tags_separator) if tags_separator else [raw_tags]
         elif not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags):
             raise RowError("tags must be a list of strings")
         tags = tags_from_labels(t for t in raw_tags if t.strip())
-    return MarketRow(where=where, market_id=market_id, fields=fields, tags=tags)
+    event = None
+    if "event_id" in record:
+        event = _own_event(record)
+        if event is None:
+            fields["event_id"] = None  # an empty event_id takes the market out of its event
+    return MarketRow(where=where, market_id=market_id, fields=fields, tags=tags, event=event)
+
+
+def _own_event(record):
+    event_id = clean_text(record.get("event_id")).strip()
+    if not event_id:
+        return None
+    try:
+        validate_slug(event_id)
+        is_slug = len(event_id) <= EVENT_ID_MAX
+    except ValidationError:
+        is_slug = False
+    if not is_slug:
+        raise RowError(f"event_id {event_id!r} is not a slug of at most {EVENT_ID_MAX} characters")
+    title = _own_text(record.get("event_title"), name="event_title", max_length=TITLE_MAX)
+    if not title:
+        raise RowError("event_title is missing (an event_id needs its title)")
+    series = clean_text(record.get("event_series")).strip()
+    return EventRow(
+        event_id=event_id,
+        title=title,
+        slug=slugify(clean_text(record.get("event_slug")) or title)[:EVENT_ID_MAX].strip("-"),
+        series=slugify(series)[:EVENT_ID_MAX].strip("-"),
+    )
 
 
 # --- Polymarket Gamma ---------------------------------------------------------------------------
@@ -357,7 +464,7 @@ def own_record_parse(record, *, where, tags_separator=None):
 def _json_list(value):
     if isinstance(value, list):
         return value
-    if _is_empty(value):
+    if is_empty(value):
         return []
     try:
         parsed = json.loads(value)
@@ -373,7 +480,7 @@ def _gamma_bool(value):
 
 
 def _gamma_volume(value, *, name):
-    if _is_empty(value):
+    if is_empty(value):
         return 0.0
     return max(0.0, parse_float(value, name=name))
 
@@ -383,7 +490,7 @@ def _gamma_probability(outcome_prices, last_trade_price):
     prices = _json_list(outcome_prices)
     if prices:
         price = parse_float(prices[0], name="outcome_prices[0]")
-    elif not _is_empty(last_trade_price):
+    elif not is_empty(last_trade_price):
         price = parse_float(last_trade_price, name="last_trade_price")
     else:
         raise RowError("no price: outcome_prices and last_trade_price are empty")
@@ -391,12 +498,12 @@ def _gamma_probability(outcome_prices, last_trade_price):
 
 
 def _gamma_market_id(slug, pm_id):
-    market_id = slugify(_text(slug))[:MARKET_ID_MAX].strip("-")
+    market_id = slugify(clean_text(slug))[:MARKET_ID_MAX].strip("-")
     if market_id:
         return market_id
-    if _is_empty(pm_id):
+    if is_empty(pm_id):
         raise RowError("market has neither a slug nor an id")
-    return f"pm-{slugify(_text(pm_id))}"[:MARKET_ID_MAX]
+    return f"pm-{slugify(clean_text(pm_id))}"[:MARKET_ID_MAX]
 
 
 def _gamma_status(*, closed, resolved):
@@ -407,11 +514,12 @@ def _gamma_status(*, closed, resolved):
 
 def gamma_market_build(
     *, where, pm_id, slug, question, description, outcome_prices, last_trade_price, closed, resolved,
-    volume, volume_24hr, created_at, start_date, end_date, categories, tags, extra=None,
+    volume, volume_24hr, created_at, start_date, end_date, categories, tags, event=None, extra=None,
+    aliases=CATEGORY_ALIASES,
 ):
     """The mapping shared by the flattened CSV and the raw event JSON (docs/market-import.md)."""
     market_id = _gamma_market_id(slug, pm_id)
-    title = _text(question).strip()
+    title = clean_text(question).strip()
     if not title:
         raise RowError("question (title) is missing")
     if len(title) > TITLE_MAX:
@@ -419,11 +527,11 @@ def gamma_market_build(
     created = parse_datetime_utc(created_at, name="created_at") or parse_datetime_utc(start_date, name="start_date")
     if created is None:
         raise RowError("created_at and start_date are empty")
-    category = next((c for c in map(category_normalize, categories) if c), None)
+    category = next((c for c in (category_normalize(c, aliases) for c in categories) if c), None)
     fields = {
         "title": title,
-        "description": _text(description).strip(),
-        "category": category or category_from_tags(slug for slug, _ in tags),
+        "description": clean_text(description).strip(),
+        "category": category or _gamma_category_from(tags, title),
         "probability": _gamma_probability(outcome_prices, last_trade_price),
         "volume_total": _gamma_volume(volume, name="volume"),
         "volume_24h": _gamma_volume(volume_24hr, name="volume_24hr"),
@@ -432,13 +540,20 @@ def gamma_market_build(
         "resolution_date": parse_datetime_utc(end_date, name="end_date"),
         **(extra or {}),
     }
-    return MarketRow(where=where, market_id=market_id, fields=fields, tags=tags)
+    return MarketRow(where=where, market_id=market_id, fields=fields, tags=tags, event=event)
 
 
-def gamma_csv_row_parse(record, *, where):
+def _gamma_category_from(tags, title):
+    category = category_from_tags(slug for slug, _ in tags)
+    if category == OTHER:
+        return category_from_title(title) or OTHER
+    return category
+
+
+def gamma_csv_row_parse(record, *, where, aliases=CATEGORY_ALIASES):
     """A row of the flattened Gamma markets CSV -> MarketRow (image and game start are not in it)."""
-    labels = [s for s in _text(record.get("event_tag_labels")).split("|") if s]
-    slugs = [s for s in _text(record.get("event_tag_slugs")).split("|") if s]
+    labels = [s for s in clean_text(record.get("event_tag_labels")).split("|") if s]
+    slugs = [s for s in clean_text(record.get("event_tag_slugs")).split("|") if s]
     pairs = zip(slugs, labels, strict=True) if len(slugs) == len(labels) else ((label, label) for label in labels)
     return gamma_market_build(
         where=where,
@@ -449,7 +564,7 @@ def gamma_csv_row_parse(record, *, where):
         outcome_prices=record.get("outcome_prices"),
         last_trade_price=record.get("last_trade_price"),
         closed=_gamma_bool(record.get("closed")),
-        resolved=not _is_empty(record.get("winning_outcome")),
+        resolved=not is_empty(record.get("winning_outcome")),
         volume=record.get("volume"),
         volume_24hr=record.get("volume_24hr"),
         created_at=record.get("created_at"),
@@ -457,15 +572,47 @@ def gamma_csv_row_parse(record, *, where):
         end_date=record.get("end_date"),
         categories=(record.get("market_category"), record.get("event_category")),
         tags=tags_from_pairs(pairs),
+        event=platform_event(
+            "polymarket", event_id=record.get("event_id"), title=record.get("event_title"),
+            slug=record.get("event_slug"), series=record.get("series_slug"), fallback_title=record.get("question"),
+        ),
+        aliases=aliases,
     )
 
 
 def _gamma_image(*candidates):
-    return next((url for url in (_text(c).strip() for c in candidates) if url and _valid_url(url)), "")
+    return next((url for url in (clean_text(c).strip() for c in candidates) if url and valid_url(url)), "")
 
 
-def gamma_market_parse(market, *, event=None, where):
-    """A raw Gamma market object (optionally inside its event) -> MarketRow."""
+def _gamma_event_row(event, market):
+    """The Event of a Gamma market: its event object, else (negRisk outcomes) its negRiskMarketID."""
+    if event:
+        series = event.get("series")
+        series_slug = event.get("seriesSlug") or (
+            series[0].get("slug") if isinstance(series, list) and series and isinstance(series[0], dict) else ""
+        )
+        return platform_event(
+            "polymarket", event_id=event.get("id"), title=event.get("title"), slug=event.get("slug"),
+            series=series_slug, fallback_title=market.get("question"),
+        )
+    if _gamma_bool(market.get("negRisk")) and not is_empty(market.get("negRiskMarketID")):
+        # The outcomes of one multi-outcome question share this id even where no event is attached.
+        return platform_event(
+            "polymarket", event_id=f"negrisk-{clean_text(market['negRiskMarketID'])}", title=market.get("question"),
+        )
+    return None
+
+
+def gamma_market_parse(market, *, event=None, where, aliases=CATEGORY_ALIASES):
+    """A raw Gamma market object -> MarketRow; `event` is the event it is nested in.
+
+    A market of `GET /markets` carries its events in `events[]`: the first one is its event, and
+    its tags and category are the market's.
+    """
+    if event is None:
+        nested = market.get("events")
+        event = nested[0] if isinstance(nested, list) and nested and isinstance(nested[0], dict) else None
+    event_row = _gamma_event_row(event, market)
     event = event or {}
     raw_tags = event.get("tags") or market.get("tags") or []
     tags = tags_from_pairs((t.get("slug"), t.get("label")) for t in raw_tags if isinstance(t, dict))
@@ -494,6 +641,8 @@ def gamma_market_parse(market, *, event=None, where):
         end_date=market.get("endDate"),
         categories=(market.get("category"), event.get("category")),
         tags=tags,
+        event=event_row,
+        aliases=aliases,
         extra={
             "image_url": _gamma_image(market.get("image"), market.get("icon"), event.get("image"), event.get("icon")),
             "event_start_at": parse_datetime_utc(game_start, name="gameStartTime"),
@@ -501,7 +650,7 @@ def gamma_market_parse(market, *, event=None, where):
     )
 
 
-def gamma_event_parse(event, *, where):
+def gamma_event_parse(event, *, where, aliases=CATEGORY_ALIASES):
     """A raw Gamma event -> one MarketRow or RejectedRow per nested market."""
     out = []
     for index, market in enumerate(event.get("markets") or []):
@@ -509,189 +658,18 @@ def gamma_event_parse(event, *, where):
         if not isinstance(market, dict):
             out.append(RejectedRow(market_where, "", "market is not an object"))
             continue
-        out.append(_parse_or_reject(gamma_market_parse, market, event=event, where=market_where))
+        out.append(parse_or_reject(gamma_market_parse, market, event=event, where=market_where, aliases=aliases))
     return out
 
 
-def _parse_or_reject(parse, record, *, where, **kwargs):
+def parse_or_reject(parse, record, *, where, **kwargs):
     try:
         return parse(record, where=where, **kwargs)
     except RowError as exc:
         guess = ""
         if isinstance(record, dict):
-            guess = _text(record.get("market_id") or record.get("market_slug") or record.get("slug")).strip()
+            guess = clean_text(record.get("market_id") or record.get("market_slug") or record.get("slug")).strip()
         return RejectedRow(where, guess[:MARKET_ID_MAX], str(exc))
-
-
-# --- Files ------------------------------------------------------------------------------------------
-
-FORMAT_LABELS = {
-    "own-csv": "market CSV",
-    "own-json": "market JSON",
-    "gamma-csv": "Polymarket Gamma markets CSV",
-    "gamma-json": "Polymarket Gamma events JSON",
-}
-
-
-def _open_text(path):
-    path = Path(path)
-    with path.open("rb") as probe:
-        is_gzip = probe.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if is_gzip else path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-
-
-def _base_suffix(path):
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes.pop()
-    return suffixes[-1] if suffixes else ""
-
-
-def _is_gamma_market(obj):
-    return isinstance(obj, dict) and ("question" in obj or "outcomePrices" in obj)
-
-
-def _is_gamma_event(obj):
-    return isinstance(obj, dict) and ("ticker" in obj or any(_is_gamma_market(m) for m in obj.get("markets") or []))
-
-
-def _json_kind(obj):
-    return "gamma-json" if _is_gamma_event(obj) or _is_gamma_market(obj) else "own-json"
-
-
-def _json_object_rows(obj, *, where, kind):
-    """Rows of one JSON object: an own-format market, or a Gamma event or market."""
-    if not isinstance(obj, dict):
-        return [RejectedRow(where, "", "not a JSON object")]
-    if kind == "own-json":
-        return [_parse_or_reject(own_record_parse, obj, where=where)]
-    if _is_gamma_market(obj):
-        return [_parse_or_reject(gamma_market_parse, obj, where=where)]
-    return gamma_event_parse(obj, where=where)  # an event without markets gives no row
-
-
-def _json_document_rows(document):
-    if isinstance(document, dict) and "markets" in document and not _is_gamma_event(document):
-        items, prefix = document["markets"], "markets"
-    elif isinstance(document, dict):
-        items, prefix = [document], ""
-    else:
-        items, prefix = document, ""
-    if not isinstance(items, list):
-        raise ImportFileError('a JSON file must hold a market or event, a list of them, or {"markets": [...]}')
-    kind = _json_kind(next((i for i in items if isinstance(i, dict)), None))
-    rows = (
-        row
-        for index, item in enumerate(items)
-        for row in _json_object_rows(item, where=f"{prefix}[{index}]", kind=kind)
-    )
-    return kind, rows
-
-
-def _jsonl_rows(stream):
-    """(format, rows) of JSON Lines; the format is the one of the first object."""
-    lines = iter(enumerate(stream, start=1))
-    parsed = []
-    for number, line in lines:
-        if line.strip():
-            try:
-                parsed.append((number, json.loads(line)))
-            except ValueError as exc:
-                parsed.append((number, exc))
-            break
-    first = parsed[0][1] if parsed else None
-    kind = _json_kind(first)
-
-    def rows():
-        with stream:
-            for number, obj in parsed:
-                yield from _jsonl_object_rows(number, obj, kind)
-            for number, line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    obj = exc
-                yield from _jsonl_object_rows(number, obj, kind)
-
-    return kind, rows()
-
-
-def _jsonl_object_rows(number, obj, kind):
-    if isinstance(obj, ValueError):  # a line that is not JSON
-        return [RejectedRow(f"line {number}", "", f"invalid JSON: {obj}")]
-    return _json_object_rows(obj, where=f"line {number}", kind=kind)
-
-
-def _csv_rows(stream):
-    reader = csv.reader(stream)
-    header = next(reader, None)
-    if not header:
-        raise ImportFileError("the CSV file is empty")
-    header = [h.strip() for h in header]
-    columns = set(header)
-    if {"question", "outcome_prices"} <= columns:
-        kind, parse, kwargs = "gamma-csv", gamma_csv_row_parse, {}
-    elif {"market_id", "title"} <= columns:
-        kind, parse, kwargs = "own-csv", own_record_parse, {"tags_separator": "|"}
-    else:
-        raise ImportFileError(
-            "unrecognised CSV header: expected the market format (market_id, title, ...) "
-            "or a Gamma markets export (question, outcome_prices, ...)"
-        )
-
-    def rows():
-        end_line = reader.line_num
-        with stream:
-            while True:
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:  # broken quoting: the rest of the file cannot be trusted
-                    raise ImportFileError(f"CSV error after line {end_line}: {exc}") from None
-                start_line, end_line = end_line + 1, reader.line_num
-                where = f"line {start_line}"
-                if not any(v.strip() for v in values):
-                    continue
-                if len(values) != len(header):
-                    yield RejectedRow(where, "", f"expected {len(header)} columns, got {len(values)}")
-                    continue
-                yield _parse_or_reject(parse, dict(zip(header, values, strict=False)), where=where, **kwargs)
-
-    return kind, rows()
-
-
-def file_rows_read(path):
-    """(format, iterator of MarketRow | RejectedRow) for a file of any accepted format, gzip or not.
-
-    The format comes from the extension (.csv, .json, .jsonl/.ndjson, each optionally .gz)
-    or, failing that, from the content.
-    """
-    suffix = _base_suffix(path)
-    stream = _open_text(path)
-    if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
-        head = stream.read(1)
-        while head and head.isspace():
-            head = stream.read(1)
-        stream.close()
-        stream = _open_text(path)
-        suffix = ".json" if head in ("[", "{") else ".csv"
-    if suffix == ".csv":
-        return _csv_rows(stream)
-    if suffix in (".jsonl", ".ndjson"):
-        return _jsonl_rows(stream)
-    text = stream.read()
-    stream.close()
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        if getattr(exc, "msg", "") == "Extra data":  # JSON Lines under a .json name
-            return _jsonl_rows(io.StringIO(text))
-        raise ImportFileError(f"invalid JSON: {exc}") from None
-    return _json_document_rows(document)
 
 
 def rows_fresh_dates(rows, *, now):
@@ -730,16 +708,27 @@ class MarketImportResult:
     unchanged: int = 0
     snapshots: int = 0
     tags_created: int = 0
+    events_created: int = 0
     rejected: list = field(default_factory=list)
 
     @property
     def written(self):
         return self.created + self.updated
 
+    @property
+    def imported(self):
+        """Rows that matched a market: created, updated or found unchanged."""
+        return self.created + self.updated + self.unchanged
+
     def add(self, other):
-        for name in ("created", "updated", "unchanged", "snapshots", "tags_created"):
+        for name in ("created", "updated", "unchanged", "snapshots", "tags_created", "events_created"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected.extend(other.rejected)
+
+
+# What an import compares and writes: the market's columns and its event link.
+WRITTEN_FIELDS = (*MARKET_FIELDS, "event_id")
+EVENT_FIELDS = ("title", "slug", "series")
 
 
 def _defaults(now):
@@ -756,6 +745,7 @@ def _defaults(now):
         "event_start_at": None,
         "news_at": None,
         "editorial_description": "",
+        "event_id": None,
     }
 
 
@@ -766,12 +756,15 @@ def markets_import(
 
     Only rows whose values differ from the stored ones are written; each created market and
     each state change gets a MarketSnapshot at `now` (created markets only with
-    `snapshot_created`: off for a caller that stores their history itself). A later row with
-    a market_id already seen in `rows` is rejected. With `dry_run` the counts are computed
-    and nothing is written.
+    `snapshot_created`: off for a caller that stores their history itself; it also writes the
+    rows' earlier states, `MarketRow.history`). Each row's event is upserted with the market.
+    A later row with a market_id already seen in `rows` is rejected; the first row that names
+    an event gives its title, slug and series for the whole run. With `dry_run` the counts are
+    computed and nothing is written.
     """
     result = MarketImportResult()
     first_seen = {}
+    events = {}
     chunk = []
     for row in rows:
         if isinstance(row, RejectedRow):
@@ -783,6 +776,8 @@ def markets_import(
             )
             continue
         first_seen[row.market_id] = row.where
+        if row.event is not None and events.setdefault(row.event.event_id, row.event) != row.event:
+            row = dataclasses.replace(row, event=events[row.event.event_id])
         chunk.append(row)
         if len(chunk) >= chunk_size:
             result.add(_chunk_import(rows=chunk, now=now, dry_run=dry_run, snapshot_created=snapshot_created))
@@ -794,7 +789,10 @@ def markets_import(
 
 def _chunk_import(*, rows, now, dry_run, snapshot_created):
     if dry_run:
-        return _chunk_plan(rows=rows, now=now, lock=False, snapshot_created=snapshot_created).result
+        event_pks, events_created = _events_plan(rows)
+        plan = _chunk_plan(rows=rows, now=now, lock=False, snapshot_created=snapshot_created, event_pks=event_pks)
+        plan.result.events_created = events_created
+        return plan.result
     return _chunk_upsert(rows=rows, now=now, snapshot_created=snapshot_created)
 
 
@@ -808,14 +806,55 @@ class _ChunkPlan:
     to_write: list  # (row, complete field values) of created and changed markets
     tags_to_set: list  # rows whose tag set is new or changed
     snapshot_ids: list  # market_ids that get a snapshot
+    history: list  # (market_id, taken_at, state values) of created markets' earlier states
 
 
-def _chunk_plan(*, rows, now, lock, snapshot_created):
+def _events_plan(rows):
+    """({event_id: pk} of the chunk's stored events, how many are new): one read, for a dry run."""
+    wanted = {row.event.event_id for row in rows if row.event is not None}
+    if not wanted:
+        return {}, 0
+    stored = dict(Event.objects.filter(event_id__in=wanted).values_list("event_id", "id"))
+    # A new event has no pk yet: a marker that equals no stored link, so its markets count as changed.
+    return {event_id: stored.get(event_id, ("new", event_id)) for event_id in wanted}, len(wanted - set(stored))
+
+
+def _events_upsert(rows):
+    """Create or update the chunk's events; ({event_id: pk}, created count). Unchanged events are not written.
+
+    Two or three statements whatever the number of events: read, one upsert, a re-read of the
+    new ones where the backend returns no ids.
+    """
+    wanted = {row.event.event_id: row.event for row in rows if row.event is not None}
+    if not wanted:
+        return {}, 0
+    stored_qs = Event.objects.filter(event_id__in=wanted).values("id", "event_id", *EVENT_FIELDS)
+    stored = {e["event_id"]: e for e in stored_qs}
+    changed = [
+        event for event_id, event in wanted.items()
+        if event_id not in stored or any(getattr(event, f) != stored[event_id][f] for f in EVENT_FIELDS)
+    ]
+    pks = {event_id: e["id"] for event_id, e in stored.items()}
+    if changed:
+        objs = Event.objects.bulk_create(
+            [Event(event_id=e.event_id, **{f: getattr(e, f) for f in EVENT_FIELDS}) for e in changed],
+            update_conflicts=True,
+            unique_fields=["event_id"],
+            update_fields=list(EVENT_FIELDS),
+        )
+        pks.update({obj.event_id: obj.pk for obj in objs if obj.pk is not None})
+        missing = [event_id for event_id in wanted if event_id not in pks]
+        if missing:
+            pks.update(Event.objects.filter(event_id__in=missing).values_list("event_id", "id"))
+    return pks, len(set(wanted) - set(stored))
+
+
+def _chunk_plan(*, rows, now, lock, snapshot_created, event_pks):
     """Two reads: the chunk's stored markets and their tag links. Writes nothing."""
     stored_qs = Market.objects.filter(market_id__in=[r.market_id for r in rows]).order_by("market_id")
     if lock:
         stored_qs = stored_qs.select_for_update()  # a trading-backend push must not land between compare and write
-    stored = {m["market_id"]: m for m in stored_qs.values("id", "market_id", *MARKET_FIELDS)}
+    stored = {m["market_id"]: m for m in stored_qs.values("id", "market_id", *WRITTEN_FIELDS)}
     stored_tags = {}
     if stored:
         links = Market.tags.through.objects.filter(market_id__in=[m["id"] for m in stored.values()])
@@ -829,22 +868,26 @@ def _chunk_plan(*, rows, now, lock, snapshot_created):
         to_write=[],
         tags_to_set=[],
         snapshot_ids=[],
+        history=[],
     )
     result = plan.result
     defaults = _defaults(now)
     for row in rows:
         old = stored.get(row.market_id)
+        fields = row.fields if row.event is None else {**row.fields, "event_id": event_pks[row.event.event_id]}
         if old is None:
-            plan.to_write.append((row, {**defaults, **row.fields}))
+            values = {**defaults, **fields}
+            plan.to_write.append((row, values))
             if snapshot_created:
                 plan.snapshot_ids.append(row.market_id)
+                plan.history.extend(_history_states(row, values, now=now))
             if row.tags:
                 plan.tags_to_set.append(row)
             result.created += 1
             continue
         # Fields the source does not carry keep their stored value.
-        values = {name: row.fields.get(name, old[name]) for name in MARKET_FIELDS}
-        fields_changed = any(values[name] != old[name] for name in MARKET_FIELDS)
+        values = {name: fields.get(name, old[name]) for name in WRITTEN_FIELDS}
+        fields_changed = any(values[name] != old[name] for name in WRITTEN_FIELDS)
         tags_changed = row.tags is not None and {s for s, _ in row.tags} != set(stored_tags.get(old["id"], {}))
         if fields_changed:
             plan.to_write.append((row, values))
@@ -856,21 +899,32 @@ def _chunk_plan(*, rows, now, lock, snapshot_created):
             result.updated += 1
         else:
             result.unchanged += 1
-    result.snapshots = len(plan.snapshot_ids)
+    result.snapshots = len(plan.snapshot_ids) + len(plan.history)
     return plan
+
+
+def _history_states(row, values, *, now):
+    """(market_id, taken_at, state) of a new market's earlier states; none from before its creation."""
+    for age, changes in row.history:
+        taken_at = now - age
+        if "created_at" in row.fields and row.fields["created_at"] > taken_at:
+            continue
+        yield row.market_id, taken_at, {**values, **changes}
 
 
 @transaction.atomic
 def _chunk_upsert(*, rows, now, snapshot_created):
     """A fixed number of statements for the chunk, whatever its size (SQLite splits big INSERTs)."""
-    plan = _chunk_plan(rows=rows, now=now, lock=True, snapshot_created=snapshot_created)
+    event_pks, events_created = _events_upsert(rows)
+    plan = _chunk_plan(rows=rows, now=now, lock=True, snapshot_created=snapshot_created, event_pks=event_pks)
+    plan.result.events_created = events_created
     pks = plan.pks
     if plan.to_write:
         objs = Market.objects.bulk_create(
             [Market(market_id=row.market_id, **values) for row, values in plan.to_write],
             update_conflicts=True,
             unique_fields=["market_id"],
-            update_fields=[*MARKET_FIELDS, "updated_at"],
+            update_fields=[*WRITTEN_FIELDS, "updated_at"],
         )
         pks.update({obj.market_id: obj.pk for obj in objs if obj.pk is not None})
         missing = [obj.market_id for obj in objs if obj.pk is None]
@@ -880,12 +934,14 @@ def _chunk_upsert(*, rows, now, snapshot_created):
     if plan.tags_to_set:
         plan.result.tags_created = _links_replace(rows=plan.tags_to_set, pks=pks, stored_tags=plan.stored_tags)
 
-    if plan.snapshot_ids:
+    if plan.snapshot_ids or plan.history:
         values = {row.market_id: values for row, values in plan.to_write}
-        MarketSnapshot.objects.bulk_create(
-            MarketSnapshot.of(market_pk=pks[market_id], taken_at=now, state=values[market_id])
-            for market_id in plan.snapshot_ids
-        )
+        MarketSnapshot.objects.bulk_create([
+            *(MarketSnapshot.of(market_pk=pks[market_id], taken_at=taken_at, state=state)
+              for market_id, taken_at, state in plan.history),
+            *(MarketSnapshot.of(market_pk=pks[market_id], taken_at=now, state=values[market_id])
+              for market_id in plan.snapshot_ids),
+        ])
     return plan.result
 
 

@@ -5,6 +5,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, URLVali
 from django.db import models
 from django.db.models import Q
 
+from feedproject.vocabulary import CATEGORIES
+
 
 def validate_image_url(value):
     """An http(s) URL, or an inline `data:image/...` URI (the demo catalog draws its own images)."""
@@ -27,6 +29,47 @@ class Tag(models.Model):
         return self.label
 
 
+class Event(models.Model):
+    """Markets that belong together on the source platform: the outcomes of one question (a
+    Polymarket event, a Kalshi event, a PredictIt market), optionally part of a recurring series.
+
+    `event_id` is the upsert key, prefixed by the platform ("polymarket-16282", "kalshi-kxnewpope-70",
+    "predictit-7589"); `series` is a key too ("kalshi-kxhighny"), kept as a string: nothing reads a
+    series beyond grouping by it (docs/market-import.md#events).
+    """
+
+    event_id = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=200, blank=True, help_text="The platform's readable slug, for links.")
+    series = models.SlugField(
+        max_length=200, blank=True, db_index=True, help_text="A recurring series this event is one of (daily, annual)."
+    )
+
+    def __str__(self):
+        return self.title
+
+
+class CategoryAlias(models.Model):
+    """An editor's mapping of a platform's category label onto the site's taxonomy.
+
+    Importers map labels through the defaults in markets/importers.py (CATEGORY_ALIASES) with
+    these rows on top, so an editor can fix or add a mapping without a deploy.
+    """
+
+    label = models.CharField(
+        max_length=64,
+        unique=True,
+        help_text="As a platform writes it; matched ignoring case and surrounding spaces or dashes.",
+    )
+    category = models.CharField(max_length=64, choices=[(name, name) for name in CATEGORIES])
+
+    class Meta:
+        verbose_name_plural = "category aliases"
+
+    def __str__(self):
+        return f"{self.label} → {self.category}"
+
+
 class Market(models.Model):
     class Status(models.TextChoices):
         OPEN = "open"
@@ -38,6 +81,7 @@ class Market(models.Model):
     description = models.TextField(blank=True)
     category = models.CharField(max_length=64, db_index=True)
     tags = models.ManyToManyField(Tag, related_name="markets", blank=True)
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="markets")
     probability = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     volume_24h = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
     volume_total = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])

@@ -2,7 +2,10 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from markets.models import Market
+from markets.importers import CATEGORY_ALIASES, category_key
+from markets.models import CategoryAlias, Market
+
+EVENT_SIBLINGS_MAX = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ def markets_list(*, status=None, category=None, tag=None, q=None):
 
     `tag` is a tag slug, `q` words of the title (case-insensitive).
     """
-    queryset = Market.objects.prefetch_related("tags")
+    queryset = Market.objects.select_related("event").prefetch_related("tags")
     if status:
         queryset = queryset.filter(status=status)
     if category:
@@ -53,5 +56,22 @@ def markets_list(*, status=None, category=None, tag=None, q=None):
 
 
 def market_get(*, market_id):
-    """One market with its tags prefetched; Market.DoesNotExist for an unknown slug."""
-    return Market.objects.prefetch_related("tags").get(market_id=market_id)
+    """One market with its event and tags; Market.DoesNotExist for an unknown slug."""
+    return Market.objects.select_related("event").prefetch_related("tags").get(market_id=market_id)
+
+
+def event_siblings(market, *, limit=EVENT_SIBLINGS_MAX):
+    """The other markets of the market's event (its other outcomes), likeliest first: one query, or none
+    without an event. Dicts of market_id, title, probability and status."""
+    if market.event_id is None:
+        return []
+    siblings = Market.objects.filter(event_id=market.event_id).exclude(pk=market.pk)
+    return list(siblings.order_by("-probability", "market_id").values("market_id", "title", "probability", "status")[
+        :limit
+    ])
+
+
+def category_aliases():
+    """The importers' category mapping: the defaults with the editors' CategoryAlias rows on top (one query)."""
+    rows = CategoryAlias.objects.values_list("label", "category")
+    return {**CATEGORY_ALIASES, **{category_key(label): category for label, category in rows}}

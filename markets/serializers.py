@@ -1,22 +1,51 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from feedproject.fields import CleanCharField
-from markets.models import Market
+from markets.models import Event, Market
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["event_id", "title", "slug", "series"]
 
 
 class MarketSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
+    event = EventSerializer(read_only=True, allow_null=True, help_text="The event the market is one outcome of.")
 
     class Meta:
         model = Market
         fields = [
-            "market_id", "title", "description", "category", "tags", "probability", "volume_24h", "volume_total",
-            "participant_count", "image_url", "status", "created_at", "resolution_date", "event_start_at",
-            "news_at", "editorial_description",
+            "market_id", "title", "description", "category", "tags", "event", "probability", "volume_24h",
+            "volume_total", "participant_count", "image_url", "status", "created_at", "resolution_date",
+            "event_start_at", "news_at", "editorial_description",
         ]
 
     def get_tags(self, market) -> list[str]:
         return [t.label for t in market.tags.all()]
+
+
+class EventSiblingSerializer(serializers.Serializer):
+    market_id = serializers.CharField()
+    title = serializers.CharField()
+    probability = serializers.FloatField()
+    status = serializers.ChoiceField(choices=Market.Status.choices)
+
+
+class MarketDetailSerializer(MarketSerializer):
+    """One market with its event's other outcomes, given as `event_siblings` in the context
+    (markets.selectors.event_siblings: likeliest first, at most 50)."""
+
+    event_siblings = serializers.SerializerMethodField()
+
+    class Meta(MarketSerializer.Meta):
+        fields = [*MarketSerializer.Meta.fields, "event_siblings"]
+
+    @extend_schema_field(EventSiblingSerializer(many=True))
+    def get_event_siblings(self, market):
+        return EventSiblingSerializer(self.context["event_siblings"], many=True).data
 
 
 class MarketStateSerializer(serializers.Serializer):

@@ -5,7 +5,8 @@ import random
 from datetime import UTC, datetime
 
 from demo.catalog import catalog_generate
-from markets.importers import MarketRow, file_rows_read, markets_import
+from markets.import_files import file_rows_read
+from markets.importers import MarketRow, markets_import
 from markets.models import EditorialBoost, Market
 from simulation.world import DAY, HOUR, SimMarket, sigmoid
 
