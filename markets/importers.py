@@ -363,6 +363,17 @@ def _own_count(value, *, name):
     return int(number)
 
 
+def _own_slug(value, *, name, max_length):
+    """Refuse an id of the project's format that is not a slug of at most `max_length` characters."""
+    try:
+        validate_slug(value)
+        is_slug = len(value) <= max_length
+    except ValidationError:
+        is_slug = False
+    if not is_slug:
+        raise RowError(f"{name} {value!r} is not a slug of at most {max_length} characters")
+
+
 def own_record_parse(record, *, where, tags_separator=None, aliases=CATEGORY_ALIASES):
     """A market of the project's format (a JSON object or a CSV row as a dict) -> MarketRow.
 
@@ -372,13 +383,7 @@ def own_record_parse(record, *, where, tags_separator=None, aliases=CATEGORY_ALI
     market_id = clean_text(record.get("market_id")).strip()
     if not market_id:
         raise RowError("market_id is missing")
-    try:
-        validate_slug(market_id)
-        is_slug = len(market_id) <= MARKET_ID_MAX
-    except ValidationError:
-        is_slug = False
-    if not is_slug:
-        raise RowError(f"market_id {market_id!r} is not a slug of at most {MARKET_ID_MAX} characters")
+    _own_slug(market_id, name="market_id", max_length=MARKET_ID_MAX)
     title = _own_text(record.get("title"), name="title", max_length=TITLE_MAX)
     if not title:
         raise RowError("title is missing")
@@ -439,13 +444,7 @@ def _own_event(record):
     event_id = clean_text(record.get("event_id")).strip()
     if not event_id:
         return None
-    try:
-        validate_slug(event_id)
-        is_slug = len(event_id) <= EVENT_ID_MAX
-    except ValidationError:
-        is_slug = False
-    if not is_slug:
-        raise RowError(f"event_id {event_id!r} is not a slug of at most {EVENT_ID_MAX} characters")
+    _own_slug(event_id, name="event_id", max_length=EVENT_ID_MAX)
     title = _own_text(record.get("event_title"), name="event_title", max_length=TITLE_MAX)
     if not title:
         raise RowError("event_title is missing (an event_id needs its title)")

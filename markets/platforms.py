@@ -92,6 +92,18 @@ KALSHI_STATUSES = {
 }
 
 
+def _nested_parse(parse, records, *, where, key, noun, **kwargs):
+    """`parse` over the records nested in a parent (`where key[i]`): a row, or a rejection, each."""
+    rows = []
+    for index, record in enumerate(records):
+        record_where = f"{where} {key}[{index}]"
+        if not isinstance(record, dict):
+            rows.append(RejectedRow(record_where, "", f"{noun} is not an object"))
+            continue
+        rows.append(parse_or_reject(parse, record, where=record_where, **kwargs))
+    return rows
+
+
 def _kalshi_status(value):
     status = clean_text(value).strip().lower()
     if not status:
@@ -158,17 +170,10 @@ def kalshi_event_parse(event, *, where, aliases=CATEGORY_ALIASES):
     tags = None  # Kalshi's `tags` is null on most events: then the stored tags stay
     if isinstance(raw_tags, list):
         tags = tags_from_labels(t for t in raw_tags if isinstance(t, str) and t.strip())
-    rows = []
-    for index, market in enumerate(markets):
-        market_where = f"{where} markets[{index}]"
-        if not isinstance(market, dict):
-            rows.append(RejectedRow(market_where, "", "market is not an object"))
-            continue
-        rows.append(parse_or_reject(
-            kalshi_market_parse, market, where=market_where, event=event, event_row=event_row, tags=tags,
-            aliases=aliases,
-        ))
-    return rows
+    return _nested_parse(
+        kalshi_market_parse, markets, where=where, key="markets", noun="market",
+        event=event, event_row=event_row, tags=tags, aliases=aliases,
+    )
 
 
 def kalshi_market_parse(market, *, where, event, event_row, tags, aliases=CATEGORY_ALIASES):
@@ -334,16 +339,10 @@ def predictit_market_parse(market, *, where, aliases=CATEGORY_ALIASES):
     event = platform_event(
         "predictit", event_id=market.get("id"), title=name, slug=url.rstrip("/").rsplit("/", 1)[-1] if url else "",
     )
-    rows = []
-    for index, contract in enumerate(contracts):
-        contract_where = f"{where} contracts[{index}]"
-        if not isinstance(contract, dict):
-            rows.append(RejectedRow(contract_where, "", "contract is not an object"))
-            continue
-        rows.append(parse_or_reject(
-            predictit_contract_parse, contract, where=contract_where, market=market, event=event, aliases=aliases,
-        ))
-    return rows
+    return _nested_parse(
+        predictit_contract_parse, contracts, where=where, key="contracts", noun="contract",
+        market=market, event=event, aliases=aliases,
+    )
 
 
 def predictit_contract_parse(contract, *, where, market, event, aliases=CATEGORY_ALIASES):
