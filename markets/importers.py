@@ -890,7 +890,7 @@ def _chunk_plan(*, rows, now, lock, snapshot_created, event_pks):
         tags_changed = row.tags is not None and {s for s, _ in row.tags} != set(stored_tags.get(old["id"], {}))
         if fields_changed:
             plan.to_write.append((row, values))
-            if any(values[name] != old[name] for name in STATE_FIELDS):
+            if any(values[name] != old[name] for name in STATE_FIELDS if name in values):
                 plan.snapshot_ids.append(row.market_id)
         if tags_changed:
             plan.tags_to_set.append(row)

@@ -86,6 +86,9 @@ class Market(models.Model):
     volume_24h = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
     volume_total = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
     participant_count = models.PositiveIntegerField(default=0)
+    trades_24h = models.PositiveIntegerField(
+        default=0, help_text="Trades in the last 24 h on the trading backend, as it last pushed them."
+    )
     image_url = models.CharField(max_length=2000, blank=True, validators=[validate_image_url])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     created_at = models.DateTimeField()
@@ -115,9 +118,9 @@ class Market(models.Model):
 
 # The trading state of a market: what the trading backend pushes, importers update and the demo
 # rewinds. A change in any of them is a state change and gets a MarketSnapshot.
-STATE_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count", "status")
+STATE_FIELDS = ("probability", "volume_24h", "volume_total", "trades_24h", "participant_count", "status")
 # What a snapshot records of that state (status changes are kept on the market itself).
-SNAPSHOT_FIELDS = ("probability", "volume_24h", "volume_total", "participant_count")
+SNAPSHOT_FIELDS = ("probability", "volume_24h", "volume_total", "trades_24h", "participant_count")
 
 
 class MarketSnapshot(models.Model):
@@ -128,15 +131,18 @@ class MarketSnapshot(models.Model):
     probability = models.FloatField()
     volume_24h = models.FloatField()
     volume_total = models.FloatField()
+    trades_24h = models.PositiveIntegerField(default=0)
     participant_count = models.PositiveIntegerField()
 
     @classmethod
     def of(cls, *, market_pk, taken_at, state):
         """The one builder of snapshot rows: `state` is a Market, or a mapping of SNAPSHOT_FIELDS."""
+        # Sources that know no trade count (the demo's history, most importers) leave trades_24h at 0.
         if isinstance(state, dict):
-            values = {name: state[name] for name in SNAPSHOT_FIELDS}
+            values = {name: state.get(name, 0) if name == "trades_24h" else state[name] for name in SNAPSHOT_FIELDS}
         else:
-            values = {name: getattr(state, name) for name in SNAPSHOT_FIELDS}
+            values = {name: getattr(state, name, 0) if name == "trades_24h" else getattr(state, name)
+                      for name in SNAPSHOT_FIELDS}
         return cls(market_id=market_pk, taken_at=taken_at, **values)
 
     class Meta:
