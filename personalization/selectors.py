@@ -113,7 +113,7 @@ def catalog_build():
     open_markets = Market.objects.filter(status=Market.Status.OPEN)
     columns = defaultdict(list)
     names = ("pk", "market_id", "title", "category", "probability", "volume_24h", "volume_total", "created_at",
-             "news_at", "event_start_at", "image_url", "resolution_date")
+             "news_at", "event_start_at", "image_url", "resolution_date", "event_id")
     epochs = {"created_at", "news_at", "event_start_at"}
     query = open_markets.order_by("pk").values_list(
         *[Epoch(name) if name in epochs else name for name in names]
@@ -195,6 +195,7 @@ def catalog_build():
             surfaces=[tuple(b[4] or ()) for b in boosts],
             pinned_slot=np.array([-1 if b[5] is None else b[5] for b in boosts], dtype=np.int64),
         ),
+        event=np.array([-1 if e is None else e for e in columns["event_id"]], dtype=np.int64),
     )
     catalog.display = MarketDisplay(
         image_url=columns["image_url"],
