@@ -57,6 +57,7 @@ class MarketDisplay:
     volume_total: np.ndarray
     resolution_date: list
     tag_labels: list
+    odds_change_24h: np.ndarray  # probability now minus 24 h ago (global velocity), 0 when not computed
 
     def tags_of(self, catalog, i):
         pad = len(self.tag_labels)
@@ -146,16 +147,16 @@ def catalog_build():
     categories = sorted(set(columns["category"]))
     category_code = {c: i for i, c in enumerate(categories)}
 
-    trending_global, rising = np.zeros(n), np.zeros(n)
+    trending_global, rising, odds_change = np.zeros(n), np.zeros(n), np.zeros(n)
     trending_local, local_users = {}, {}
-    for market_pk, scope, trending, rising_score, users in (
+    for market_pk, scope, trending, rising_score, users, change in (
         MarketVelocity.objects.filter(market__status=Market.Status.OPEN)
-        .values_list("market_id", "scope", "trending_score", "rising_score", "unique_users_24h")
+        .values_list("market_id", "scope", "trending_score", "rising_score", "unique_users_24h", "odds_change_24h")
         .iterator(chunk_size=CHUNK)
     ):
         i = index[market_pk]
         if scope == "global":
-            trending_global[i], rising[i] = trending, rising_score
+            trending_global[i], rising[i], odds_change[i] = trending, rising_score, change
         else:
             if scope not in trending_local:
                 trending_local[scope] = np.zeros(n, dtype=np.float32)
@@ -202,6 +203,7 @@ def catalog_build():
         volume_total=np.array(columns["volume_total"], dtype=float),
         resolution_date=columns["resolution_date"],
         tag_labels=catalog.tag_labels,
+        odds_change_24h=odds_change,
     )
     return catalog
 

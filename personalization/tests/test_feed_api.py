@@ -141,6 +141,18 @@ def test_the_outcomes_of_one_event_take_one_of_the_first_nine_and_hiding_one_low
     assert "cup-Lions" not in feed and not [m for m in feed[:9] if m.startswith("cup-")], feed
 
 
+def test_feed_and_rank_items_carry_the_24h_odds_change_and_its_badge(catalog):
+    MarketVelocity.objects.filter(market__market_id="politics-3", scope="global").update(odds_change_24h=0.123)
+    MarketVelocity.objects.filter(market__market_id="politics-4", scope="global").update(odds_change_24h=-0.049)
+    caches_reset()
+    feed = {it["market_id"]: it for it in items(APIClient().get("/api/feed?limit=36").json())}
+    assert (feed["politics-3"]["odds_change_24h"], feed["politics-3"]["badge"]) == (0.123, "▲ 12 pts today")
+    assert (feed["politics-4"]["odds_change_24h"], feed["politics-4"]["badge"]) == (-0.049, None)
+    ranked = APIClient().post("/api/rank", {"market_ids": ["politics-3", "politics-4"]}, format="json").json()
+    badges = {it["market_id"]: it["badge"] for it in ranked["ranked"]}
+    assert badges == {"politics-3": "▲ 12 pts today", "politics-4": None}
+
+
 def test_a_visitor_cannot_read_another_users_feed_or_profile(catalog):
     assert APIClient().get("/api/feed?user_key=u:1").status_code == 403
     assert APIClient().get("/api/profile?user_key=u:1").status_code == 403
