@@ -19,10 +19,12 @@ from personalization.ranking.affinity import (
 )
 from personalization.ranking.caps import eligibility
 from personalization.ranking.config import LEARNED
+from personalization.ranking.experiments import arm_assign
 from personalization.ranking.features import COMPONENTS
 from personalization.ranking.rank import rank_feed, scores, seed_for
 from personalization.selectors import (
     catalog_current,
+    experiment_running,
     feed_params_current,
     local_trending_min_users,
     ranking_model_current,
@@ -216,6 +218,8 @@ class FeedResult:
     catalog: object
     ranking: object
     model_version: int | None = None  # the learned model that ranked it, None for the formula
+    experiment_id: int | None = None  # the experiment the feed was served in, and the user's arm
+    arm: str = ""
 
 
 def _ranker(params, now):
@@ -223,12 +227,23 @@ def _ranker(params, now):
     return ranking_model_current(now=now) if params.ranker.model == LEARNED else None
 
 
+def _ranking_for(user_key, surface, now):
+    """(params, model, experiment, arm name) that rank for this user: the surface's active config and
+    model, or those of the user's arm while an experiment runs on the surface."""
+    params = feed_params_current(surface, now=now)
+    experiment = experiment_running(surface, now=now)
+    if experiment is None:
+        return params, _ranker(params, now), None, ""
+    arm = experiment.arms[arm_assign(experiment.salt, user_key, [a.share for a in experiment.arms])]
+    params = arm.params or params
+    return params, arm.model or _ranker(params, now), experiment, arm.name
+
+
 def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None):
     """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config and model."""
     feed_request_id = str(feed_request_id or uuid.uuid4())
     catalog, degraded = catalog_current(now=now)
-    params = feed_params_current(surface, now=now)
-    model = _ranker(params, now)
+    params, model, experiment, arm = _ranking_for(user_key, surface, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     ranking = rank_feed(
         catalog, user, params, now=now.timestamp(), limit=limit, seed=seed_for(user_key, feed_request_id),
@@ -236,7 +251,7 @@ def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_requ
     )
     return FeedResult(
         feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking,
-        model.version if model else None,
+        model.version if model else None, experiment.id if experiment else None, arm,
     )
 
 
@@ -257,8 +272,10 @@ def feed_served_record(result):
     served_items_store(
         feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
         served_at=result.generated_at, config_version=result.config_version, model_version=result.model_version,
+        experiment_id=result.experiment_id,
         items=[
-            (int(catalog.pk[it.index]), it.position, it.pool, it.reason, it.score, it.components, it.propensity)
+            (int(catalog.pk[it.index]), it.position, it.pool, it.reason, it.score, it.components, it.propensity,
+             result.arm)
             for it in result.ranking.items
         ],
     )
@@ -267,12 +284,12 @@ def feed_served_record(result):
 def markets_rank(*, user_key, market_ids, surface="home", country="", now):
     """The given markets in this user's rank order: (ranked [(index, score, components, left_out_by)], unknown ids)."""
     catalog, degraded = catalog_current(now=now)
-    params = feed_params_current(surface, now=now)
+    params, model, _, _ = _ranking_for(user_key, surface, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     position = {market_id: i for i, market_id in enumerate(catalog.market_id)}
     wanted = [position[m] for m in dict.fromkeys(market_ids) if m in position]
     unknown = [m for m in dict.fromkeys(market_ids) if m not in position]
-    scored = scores(catalog, user, params, now.timestamp(), surface, _ranker(params, now))
+    scored = scores(catalog, user, params, now.timestamp(), surface, model)
     blocked = eligibility(catalog, user, params, now.timestamp()).blocked
     # Markets the feed would leave out go last, each group by score.
     wanted.sort(key=lambda i: (i in blocked, -scored.final[i]))

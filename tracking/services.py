@@ -53,11 +53,14 @@ def raw_events_store(*, kind, events, received_at):
 
 
 _SERVED_COLUMNS = ("feed_request_id", "market", "user_key", "surface", "served_at", "config_version",
-                   "model_version", "position", "pool", "reason", "score", "components", "propensity")
+                   "model_version", "experiment_id", "position", "pool", "reason", "score", "components",
+                   "propensity", "arm")
 
 
-def served_items_store(*, feed_request_id, user_key, surface, served_at, config_version, items, model_version=None):
-    """Log a served feed, one row per item: (market pk, position, pool, reason, score, components, propensity).
+def served_items_store(*, feed_request_id, user_key, surface, served_at, config_version, items, model_version=None,
+                       experiment_id=None):
+    """Log a served feed, one row per item: (market pk, position, pool, reason, score, components, propensity,
+    arm), arm "" outside an experiment.
 
     One statement. A feed_request_id logged before keeps its first record (a client that asks
     for the same feed again is shown the same feed, not served a second one).
@@ -66,7 +69,8 @@ def served_items_store(*, feed_request_id, user_key, surface, served_at, config_
         ServedItem,
         _SERVED_COLUMNS,
         [
-            (feed_request_id, market, user_key, surface, served_at, config_version, model_version, *rest)
+            (feed_request_id, market, user_key, surface, served_at, config_version, model_version, experiment_id,
+             *rest)
             for market, *rest in items
         ],
         conflict=("feed_request_id", "market"),

@@ -1,0 +1,198 @@
+"""Experiments: stable arm assignment, the arm's config and model in the feed and the served log,
+start / stop / promote with their history, and the admin pages that drive them."""
+from collections import Counter
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from markets.tests.factories import MarketFactory
+from personalization.experiments import experiment_promote, experiment_start, experiment_stop
+from personalization.feed_configs import feed_config_save_version
+from personalization.models import Experiment, ExperimentArm, FeedConfig, RankingModel
+from personalization.ranking.config import LEARNED, default_params
+from personalization.ranking.experiments import arm_assign
+from personalization.selectors import caches_reset
+from personalization.services import feed_build, feed_serve
+from tracking.models import ServedItem
+
+
+def test_a_users_arm_is_stable_follows_the_shares_and_is_independent_across_salts():
+    users = [f"u:{k}" for k in range(20_000)]
+    arms = [arm_assign("salt-a", u, [0.3, 0.7]) for u in users]
+    assert arms == [arm_assign("salt-a", u, [0.3, 0.7]) for u in users]
+    share = Counter(arms)[0] / len(users)
+    assert abs(share - 0.3) < 0.015, share
+    other = np.array([arm_assign("salt-b", u, [0.5, 0.5]) for u in users])
+    # Another experiment's split is independent of this one: its arm-0 share is the same in both halves here.
+    first = np.array(arms) == 0
+    assert abs(other[first].mean() - other[~first].mean()) < 0.03
+    assert arm_assign("s", "u:1", [1.0]) == 0 and {arm_assign("s", u, [2, 2]) for u in users[:200]} == {0, 1}
+
+
+@pytest.fixture
+def configs(db):
+    markets = [MarketFactory(market_id=f"m-{k}", category=("Sports", "Politics")[k % 2]) for k in range(30)]
+    base = default_params()
+    control = feed_config_save_version(surface="home", params=base, note="control", created_by=None, activate=True)
+    wider = dict(base, diversity={**base["diversity"], "top_n": 3})
+    treatment = feed_config_save_version(surface="home", params=wider, note="treatment", created_by=None,
+                                         activate=False)
+    caches_reset()
+    return markets, control, treatment
+
+
+def experiment(control, treatment, *, now, status=Experiment.Status.DRAFT, shares=(0.5, 0.5), **fields):
+    e = Experiment.objects.create(name="top-3", surface="home", starts_at=now - timedelta(hours=1),
+                                  ends_at=now + timedelta(days=7), status=status, **fields)
+    ExperimentArm.objects.create(experiment=e, name="control", feed_config=control, share=shares[0])
+    ExperimentArm.objects.create(experiment=e, name="treatment", feed_config=treatment, share=shares[1])
+    return e
+
+
+@pytest.mark.django_db
+def test_while_it_runs_each_user_gets_their_arms_config_and_the_served_log_records_the_arm(
+    configs, django_capture_on_commit_callbacks
+):
+    _, control, treatment = configs
+    now = timezone.now()
+    e = experiment(control, treatment, now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(experiment=e, user=None, now=now)
+    users = [f"u:{k}" for k in range(40)]
+    results = {u: feed_serve(user_key=u, limit=10, now=now) for u in users}
+    by_arm = {r.arm: r.config_version for r in results.values()}
+    assert by_arm == {"control": control.version, "treatment": treatment.version}
+    for u, result in results.items():
+        assert result.arm == ("control", "treatment")[arm_assign(e.salt, u, [0.5, 0.5])]
+        assert result.experiment_id == e.pk
+    logged = set(ServedItem.objects.values_list("user_key", "experiment_id", "arm", "config_version").distinct())
+    assert logged == {(u, e.pk, r.arm, r.config_version) for u, r in results.items()}
+    # Stopped: everyone is back on the active config, outside any experiment.
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_stop(experiment=e, user=None, now=now)
+    after = feed_build(user_key=users[0], limit=10, now=now)
+    assert (after.experiment_id, after.arm, after.config_version) == (None, "", control.version)
+
+
+@pytest.mark.django_db
+def test_an_experiment_serves_only_inside_its_window(configs, django_capture_on_commit_callbacks):
+    _, control, treatment = configs
+    now = timezone.now()
+    e = experiment(control, treatment, now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(experiment=e, user=None, now=now)
+    assert feed_build(user_key="u:1", limit=5, now=now).experiment_id == e.pk
+    assert feed_build(user_key="u:1", limit=5, now=e.ends_at + timedelta(seconds=1)).experiment_id is None
+    assert feed_build(user_key="u:1", limit=5, now=e.starts_at - timedelta(seconds=1)).experiment_id is None
+
+
+@pytest.mark.django_db
+def test_start_refuses_an_experiment_that_cannot_run(configs):
+    _, control, treatment = configs
+    now = timezone.now()
+    single = Experiment.objects.create(name="one arm", surface="home", starts_at=now, ends_at=now + timedelta(days=1))
+    ExperimentArm.objects.create(experiment=single, name="control", feed_config=control)
+    with pytest.raises(ValidationError, match="at least two arms"):
+        experiment_start(experiment=single, user=None, now=now)
+    same = experiment(control, control, now=now)
+    with pytest.raises(ValidationError, match="nothing to compare"):
+        experiment_start(experiment=same, user=None, now=now)
+    other_surface = feed_config_save_version(surface="category", params=default_params(), note="", created_by=None,
+                                             activate=True)
+    wrong = experiment(control, other_surface, now=now)
+    with pytest.raises(ValidationError, match="not a config of the home surface"):
+        experiment_start(experiment=wrong, user=None, now=now)
+    ok = experiment(control, treatment, now=now)
+    experiment_start(experiment=ok, user=None, now=now)
+    second = experiment(control, treatment, now=now)
+    with pytest.raises(ValidationError, match="already runs on the home surface"):
+        experiment_start(experiment=second, user=None, now=now)
+    with pytest.raises(ValidationError, match="Only a draft can start"):
+        experiment_start(experiment=ok, user=None, now=now)
+    assert list(Experiment.objects.filter(status="running")) == [ok]
+
+
+@pytest.mark.django_db
+def test_promoting_an_arm_activates_its_config_and_model_and_logs_who_did_it(configs, admin_user):
+    _, control, treatment = configs
+    now = timezone.now()
+    e = experiment(control, treatment, now=now)
+    experiment_start(experiment=e, user=admin_user, now=now)
+    experiment_promote(experiment=e, arm=e.arms.get(name="treatment"), user=admin_user, now=now)
+    assert FeedConfig.objects.get(surface="home", is_active=True) == treatment
+    e.refresh_from_db()
+    assert e.status == Experiment.Status.PROMOTED
+    history = list(e.changes.values_list("action", "user__username"))
+    assert history == [("started", admin_user.username), ("promoted", admin_user.username)]
+    assert e.changes.get(action="promoted").detail == f"arm treatment: home v{treatment.version} activated"
+
+
+@pytest.mark.django_db
+def test_promoting_a_model_arm_on_a_formula_config_saves_a_version_that_ranks_with_the_model(configs):
+    _, control, _ = configs
+    now = timezone.now()
+    model = RankingModel.objects.create(version=3, status=RankingModel.Status.READY, trained_at=now,
+                                        window_start=now - timedelta(days=7), window_end=now, trigger="command")
+    e = Experiment.objects.create(name="model", surface="home", starts_at=now, ends_at=now + timedelta(days=1))
+    ExperimentArm.objects.create(experiment=e, name="formula", feed_config=control)
+    ExperimentArm.objects.create(experiment=e, name="model-v3", feed_config=control, ranking_model=model)
+    experiment_start(experiment=e, user=None, now=now)
+    experiment_promote(experiment=e, arm=e.arms.get(name="model-v3"), user=None, now=now)
+    active = FeedConfig.objects.get(surface="home", is_active=True)
+    assert active.version > control.version and active.params["ranker"]["model"] == LEARNED
+    assert active.params["diversity"] == control.params["diversity"]  # the arm's config, asking for its model
+    assert RankingModel.objects.get(is_active=True) == model
+
+
+@pytest.mark.django_db
+def test_the_admin_creates_starts_stops_and_promotes_with_buttons(configs, admin_client):
+    _, control, treatment = configs
+    now = timezone.now()
+    add = reverse("admin:personalization_experiment_add")
+    assert admin_client.get(add).status_code == 200
+    form = {
+        "name": "Top 3", "surface": "home", "mode": "ab", "salt": "s1", "note": "",
+        "starts_at_0": (now - timedelta(hours=1)).strftime("%Y-%m-%d"), "starts_at_1": "00:00:00",
+        "ends_at_0": (now + timedelta(days=7)).strftime("%Y-%m-%d"), "ends_at_1": "00:00:00",
+        "arms-TOTAL_FORMS": "2", "arms-INITIAL_FORMS": "0", "arms-MIN_NUM_FORMS": "0", "arms-MAX_NUM_FORMS": "1000",
+        "arms-0-name": "control", "arms-0-feed_config": control.pk, "arms-0-share": "0.5",
+        "arms-1-name": "treatment", "arms-1-feed_config": treatment.pk, "arms-1-share": "0.5",
+        "changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0", "changes-MIN_NUM_FORMS": "0",
+        "changes-MAX_NUM_FORMS": "1000",
+    }
+    response = admin_client.post(add, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    e = Experiment.objects.get(name="Top 3")
+    page = admin_client.get(reverse("admin:personalization_experiment_change", args=(e.pk,))).content.decode()
+    assert "Nothing: it can start." in page and ">Start</button>" in page
+    admin_client.post(reverse("admin:personalization_experiment_start", args=(e.pk,)))
+    e.refresh_from_db()
+    assert e.status == "running"
+    page = admin_client.get(reverse("admin:personalization_experiment_change", args=(e.pk,))).content.decode()
+    assert ">Stop</button>" in page and ">Promote treatment</button>" in page and "started" in page
+    admin_client.post(reverse("admin:personalization_experiment_stop", args=(e.pk,)))
+    admin_client.post(reverse("admin:personalization_experiment_promote", args=(e.pk, e.arms.get(name="control").pk)))
+    e.refresh_from_db()
+    assert e.status == "promoted"
+    assert list(e.changes.values_list("action", flat=True)) == ["started", "stopped", "promoted"]
+    # A GET does nothing; a second start is refused with the reason shown.
+    assert admin_client.get(reverse("admin:personalization_experiment_start", args=(e.pk,))).status_code == 302
+    response = admin_client.post(reverse("admin:personalization_experiment_start", args=(e.pk,)), follow=True)
+    assert "Only a draft can start" in response.content.decode()
+    assert admin_client.get(reverse("admin:personalization_experiment_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_feed_api_serves_the_arm(configs, django_capture_on_commit_callbacks):
+    _, control, treatment = configs
+    now = timezone.now()
+    e = experiment(control, treatment, now=now, shares=(0.001, 1.0))
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(experiment=e, user=None, now=now)
+    body = APIClient().get("/api/feed?limit=5").json()
+    assert body["config_version"] == treatment.version
