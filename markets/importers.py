@@ -187,7 +187,9 @@ def category_from_title(title):
     For sources that carry no category or tag (Manifold's market list, PredictIt): "Will Bitcoin
     reach $150k?" matches the `bitcoin` tag rule. Single words and pairs ("super-bowl") are tried.
     """
-    words = [w.lower() for w in _WORD.findall(clean_text(title))]
+    # Folded to ASCII as tag slugs are: "Copa América" matches the copa-america rule.
+    words = [slugify(w) for w in _WORD.findall(clean_text(title))]
+    words = [w for w in words if w]
     pairs = {f"{a}-{b}" for a, b in zip(words, words[1:], strict=False)}
     for slugs in (pairs, set(words)):  # "video games" is Culture before "games" is Sports
         category = category_from_tags(slugs)

@@ -252,7 +252,7 @@ def manifold_market_parse(market, *, where, aliases=CATEGORY_ALIASES):
     """A Manifold market -> MarketRow; only BINARY markets have the one probability a market card shows."""
     kind = clean_text(market.get("outcomeType")).strip()
     if kind != "BINARY":
-        raise RowError(f"skipped: a {kind or 'untyped'} market (only BINARY markets are imported)")
+        raise RowError(f"skipped: {f'a {kind}' if kind else 'an untyped'} market (only BINARY markets are imported)")
     slug = slugify(clean_text(market.get("slug")))
     market_id = f"manifold-{slug}"[:MARKET_ID_MAX].strip("-") if slug else platform_key("manifold", market.get("id"))
     if market_id is None:
