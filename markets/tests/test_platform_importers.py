@@ -768,3 +768,40 @@ def test_a_bare_kalshi_market_is_not_taken_for_a_gamma_event(tmp_path):
     message = run_fails(write_json(tmp_path / "kalshi_markets.json", {"markets": [record]}))
     assert "the file looks like JSON objects with the keys event_ticker, last_price, ticker, title" in message
     assert "Gamma" not in message
+
+
+def test_kalshi_markets_with_the_trade_apis_own_field_names(tmp_path):
+    # GET /events?with_nested_markets=true as the Trade API documents it: ticker, open_time, close_time,
+    # previous_price, volume_24h; no id, no create_date.
+    record = {
+        "ticker": "KXHIGHNY-26FEB01-B40", "event_ticker": "KXHIGHNY-26FEB01", "title": "High in NYC on Feb 1?",
+        "yes_sub_title": "39° to 40°", "status": "active", "last_price": 31, "previous_price": 25,
+        "yes_bid": 30, "yes_ask": 32, "volume": 5000, "volume_24h": 1200,
+        "open_time": "2026-01-30T15:00:00Z", "close_time": "2026-02-02T04:59:00Z", "result": "",
+    }
+    event = {
+        "event_ticker": "KXHIGHNY-26FEB01", "series_ticker": "KXHIGHNY", "title": "Highest temperature in NYC on Feb 1",
+        "category": "Climate and Weather", "markets": [record, {**record, "ticker": "KXHIGHNY-26FEB01-B42",
+                                                                "yes_sub_title": "41° to 42°", "last_price": 40}],
+    }
+    path = write_json(tmp_path / "kalshi.json", {"events": [event], "cursor": ""})
+    kind, rows = file_rows_read(path)
+    assert kind == "kalshi-json"
+    markets_import(rows=rows, now=NOW)
+    m = market("kalshi-kxhighny-26feb01-b40")
+    assert m.title == "High in NYC on Feb 1? — 39° to 40°"
+    assert (m.probability, m.category, m.volume_24h, m.volume_total) == (0.31, "Weather", 1200, 5000)
+    assert m.created_at == datetime(2026, 1, 30, 15, tzinfo=UTC)
+    assert m.resolution_date == datetime(2026, 2, 2, 4, 59, tzinfo=UTC)
+    assert (m.event.event_id, m.event.series) == ("kalshi-kxhighny-26feb01", "kalshi-kxhighny")
+    # The earlier snapshot carries the earlier total: the day's volume had not traded yet.
+    earlier = MarketSnapshot.objects.filter(market=m).order_by("taken_at").first()
+    assert (earlier.taken_at, earlier.probability, earlier.volume_total) == (NOW - timedelta(hours=24), 0.25, 3800)
+
+
+def test_a_dry_run_of_a_platform_file_counts_its_events_and_writes_nothing(tmp_path):
+    path = write_json(tmp_path / "predictit.json", predictit_markets())
+    out = run(path, "--dry-run")
+    # 4 at the import, 3 a day earlier: the closed contract records no move.
+    assert "created 4, updated 0, unchanged 0, rejected 0; would write 7 snapshots, 2 new events" in out
+    assert not Market.objects.exists() and not Event.objects.exists()
