@@ -473,3 +473,9 @@ def test_an_alias_added_in_the_admin_maps_the_next_import(admin_client, tmp_path
     path.write_text(json.dumps({"events": [event]}))
     call_command("import_markets", str(path), stdout=io.StringIO(), stderr=io.StringIO())
     assert Market.objects.get(market_id="kalshi-h1").category == "Science & Tech"
+
+
+def test_the_event_page_query_count_does_not_grow_with_its_markets(admin_client, pope):
+    with_2 = count_queries(admin_client, change(pope))
+    MarketFactory.create_batch(20, event=pope)
+    assert count_queries(admin_client, change(pope)) == with_2
