@@ -532,7 +532,7 @@ def gamma_market_build(
     fields = {
         "title": title,
         "description": clean_text(description).strip(),
-        "category": category or _gamma_category_from(tags, title),
+        "category": category or _gamma_category_from(tags, title, categories),
         "probability": _gamma_probability(outcome_prices, last_trade_price),
         "volume_total": _gamma_volume(volume, name="volume"),
         "volume_24h": _gamma_volume(volume_24hr, name="volume_24hr"),
@@ -544,10 +544,13 @@ def gamma_market_build(
     return MarketRow(where=where, market_id=market_id, fields=fields, tags=tags, event=event)
 
 
-def _gamma_category_from(tags, title):
+def _gamma_category_from(tags, title, labels=()):
+    """No label an alias knows: the tags, then the title; then the platform's own label, kept as written
+    (a label is a topic the platform named, better than Other); then Other."""
     category = category_from_tags(slug for slug, _ in tags)
     if category == OTHER:
-        return category_from_title(title) or OTHER
+        own = next((c for c in (clean_text(label).strip()[:CATEGORY_MAX] for label in labels) if c), None)
+        return category_from_title(title) or own or OTHER
     return category
 
 

@@ -805,3 +805,21 @@ def test_a_dry_run_of_a_platform_file_counts_its_events_and_writes_nothing(tmp_p
     # 4 at the import, 3 a day earlier: the closed contract records no move.
     assert "created 4, updated 0, unchanged 0, rejected 0; would write 7 snapshots, 2 new events" in out
     assert not Market.objects.exists() and not Event.objects.exists()
+
+
+def test_a_gamma_category_no_alias_knows_is_kept_when_tags_and_title_say_nothing(tmp_path):
+    quiet = "Will the new line open on time?"
+    rows = [
+        gamma_market(1, question=quiet, events=[{**DEPORT_EVENT, "id": "1", "category": "Transportation"}]),
+        gamma_market(2, question=quiet, events=[{**DEPORT_EVENT, "id": "2", "category": "Sports-"}]),
+        gamma_market(3, question=quiet, events=[{**DEPORT_EVENT, "id": "3", "category": "Transportation",
+                                                 "tags": [{"slug": "nba", "label": "NBA"}]}]),
+        gamma_market(4, question=quiet, events=[{**DEPORT_EVENT, "id": "4"}]),
+    ]
+    run(write_json(tmp_path / "gamma.json", rows))
+    assert [market(f"will-trump-deport-bracket-{n}").category for n in (1, 2, 3, 4)] == [
+        "Transportation",  # the platform named a topic: kept, not Other
+        "Sports",  # a legacy spelling the aliases know
+        "Sports",  # the tags decide before an unknown label
+        OTHER,  # nothing named any topic
+    ]
