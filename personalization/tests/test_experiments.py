@@ -15,7 +15,7 @@ from personalization.experiments import experiment_promote, experiment_start, ex
 from personalization.feed_configs import feed_config_save_version
 from personalization.models import Experiment, ExperimentArm, FeedConfig, RankingModel
 from personalization.ranking.config import LEARNED, default_params
-from personalization.ranking.experiments import arm_assign
+from personalization.ranking.experiments import arm_assign, team_draft
 from personalization.selectors import caches_reset
 from personalization.services import feed_build, feed_serve
 from tracking.models import ServedItem
@@ -196,3 +196,50 @@ def test_the_feed_api_serves_the_arm(configs, django_capture_on_commit_callbacks
         experiment_start(experiment=e, user=None, now=now)
     body = APIClient().get("/api/feed?limit=5").json()
     assert body["config_version"] == treatment.version
+
+
+def test_team_draft_alternates_picks_credits_each_item_and_never_repeats_one():
+    a, b = [1, 2, 3, 4, 5, 6], [4, 1, 7, 8, 9, 10]
+    for seed in range(50):
+        picks = team_draft([a, b], limit=6, rng=np.random.default_rng(seed))
+        items = [i for i, _ in picks]
+        assert len(items) == len(set(items)) == 6
+        credits = [arm for _, arm in picks]
+        assert credits.count(0) == credits.count(1) == 3  # each round, one pick each
+        for arm, ranking in ((0, a), (1, b)):  # each arm's picks keep its own order
+            own = [i for i, k in picks if k == arm]
+            assert own == sorted(own, key=ranking.index)
+    firsts = Counter(team_draft([a, b], limit=2, rng=np.random.default_rng(s))[0] for s in range(400))
+    assert set(firsts) == {(1, 0), (4, 1)} and min(firsts.values()) > 150  # a fair coin for who picks first
+
+
+def test_team_draft_keeps_one_item_per_question_in_the_first_n_and_runs_until_both_are_empty():
+    groups = np.array([0, 1, 1, 2, 3, 4, 5, 6])  # items 1 and 2 ask one question
+    picks = team_draft([[1, 3, 4], [2, 5, 6, 7]], limit=10, rng=np.random.default_rng(0), groups=groups, top_n=4)
+    items = [i for i, _ in picks]
+    assert not ({1, 2} <= set(items[:4]))
+    assert sorted(items) == [1, 2, 3, 4, 5, 6, 7]  # the held one comes back after the first N
+
+
+@pytest.mark.django_db
+def test_an_interleaved_experiment_merges_both_arms_and_credits_each_item_in_the_served_log(
+    configs, django_capture_on_commit_callbacks
+):
+    _, control, treatment = configs
+    now = timezone.now()
+    e = experiment(control, treatment, now=now, mode=Experiment.Mode.INTERLEAVE)
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(experiment=e, user=None, now=now)
+    result = feed_serve(user_key="u:5", limit=12, now=now)
+    assert result.experiment_id == e.pk and len(result.ranking.items) == 12
+    rows = list(ServedItem.objects.filter(feed_request_id=result.feed_request_id).order_by("position")
+                .values_list("arm", "config_version", "propensity"))
+    versions = {"control": control.version, "treatment": treatment.version}
+    assert {arm for arm, _, _ in rows} == {"control", "treatment"}
+    assert all(version == versions[arm] for arm, version, _ in rows)
+    assert all(propensity is None for _, _, propensity in rows)
+    assert abs(sum(arm == "control" for arm, _, _ in rows) - 6) <= 1
+    # The same feed id gives the same merge.
+    again = feed_build(user_key="u:5", limit=12, now=now, feed_request_id=result.feed_request_id)
+    assert [it.index for it in again.ranking.items] == [it.index for it in result.ranking.items]
+    assert again.credits == result.credits
