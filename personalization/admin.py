@@ -459,15 +459,65 @@ class ExperimentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None or obj.status == Experiment.Status.DRAFT:
             return ("status", "problems")
-        return ("name", "surface", "mode", "salt", "starts_at", "ends_at", "status", "created_by")
+        return ("name", "surface", "mode", "salt", "starts_at", "ends_at", "status", "created_by", "verdict",
+                "metrics_table", "metrics_at")
 
     def get_fields(self, request, obj=None):
         fields = ["name", "surface", "mode", "starts_at", "ends_at", "salt", "note", "status"]
         if obj is not None and obj.status == Experiment.Status.DRAFT:
             fields.append("problems")
         elif obj is not None:
+            fields[:0] = ["verdict", "metrics_table", "metrics_at"]
             fields.append("created_by")
         return fields
+
+    @admin.display(description="verdict")
+    def verdict(self, obj):
+        metrics = obj.metrics or {}
+        if not metrics:
+            return "No metrics yet: they are computed every 15 minutes from the served log."
+        alarm = metrics.get("srm", {}).get("alarm")
+        return format_html('<strong style="{}">{}</strong>', "color:#b91c1c" if alarm else "", metrics["verdict"])
+
+    @admin.display(description="metrics per arm (95% intervals)")
+    def metrics_table(self, obj):
+        arms = (obj.metrics or {}).get("arms") or []
+        if not arms:
+            return "—"
+
+        def cell(interval, percent=False):
+            if not interval or interval.get("value") is None:
+                return "—"
+            fmt = "{:.2%}" if percent else "{:.3f}"
+            text = fmt.format(interval["value"])
+            if interval.get("low") is not None:
+                text += f" [{fmt.format(interval['low'])}, {fmt.format(interval['high'])}]"
+            return text
+
+        rows = format_html_join("", "<tr><td>{}</td>" + "<td>{}</td>" * 10 + "</tr>", (
+            (a["name"], f"{a['share']:g}", a["users"], a["feeds"], a["impressions"], cell(a["ctr"], percent=True),
+             cell(a["engaged_per_user"]), cell(a["bets_per_user"]), cell(a["hides_per_user"]),
+             f"{a['repeat_feed_share']:.2%}", f"{a['coverage']:.1%}")
+            for a in arms
+        ))
+        extra = ""
+        srm = obj.metrics.get("srm")
+        if srm:
+            extra = format_html("<p>Sample ratio check: χ² = {}, p = {} ({}).</p>", srm["chi2"], srm["p"],
+                                "ALARM: p < 0.001" if srm["alarm"] else "no mismatch")
+        pref = obj.metrics.get("preference")
+        if pref:
+            extra = format_html(
+                "<p>Interleaving: {} decided feeds won {}; first arm's share {} [{}, {}], p = {}.</p>",
+                pref["feeds"], ", ".join(f"{k} {v}" for k, v in pref["wins"].items()), pref["share_first"],
+                pref["low"], pref["high"], pref["p"],
+            )
+        header = ("arm", "share", "users", "feeds", "impressions", "CTR", "engaged / user", "bets / user",
+                  "hides / user", "repeat feeds", "coverage")
+        return format_html(
+            '<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
+            format_html_join("", "<th>{}</th>", ((h,) for h in header)), rows, extra,
+        )
 
     def has_delete_permission(self, request, obj=None):
         # A draft may go; an experiment that served traffic is the record of what users were shown.

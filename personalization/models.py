@@ -181,6 +181,9 @@ class Experiment(models.Model):
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Per-arm metrics from the served log, with "
+                               "intervals, the sample-ratio check and the verdict; refreshed by beat.")
+    metrics_at = models.DateTimeField(null=True, blank=True, help_text="The time the metrics were computed as of.")
 
     class Meta:
         ordering = ["-created_at"]
