@@ -317,7 +317,13 @@ def arm_result(spec, progress=None):
     setup = time.monotonic() - started
     log, runner = arm_run(world=world, strategy=strategy, beat=BeatSchedule(**spec.get("beat", {})),
                           progress=progress)
+    extra = {}
+    if strategy.kind == "experiment":
+        from simulation.experiments import experiment_record
+
+        extra["experiment"] = experiment_record(strategy.experiment_id, end=_dt(world.end))
     return {
+        **extra,
         "name": spec["name"], "kind": spec["kind"], "params": spec.get("params"),
         "summary": summarize(log),
         "setup_seconds": round(setup, 1),
