@@ -2,6 +2,7 @@
 metrics have data as soon as `make run` is up (docs/demo-data.md, "The experiment")."""
 from datetime import timedelta
 
+from personalization.dashboard import dashboard_refresh
 from personalization.experiments import experiment_metrics_refresh, experiment_start
 from personalization.feed_configs import feed_config_save_version
 from personalization.models import Experiment, ExperimentArm, FeedConfig
@@ -53,5 +54,6 @@ def demo_experiment_ensure(*, start):
 
 
 def demo_experiment_measure(*, now):
-    """The metrics the beat task would compute, at once."""
-    return experiment_metrics_refresh(now=now)
+    """The experiment's metrics and the live dashboard, as their beat tasks would compute them, at once."""
+    experiment_metrics_refresh(now=now)
+    return dashboard_refresh(now=now)

@@ -96,8 +96,8 @@ class Command(BaseCommand):
                     f"already stored, {traffic.rejected} rejected, {traffic.batches} ingestion batches)."
                 )
                 self._first_model(now)
+            demo_experiment_measure(now=now)  # and the live dashboard
             if experiment is not None:
-                demo_experiment_measure(now=now)
                 experiment.refresh_from_db()
                 self.stdout.write(f"Experiment: {experiment.name!r} ({', '.join(a.name for a in experiment.arms.all())}"
                                   f"): {experiment.metrics.get('verdict', 'no metrics')}")
