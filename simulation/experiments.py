@@ -24,6 +24,7 @@ from simulation.strategies import EXPERIMENT
 from tracking.selectors import served_outcomes
 
 AA_SALTS = 20
+AA_RATE_SALTS = 400  # for the false-positive rate itself: 20 splits only say it is not far off
 ALPHA = 0.05
 POWER = 0.8
 RESAMPLES = 200
@@ -86,8 +87,10 @@ def aa_calibration(users, salts=AA_SALTS):
         alarms += sample_ratio_mismatch(counts, [0.5, 0.5])[2]
         significant += p < ALPHA
         pvalues.append(p)
+    rate = float(np.mean([_ab_test([(("a", "b")[arm_assign(f"aa-rate-{k}", user, [0.5, 0.5])], i, c)
+                                     for user, _, i, c in users])[1] < ALPHA for k in range(AA_RATE_SALTS)]))
     return {"salts": salts, "significant": int(significant), "srm_alarms": int(alarms),
-            "p_values": [round(p, 4) for p in pvalues]}
+            "p_values": [round(p, 4) for p in pvalues], "false_positive_rate": rate, "rate_salts": AA_RATE_SALTS}
 
 
 def _power(draw, test, sizes, rng, resamples=RESAMPLES):
@@ -134,7 +137,7 @@ def analyse(results, *, seed):
     aa, ab, il = by_name["A/A"], by_name["A/B"], by_name["interleaving"]
     rng = np.random.default_rng(seed)
     n_ab, n_il = len(ab["users"]), len(il["users"])
-    sizes = sorted({int(n) for n in np.unique(np.geomspace(20, 16 * max(n_ab, 1), 24).astype(int)) if n >= 20})
+    sizes = sorted({int(n) for n in np.unique(np.geomspace(20, 64 * max(n_ab, 1), 30).astype(int)) if n >= 20})
     ab_curve = ab_power(ab["users"], sizes, rng)
     il_curve = interleaving_power(il["users"], sizes, rng)
     need_ab, need_il = users_needed(ab_curve), users_needed(il_curve)

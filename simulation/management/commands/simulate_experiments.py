@@ -53,8 +53,9 @@ class Command(BaseCommand):
         vs = ab["metrics"]["arms"][1].get("ctr_vs_first") or {}
         pref = il["metrics"]["preference"]
         lines = [
-            f"A/A: {aa['significant']} of {aa['salts']} salts call a CTR difference at p < {ALPHA}; "
-            f"{aa['srm_alarms']} sample-ratio alarms; as served: {aa['served_verdict']}",
+            f"A/A: {aa['significant']} of {aa['salts']} salts call a CTR difference at p < {ALPHA} "
+            f"(over {aa['rate_salts']} salts: {aa['false_positive_rate']:.1%}); {aa['srm_alarms']} sample-ratio "
+            f"alarms; as served: {aa['served_verdict']}",
             f"A/B ({ab['users']} users): CTR a {ctr['a']:.2%}, b {ctr['b']:.2%}, diff {vs.get('diff', 0):+.2%} "
             f"(p = {vs.get('p')}); {ab['metrics']['verdict']}",
             f"interleaving ({il['users']} users, {pref['feeds']} decided feeds): b preferred in "
