@@ -68,17 +68,18 @@ class _Locked:
 def market_states_update(*, updates, now):
     """Apply pushed states (markets.validation.StateUpdate, any order); one result dict per update, in order.
 
-    The one write path of a market's trading state (the PATCH and POST endpoints, the importers):
+    The one write path of a market's trading state (the PATCH and POST endpoints, the importers, an
+    editor's status change in admin, the simulator):
     - an update at or after the market's `state_at` moves the current state and `state_at`;
     - an older one is stored as the snapshot of its moment, its missing fields taken from the
       snapshot before it, and the current state stays;
     - an update that changes nothing writes nothing; the same update sent twice is stored once.
     Updates of one market apply in time order (in request order at the same moment), so a batch
     gives the same end state however it is ordered. A market that does not exist rejects its
-    updates only. Four statements per 1,000 updates whatever their markets: lock the markets
-    (in pk order, so concurrent batches cannot deadlock), read the snapshots older updates land
-    on (none when every update is newer), upsert snapshots, update markets. The in-memory
-    catalogs reload after commit when a current state moved.
+    updates only. Four statements per 1,000 updates whatever their markets: lock the markets (in
+    market_id order, as the importer does, so concurrent writers cannot deadlock), read the
+    snapshots older updates land on (none when every update is newer), upsert snapshots, update
+    markets. The in-memory catalogs reload after commit when a current state moved.
     """
     results = [None] * len(updates)
     moved = False
@@ -92,7 +93,7 @@ def market_states_update(*, updates, now):
 def _states_chunk(updates, indexes, results, now):
     """Apply updates[i] for i in `indexes`, filling results[i]; whether any market's current state moved."""
     rows = (Market.objects.select_for_update().filter(market_id__in={updates[i].market_id for i in indexes})
-            .order_by("pk").values_list("pk", "market_id", "state_at", *STATE_FIELDS))
+            .order_by("market_id").values_list("pk", "market_id", "state_at", *STATE_FIELDS))
     markets = {row[1]: _Locked(row[0], dict(zip(STATE_FIELDS, row[3:], strict=True)), row[2]) for row in rows}
     by_market = {}
     for i in indexes:

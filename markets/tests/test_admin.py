@@ -315,3 +315,25 @@ def test_an_editors_boost_reaches_the_in_memory_catalog(admin_client, django_cap
         response = admin_client.post(add(EditorialBoost), boost_post(market, surfaces=["home"]))
     assert response.status_code == 302
     assert cache.get(CATALOG_VERSION_KEY) not in (None, before)
+
+
+def test_an_editors_status_change_goes_through_the_state_path(rf, admin_user):
+    from django.contrib import admin as django_admin
+
+    from markets.admin import MarketAdmin
+
+    market = MarketFactory(status="open", probability=0.3, title="Old title")
+    market.status, market.title = "closed", "New title"
+
+    class Form:
+        changed_data = ["status", "title"]
+        initial = {"status": "open"}
+
+    request = rf.post("/")
+    request.user = admin_user
+    MarketAdmin(Market, django_admin.site).save_model(request, market, Form(), change=True)
+    market.refresh_from_db()
+    assert (market.status, market.title) == ("closed", "New title")
+    assert market.state_at is not None
+    snapshot = MarketSnapshot.objects.get(market=market)
+    assert (snapshot.taken_at, snapshot.probability) == (market.state_at, 0.3)
