@@ -23,7 +23,7 @@ from markets.serializers import (
     MarketStatesResultSerializer,
 )
 from markets.services import REJECTED, RESULT_STATUSES, market_states_update
-from markets.validation import MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX, Invalid, state_update_parse
+from markets.validation import MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX, Invalid, future_limit, state_update_parse
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +131,14 @@ class MarketStatesPushApi(APIView):
     def post(self, request):
         raw_updates = _updates_envelope(json_body(request))
         now = request_now(request)
+        latest = future_limit(now)
         results = [None] * len(raw_updates)
         valid, positions = [], []
         for index, raw in enumerate(raw_updates):
             try:
                 if index >= STATE_UPDATES_MAX:
                     raise Invalid("updates", f"over the limit of {STATE_UPDATES_MAX} a request; send it in another")
-                valid.append(state_update_parse(raw, now=now))
+                valid.append(state_update_parse(raw, now=now, latest=latest))
                 positions.append(index)
             except Invalid as invalid:
                 results[index] = {"market_id": _market_id_echo(raw), "status": REJECTED, "field": invalid.field,

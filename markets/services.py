@@ -92,9 +92,7 @@ def market_states_update(*, updates, now):
 
 def _states_chunk(updates, indexes, results, now):
     """Apply updates[i] for i in `indexes`, filling results[i]; whether any market's current state moved."""
-    rows = (Market.objects.select_for_update().filter(market_id__in={updates[i].market_id for i in indexes})
-            .order_by("market_id").values_list("pk", "market_id", "state_at", *STATE_FIELDS))
-    markets = {row[1]: _Locked(row[0], dict(zip(STATE_FIELDS, row[3:], strict=True)), row[2]) for row in rows}
+    markets = _markets_lock({updates[i].market_id for i in indexes})
     by_market = {}
     for i in indexes:
         update = updates[i]
@@ -142,6 +140,29 @@ def _states_chunk(updates, indexes, results, now):
     market_snapshots_store(rows=snapshots, replace=True)
     bulk_update(Market, (*STATE_FIELDS, "state_at", "updated_at"), market_rows)
     return any(results[i]["status"] == APPLIED for ids in by_market.values() for i in ids)
+
+
+def _markets_lock(market_ids):
+    """{market_id: _Locked} of the markets that exist, their rows locked to the end of the transaction.
+
+    Raw SQL for one reason: the ids go in as one array (row_relation), where the ORM's IN list
+    of 1,000 parameters costs psycopg about 10 ms a batch to parse.
+    """
+    table = sql_table(Market)
+    columns = ", ".join(f"m.{sql_name(name)}" for name in ("id", "market_id", "state_at", *STATE_FIELDS))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    markets = {}
+    with connection.cursor() as cursor:
+        for relation, params in row_relation([Market._meta.get_field("market_id").db_type(connection)],
+                                             ["market_id"], [(market_id,) for market_id in market_ids],
+                                             alias="_ids"):
+            cursor.execute(f"SELECT {columns} FROM {table} m WHERE m.{sql_name('market_id')} IN "
+                           f"(SELECT _ids.market_id FROM {relation}) ORDER BY m.{sql_name('market_id')}{lock}",
+                           params)
+            for pk, market_id, state_at, *state in cursor.fetchall():
+                markets[market_id] = _Locked(pk, dict(zip(STATE_FIELDS, state, strict=True)),
+                                             None if state_at is None else _datetime_read(state_at))
+    return markets
 
 
 def _snapshots_before(older):

@@ -40,11 +40,12 @@ def future_limit(now):
     return now + timedelta(seconds=settings.TRACK_MAX_FUTURE_SECONDS)
 
 
-def state_update_parse(raw, *, now, market_id=None):
+def state_update_parse(raw, *, now, latest=None, market_id=None):
     """The StateUpdate of one raw update (a dict from JSON); raises Invalid on the first problem.
 
     With `market_id` (PATCH names it in the URL) the body carries no market_id and `at` is optional,
-    `now` by default; otherwise both are required.
+    `now` by default; otherwise both are required. `latest` is future_limit(now), for a caller that
+    parses many updates at one `now` to compute once.
     """
     if not isinstance(raw, dict):
         raise Invalid("update", "must be a JSON object")
@@ -62,7 +63,7 @@ def state_update_parse(raw, *, now, market_id=None):
     if not patch:
         market_id = _market_id(raw.get("market_id"))
     if raw.get("at") is not None:
-        at = _at(raw["at"], now)
+        at = _at(raw["at"], future_limit(now) if latest is None else latest)
     elif patch:
         at = now
     else:
@@ -94,7 +95,7 @@ def _market_id(value):
     return value
 
 
-def _at(value, now):
+def _at(value, latest):
     if not isinstance(value, str):
         raise Invalid("at", "must be an ISO 8601 date-time string with a time zone")
     try:
@@ -109,7 +110,7 @@ def _at(value, now):
         raise Invalid("at", "is out of range") from None
     if not AS_OF_EARLIEST <= parsed < AS_OF_LATEST:
         raise Invalid("at", f"must be from {AS_OF_EARLIEST.isoformat()} to before {AS_OF_LATEST.isoformat()}")
-    if parsed > future_limit(now):
+    if parsed > latest:
         raise Invalid("at", f"is in the future ({parsed.isoformat()}; the tolerance is "
                             f"{settings.TRACK_MAX_FUTURE_SECONDS} s of clock skew)")
     return parsed
