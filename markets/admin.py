@@ -285,7 +285,7 @@ class EditorialBoostAdmin(CatalogChangeMixin, BoostDisplayMixin, admin.ModelAdmi
     search_fields = ("market__market_id", "market__title", "note")
     date_hierarchy = "starts_at"
     autocomplete_fields = ("market",)
-    readonly_fields = ("is_active_now", "created_by", "created_at")
+    readonly_fields = ("is_active_now", "where_and_when", "created_by", "created_at")
     fields = (
         "market",
         "value",
@@ -294,11 +294,26 @@ class EditorialBoostAdmin(CatalogChangeMixin, BoostDisplayMixin, admin.ModelAdmi
         "is_active_now",
         "surfaces",
         "pinned_slot",
+        "where_and_when",
         "note",
         "created_by",
         "created_at",
     )
     ordering = ("-starts_at",)
+
+    @admin.display(description="where and when it shows")
+    def where_and_when(self, obj):
+        surfaces = ", ".join(obj.surfaces) if obj.surfaces else "every surface"
+        window = f"from {obj.starts_at:%Y-%m-%d %H:%M} to {obj.ends_at:%Y-%m-%d %H:%M} UTC"
+        if obj.pinned_slot is not None:
+            what = f"At position {obj.pinned_slot} of the feed on {surfaces}, {window}."
+        else:
+            what = f"Its score {'raised' if obj.value > 0 else 'lowered'} by {abs(obj.value):.2f} × the editorial " \
+                   f"weight on {surfaces}, {window}; positive boosts also fill the editorial pool's slots."
+        return what + (" The caps still apply, pin or not: a visitor who was shown the market within the feed "
+                       "config's cooldown (30 minutes by default), as often as its daily cap (3 by default), or "
+                       "who hid it, does not get it, and the slot goes to the next item. A pin needs no score: "
+                       "it takes its position whatever the market scores.")
     market_column = staticmethod(market_column)
 
     def get_queryset(self, request):

@@ -189,7 +189,9 @@ class EditorialBoost(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.market_id} {self.value:+.2f}"
+        # The market's slug, not its pk ("lebron-mvp +0.70"), when the market is at hand; no query for it.
+        market = self.market.market_id if EditorialBoost.market.is_cached(self) else f"market #{self.market_id}"
+        return f"{market} {self.value:+.2f}"
 
 
 class MarketVelocity(models.Model):

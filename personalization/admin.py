@@ -1,5 +1,7 @@
 """Admin for what the service knows about users (read-only), the editors' feed configs, the learned ranker and
 experiments."""
+import uuid
+
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import ValidationError
@@ -26,8 +28,10 @@ from personalization.models import (
     UserProfile,
 )
 from personalization.ranking.affinity import HALF_LIFE, decayed
+from personalization.ranking.compose import cold_start_quotas
 from personalization.ranking.config import GROUPS, LEARNED, PARAMS
-from personalization.ranking.features import COMPONENTS
+from personalization.ranking.features import contributions
+from personalization.ranking.params import FeedParams
 from personalization.services import feed_build
 from personalization.tasks import ranking_model_train_now
 from personalization.training import ranking_model_activate, ranking_model_deactivate
@@ -115,6 +119,10 @@ class FeedConfigAdmin(admin.ModelAdmin):
     actions = ("activate_selected",)
     VERSION_FIELDS = ("surface", "version", "is_active", "created_by", "created_at")
 
+    class Media:
+        js = ("personalization/feed_config_form.js",)
+        css = {"all": ("personalization/dashboard.css",)}
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by")
 
@@ -123,22 +131,27 @@ class FeedConfigAdmin(admin.ModelAdmin):
         return [preview, *super().get_urls()]
 
     def preview_view(self, request):
-        """The feed a user would get, with each item's pool, reason and score components, and what was left out."""
+        """The feed a user would get: each item's slot and why, its score and the components that made it,
+        and what was left out. The same feed on every reload unless a new draw is asked for."""
         form = FeedPreviewForm(request.GET or None)
         context = {**self.admin_site.each_context(request), "title": "Preview a user's feed", "form": form,
                    "opts": self.model._meta}
         if form.is_valid():
             data = form.cleaned_data
+            seed = None if data["new_draw"] else uuid.uuid5(PREVIEW_NAMESPACE, f"{data['user_key']}|{data['surface']}")
             result = feed_build(
                 user_key=data["user_key"], surface=data["surface"], limit=data["limit"],
-                country=data["country"] or "", now=data["at"] or timezone.now(),
+                country=data["country"] or "", now=data["at"] or timezone.now(), feed_request_id=seed,
             )
             catalog = result.catalog
+            config = FeedConfig.objects.filter(surface=result.surface, version=result.config_version).first()
+            params = FeedParams.from_dict(config.params if config else None)
+            quotas = cold_start_quotas(params.quotas) if result.ranking.cold_start else params.quotas
+            rows = [_preview_row(item, catalog, params, quotas, result.model_version) for item in result.ranking.items]
+            if data["order"] == "score":
+                rows.sort(key=lambda row: -row["item"].score)
             context.update(
-                result=result,
-                items=[(item, catalog.market_id[item.index], catalog.title[item.index],
-                        catalog.categories[catalog.category[item.index]]) for item in result.ranking.items],
-                component_names=COMPONENTS,
+                result=result, rows=rows, learned=result.model_version is not None,
                 filtered=[(catalog.market_id[i], catalog.title[i], rule)
                           for i, rule in sorted(result.ranking.filtered.items(), key=lambda kv: kv[1])],
             )
@@ -202,7 +215,8 @@ class FeedConfigAdmin(admin.ModelAdmin):
         else:
             surface = form.cleaned_data["surface"]
             activate = not FeedConfig.objects.filter(surface=surface, is_active=True).exists()
-        edited = str(obj) if change else None
+        edited = f"{obj.surface} v{obj.version}" if change else None
+        was_active = change and obj.is_active
         new = feed_config_save_version(
             surface=surface,
             params=form.cleaned_params,
@@ -214,7 +228,10 @@ class FeedConfigAdmin(admin.ModelAdmin):
         for field in obj._meta.concrete_fields:
             setattr(obj, field.attname, getattr(new, field.attname))
         obj._state.adding = False
-        request._feed_config_outcome = f"Saved {obj}." + (f" {edited} is kept unchanged." if edited else "")
+        if activate:
+            self.log_change(request, new, f"Activated {new.surface} v{new.version} (saved as the active version).")
+        kept = f" {edited} is kept unchanged{', no longer active' if was_active else ''}." if edited else ""
+        request._feed_config_outcome = f"Saved {obj}.{kept}"
 
     def response_change(self, request, obj):
         self.message_user(request, request._feed_config_outcome, messages.SUCCESS)
@@ -243,6 +260,7 @@ class FeedConfigAdmin(admin.ModelAdmin):
             return
         for config in configs:
             feed_config_activate(config=config)
+            self.log_change(request, config, f"Activated {config.surface} v{config.version}.")
         activated = ", ".join(f"{config.surface} v{config.version}" for config in configs)
         self.message_user(request, f"Activated {activated}.", messages.SUCCESS)
 
@@ -250,6 +268,39 @@ class FeedConfigAdmin(admin.ModelAdmin):
     def quotas_summary(self, obj):
         quotas = obj.params.get("quotas", {}) if isinstance(obj.params, dict) else {}
         return " · ".join(f"{name} {value:g}" for name, value in quotas.items() if isinstance(value, (int, float)))
+
+
+PREVIEW_NAMESPACE = uuid.UUID("6f1c2b9e-3f64-4c55-9d1e-2b8a7c0d5e11")
+POOL_WORDS = {
+    "personal": "personal: what the user is known to like", "trending_local": "trending in the user's country",
+    "trending_global": "trending everywhere", "exploration": "exploration: a category new to the user",
+    "editorial": "an editor's boost",
+}
+
+
+def _preview_row(item, catalog, params, quotas, model_version):
+    """One preview row: the item, its market, why it has its slot, and its largest signed contributions."""
+    why = f"{POOL_WORDS.get(item.pool, item.pool)}, {quotas.get(item.pool, 0):.0%} of the slots"
+    if item.reason == "followup":
+        why = "re-shown: it changed enough since the user last saw it; " + why
+    if item.propensity is not None:
+        why += f"; drawn with chance {item.propensity:.1%}"
+    if item.pool == "editorial" and item.components.get("editorial", 0) > 0 and item.position in _pins(catalog, item):
+        why = f"an editor's pin at position {item.position}"
+    if model_version is not None:
+        parts = {f"P({k[2:]})": v for k, v in item.components.items() if k.startswith("p_")}
+        top = sorted(parts.items(), key=lambda kv: -abs(kv[1]))
+    else:
+        parts = contributions(item.components, params)
+        top = sorted(((k, v) for k, v in parts.items() if abs(v) >= 5e-4), key=lambda kv: -abs(kv[1]))[:4]
+    return {"item": item, "market_id": catalog.market_id[item.index], "title": catalog.title[item.index],
+            "category": catalog.categories[catalog.category[item.index]], "why": why, "top": top,
+            "all": sorted(item.components.items())}
+
+
+def _pins(catalog, item):
+    b = catalog.boosts
+    return {int(slot) for k, slot in enumerate(b.pinned_slot) if slot >= 0 and int(b.index[k]) == item.index}
 
 
 def _auc(value):

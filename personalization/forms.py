@@ -64,15 +64,21 @@ def _param_field(param):
     )
 
 
+# The groups an editor tunes day to day; the others fold under "Advanced".
+EVERYDAY_GROUPS = ("weights", "quotas", "ranker")
+
+
 def param_fieldsets():
-    """Admin fieldsets: one per PARAMS group, in the order config.py declares them."""
-    return [
-        (
-            GROUP_TITLES.get(group, group.capitalize()),
-            {"fields": [param_field_name(p) for p in PARAMS if p.group == group]},
-        )
-        for group in GROUPS
-    ]
+    """Admin fieldsets: one per PARAMS group, in the order config.py declares them; the expert groups folded."""
+    fieldsets = []
+    for group in GROUPS:
+        title = GROUP_TITLES.get(group, group.capitalize())
+        options = {"fields": [param_field_name(p) for p in PARAMS if p.group == group]}
+        if group not in EVERYDAY_GROUPS:
+            title, options["classes"] = f"Advanced: {title}", ("collapse",)
+        fieldsets.append((title, options))
+    # The day-to-day groups first, in their declared order; then the advanced ones.
+    return sorted(fieldsets, key=lambda fs: fs[0].startswith("Advanced"))
 
 
 class FeedConfigBaseForm(forms.ModelForm):
@@ -91,9 +97,20 @@ class FeedConfigBaseForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         stored = self.instance.params if self.instance.pk and isinstance(self.instance.params, dict) else {}
         defaults = default_params()
+        active = FeedConfig.objects.filter(surface=self.instance.surface or "home", is_active=True).first()
+        active_params = active.params if active and isinstance(active.params, dict) else defaults
+        self.active_label = f"{active.surface} v{active.version}" if active else "the defaults"
         for p in PARAMS:
             group_values = stored.get(p.group) if isinstance(stored.get(p.group), dict) else {}
-            self.fields[param_field_name(p)].initial = group_values.get(p.name, defaults[p.group][p.name])
+            field = self.fields[param_field_name(p)]
+            field.initial = group_values.get(p.name, defaults[p.group][p.name])
+            # What feed_config_form.js compares with, live: the active version's value, and the quota sum.
+            active_value = (active_params.get(p.group) or {}).get(p.name, defaults[p.group][p.name])
+            field.widget.attrs.update({"data-key": p.key, "data-label": param_label(p), "data-active": active_value})
+            if p.group == "quotas":
+                field.widget.attrs["data-quota"] = "1"
+        if "note" in self.fields:
+            self.fields["note"].widget.attrs["data-active-label"] = self.active_label
         if self.instance.pk:
             # A new version starts with the edited version's note blank: the note describes a change.
             self.initial["note"] = ""
@@ -142,3 +159,7 @@ class FeedPreviewForm(forms.Form):
     country = forms.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Two letters; empty = the user's own.")
     at = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-26 18:00; empty = now.")
     limit = forms.IntegerField(min_value=1, max_value=100, initial=20)
+    order = forms.ChoiceField(choices=[("position", "feed position"), ("score", "score")], initial="position",
+                              required=False, help_text="Rows in the order the feed shows them, or by score.")
+    new_draw = forms.BooleanField(required=False, label="New random draw",
+                                  help_text="Off: the same feed on every reload (a fixed seed per user and surface).")

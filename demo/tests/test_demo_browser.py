@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from markets.models import Event, Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
-from personalization.models import UserMarketState
+from personalization.models import FeedConfig, UserMarketState
 from personalization.selectors import caches_reset
 from tracking.models import Impression, Interaction
 
@@ -609,6 +609,24 @@ def test_an_editor_logs_in_to_the_admin_and_its_lists_forms_and_widgets_work(bro
         add_boost.click()
         # starts_at and ends_at: a date and a time, each with its shortcuts.
         assert len(browser.find_elements("css selector", "tr.dynamic-boosts .datetimeshortcuts")) == 4
+
+        # The feed config form: its script sums the quotas and lists the changes against the active version, live.
+        config_pk = site.query(lambda: FeedConfig.objects.get(surface="home", is_active=True).pk)
+        browser.get(site.url + f"/admin/personalization/feedconfig/{config_pk}/change/")
+        assert browser.find_element("id", "quota-sum").text == "The quotas sum to 1.000."
+        assert browser.find_element("id", "config-changes").text.startswith("No change against home v1")
+        interest = browser.find_element("id", "id_weights__interest")
+        interest.clear()
+        interest.send_keys("0.5")
+        quota = browser.find_element("id", "id_quotas__personal")
+        quota.clear()
+        quota.send_keys("0.6")
+        changes = browser.find_element("id", "config-changes").text
+        assert changes.startswith("2 changes against home v1") and "0.35 → 0.5" in changes, changes
+        assert "must sum to 1" in browser.find_element("id", "quota-sum").text
+        assert "changed-from-active" in interest.get_attribute("class").split()
+        assert not browser.find_element("css selector", "fieldset.collapse details, details").get_attribute("open")
+        screenshot(browser, "admin_feed_config.png")
 
         # The feed preview, the project's own admin page.
         browser.get(site.url + "/admin/personalization/feedconfig/preview/")

@@ -142,6 +142,15 @@ def test_boost_created_in_admin_records_its_creator(admin_client, admin_user):
     assert boost.value == 0.5
 
 
+def test_a_saved_boost_is_named_by_its_market_and_its_page_says_where_and_when_it_shows(admin_client):
+    market = MarketFactory(market_id="lebron-mvp")
+    response = admin_client.post(add(EditorialBoost), {**boost_post(market, surfaces=["home"]), "value": "0.7",
+                                                        "pinned_slot": "0"}, follow=True)
+    assert "lebron-mvp +0.70" in response.content.decode()
+    page = admin_client.get(change(EditorialBoost.objects.get())).content.decode()
+    assert "At position 0 of the feed on home" in page and "The caps still apply, pin or not" in page
+
+
 def test_editing_a_boost_keeps_its_original_creator(admin_client, django_user_model):
     author = django_user_model.objects.create_user("author", password="x", is_staff=True)
     boost = EditorialBoostFactory(created_by=author)

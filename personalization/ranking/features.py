@@ -225,3 +225,21 @@ def score(catalog, user, params, now, surface="home"):
         + w.news_boost * f["news_boost"] + w.sports_boost * f["sports_boost"] - penalties
     )
     return Scored(features=f, personal=personal, final=final, beta=beta, relevance=personal - penalties)
+
+
+# How each component enters the formula's final score: (component, weight name, sign). hits_session is the
+# personal score's hits term; hits_long is shown but not summed (the session estimate includes it).
+TERMS = (
+    ("interest", "interest", 1), ("similarity", "similarity", 1), ("depth", "depth", 1),
+    ("freshness", "freshness", 1), ("followup", "followup", 1), ("negative", "negative", -1),
+    ("hits_session", "hits", 1), ("trending", "trending", 1), ("rising", "rising", 1),
+    ("editorial", "editorial", 1), ("news_boost", "news_boost", 1), ("sports_boost", "sports_boost", 1),
+    ("cooldown", "cooldown", -1), ("frequency", "frequency", -1),
+)
+
+
+def contributions(components, params):
+    """{component: signed weight x value}: what each component added to (or took from) one item's final
+    formula score, from its logged components. They sum to the final score."""
+    w = params.weights
+    return {name: sign * getattr(w, weight) * components.get(name, 0.0) for name, weight, sign in TERMS}

@@ -1,6 +1,7 @@
 """Personalization admin: read-only user state, and FeedConfig edits that always make a new version."""
 import pytest
 from django.contrib.admin import site
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import connection
@@ -147,8 +148,23 @@ def test_editing_a_config_creates_the_next_version_and_moves_the_active_flag(
     assert FeedConfig.objects.filter(surface="home", is_active=True).count() == 1
     assert cache.get("feedconfig:version:home") == 2
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Saved home v2 (active). home v1 (active) is kept unchanged."
+        "Saved home v2 (active). home v1 is kept unchanged, no longer active."
     ]
+    # The activation is in the new version's history, with who did it.
+    entry = LogEntry.objects.get(object_id=str(v2.pk), content_type__model="feedconfig",
+                                 change_message__startswith="Activated")
+    assert entry.user == admin_user and entry.get_change_message() == "Activated home v2 (saved as the active version)."
+
+
+def test_the_config_form_folds_the_expert_groups_and_gives_the_script_the_active_values(admin_client):
+    v1 = home(1)
+    feed_config_save_version(surface="home", params={**default_params(), "weights": {
+        **default_params()["weights"], "interest": 0.6}}, note="", created_by=None, activate=True)
+    html = admin_client.get(url(FeedConfig, "change", v1.pk)).content.decode()
+    assert "Advanced: Frequency caps and fatigue" in html and "Advanced: Score weights" not in html
+    assert html.index("Score weights") < html.index("Advanced:")
+    assert 'data-key="weights.interest"' in html and 'data-active="0.6"' in html  # the active v2's value
+    assert html.count('data-quota="1"') == 5 and "feed_config_form.js" in html
 
 
 def test_editing_an_inactive_version_makes_an_inactive_new_version(admin_client, django_capture_on_commit_callbacks):

@@ -48,3 +48,20 @@ def test_the_feed_config_list_links_to_the_preview(admin_client):
 def test_the_preview_needs_an_admin_login(client):
     page = client.get(reverse("admin:personalization_feed_preview"), {"user_key": "u:1"})
     assert page.status_code == 302
+
+
+def test_the_preview_is_the_same_on_every_reload_explains_each_slot_and_can_sort_by_score(admin_client):
+    for i in range(20):
+        MarketFactory(market_id=f"m-{i}", title=f"Question {chr(97 + i)}", category=("Sports", "Politics")[i % 2])
+    url = reverse("admin:personalization_feed_preview")
+    query = {"user_key": "u:9", "surface": "home", "limit": 10}
+    first, again = (admin_client.get(url, query).content.decode() for _ in range(2))
+    rows = lambda html: [part.split("</strong>")[0] for part in html.split("<td><strong>")[1:]]  # noqa: E731
+    assert rows(first) == rows(again) and len(rows(first)) == 10
+    assert "of the slots" in first and "made of" in first and "(fixed seed)" in first
+    assert "exploration: a category new to the user" in first  # a cold-start user: exploration has slots
+    scored = admin_client.get(url, {**query, "order": "score"}).content.decode()
+    assert sorted(rows(scored)) == sorted(rows(first)) and "score order" in scored
+    assert "style=" not in first.split('id="preview-items"')[1]
+    # A new draw may differ; it is asked for explicitly.
+    assert "(fixed seed)" not in admin_client.get(url, {**query, "new_draw": "on"}).content.decode()

@@ -652,3 +652,16 @@ def test_an_all_negative_user_still_gets_a_full_feed_without_their_disliked_topi
 def test_empty_inputs_give_an_empty_feed():
     catalog = mixed_catalog(0, categories=())
     assert feed(catalog, make_user(catalog)).items == []
+
+
+def test_the_contributions_of_the_components_sum_to_the_final_score_with_their_signs():
+    catalog = mixed_catalog()
+    user = make_user(catalog, long=SPORTS_FAN, seen={3: {"last_shown_at": NOW - 600, "shows_24h": 2}})
+    scored = features.score(catalog, user, PARAMS, NOW)
+    for i in (0, 3, 50):
+        components = {name: float(scored.features[name][i]) for name in features.COMPONENTS}
+        parts = features.contributions(components, PARAMS)
+        assert sum(parts.values()) == pytest.approx(scored.final[i])
+    assert parts["cooldown"] <= 0 and parts["negative"] <= 0
+    seen = features.contributions({name: float(scored.features[name][3]) for name in features.COMPONENTS}, PARAMS)
+    assert seen["cooldown"] < 0 and seen["frequency"] < 0
