@@ -87,6 +87,8 @@ def dashboard_compute(*, now):
         "experiments": [
             {"id": e.pk, "name": e.name, "surface": e.surface, "mode": e.mode, "verdict": e.metrics.get("verdict", ""),
              "alarm": bool(e.metrics.get("srm", {}).get("alarm")),
+             "arms": [{"name": arm["name"], "users": arm["users"], "ctr": arm["ctr"]["value"],
+                       "engaged_per_user": arm["engaged_per_user"]["value"]} for arm in e.metrics.get("arms", [])],
              "metrics_at": e.metrics_at.isoformat() if e.metrics_at else None}
             for e in Experiment.objects.filter(status=Experiment.Status.RUNNING).order_by("surface", "pk")
         ],

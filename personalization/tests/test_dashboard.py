@@ -80,3 +80,19 @@ def test_the_admin_page_shows_the_latest_snapshot_and_says_when_there_is_none(tr
     assert 'id="dashboard-days"' in page and "Question 0" in page and "home v3 + model v7" in page
     assert page.count('src="data:image/svg+xml;base64,') == 2
     assert "style=" not in page.split('id="dashboard"')[1]  # the site's CSP refuses inline styles
+
+
+def test_running_experiments_are_listed_with_their_arms_metrics_and_verdict(traffic, admin_client):
+    from personalization.models import Experiment
+
+    now, _ = traffic
+    Experiment.objects.create(
+        name="Top 5", surface="home", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1),
+        status="running", metrics={"verdict": "b beats a on CTR by +1.00%.", "srm": {"alarm": False}, "arms": [
+            {"name": "a", "users": 10, "ctr": {"value": 0.05}, "engaged_per_user": {"value": 0.4}},
+            {"name": "b", "users": 11, "ctr": {"value": 0.06}, "engaged_per_user": {"value": 0.5}}]},
+    )
+    dashboard_refresh(now=now)
+    page = admin_client.get(reverse("admin:personalization_dashboardsnapshot_changelist")).content.decode()
+    assert "b beats a on CTR" in page and "a: CTR 0.050, 0.40 engaged / user, 10 users" in page
+    assert "alarm-box" not in page
