@@ -21,7 +21,7 @@ class MarketSerializer(serializers.ModelSerializer):
         model = Market
         fields = [
             "market_id", "title", "description", "category", "tags", "event", "probability", "volume_24h",
-            "volume_total", "participant_count", "image_url", "status", "created_at", "resolution_date",
+            "volume_total", "trades_24h", "participant_count", "image_url", "status", "created_at", "resolution_date",
             "event_start_at", "news_at", "editorial_description",
         ]
 
