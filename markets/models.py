@@ -210,6 +210,9 @@ class MarketVelocity(models.Model):
     backend_trades_5m = models.PositiveIntegerField(default=0)
     backend_trades_1h = models.PositiveIntegerField(default=0)
     backend_trades_24h = models.PositiveIntegerField(default=0)
+    backend_daily_volume_7d = models.FloatField(
+        default=0.0, help_text="Mean daily volume over the last 7 days of history (fewer for a younger market)."
+    )
     ctr_24h = models.FloatField(default=0.0)
     odds_change_1h = models.FloatField(default=0.0)
     odds_change_24h = models.FloatField(default=0.0)

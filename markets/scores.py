@@ -94,32 +94,37 @@ def backend_window(window_h, now_h, then_h, last_h, rolling_then, rolling_last, 
     return amount
 
 
-# How much of a deviation of the current rate from the day's mean is expected to last over the
-# next day. Attention to a news item decays with a half-life of hours to about a day; with a
+# How much of a deviation of the current rate from the market's usual level is expected to last over
+# the next day. Attention to a news item decays with a half-life of hours to about a day; with a
 # half-life of 12 h the mean of what remains of it over the next 24 h is 0.54, with 24 h 0.72,
 # with 6 h 0.36. One half, chosen before any backtest (docs/pipeline.md#trending).
 TRENDING_PERSISTENCE = 0.5
 
 
-def trending_backend_raw(volume_1h, volume_24h, trades_1h, half=None):
-    """The log of the volume the next day is expected to trade, from the backend's last hour and day.
+def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None):
+    """The log of the volume the next day is expected to trade, from the backend's last hour, day and week.
 
-    The day's volume says how big a market is; the last hour, scaled to a day, how fast it trades
-    now. The hour counts by its evidence w = trades_1h / (trades_1h + half) (one trade in the hour
-    says little, fifty say a lot), and by how much of a change is expected to last
-    (TRENDING_PERSISTENCE):
+    A forecast halfway between how fast the market trades now and how much it usually trades: a
+    deviation (news) is expected to half persist over the next day (TRENDING_PERSISTENCE), and
+    the usual level is the mean day of the last week.
 
-        ln F = ln(1 + V_24h) + PERSISTENCE * w * (ln(1 + 24 V_1h) - ln(1 + V_24h))
+        now     = (1 - w) ln(1 + V_24h) + w ln(1 + 24 V_1h)        w = trades_1h / (trades_1h + half)
+        ln F    = (1 - PERSISTENCE) ln(1 + B) + PERSISTENCE now     B = the 7-day mean day (V_24h without one)
 
-    a geometric blend of the two rates. Without trade counts the hour has no evidence and F is the
-    day's volume. 0 for a market that traded nothing.
+    The last hour counts by its evidence w (one trade in the hour says little, fifty say a lot);
+    without trade counts the current rate is the day's. Without a week of history B is what there
+    is; without a cumulative volume, the day. 0 for a market that traded nothing.
     """
     half = TRENDING_EVIDENCE_HALF if half is None else half
     v1, v24 = np.maximum(np.asarray(volume_1h, float), 0), np.maximum(np.asarray(volume_24h, float), 0)
+    week = np.maximum(np.asarray(daily_volume_7d, float), 0)
     n1 = np.maximum(np.asarray(trades_1h, float), 0)
-    weight = TRENDING_PERSISTENCE * n1 / (n1 + half)
+    w = n1 / (n1 + half)
     day, hour = np.log1p(v24), np.log1p(24.0 * v1)
-    return np.where((v24 > 0) | (v1 > 0), day + weight * (hour - day), 0.0)
+    usual = np.where(week > 0, np.log1p(week), day)
+    now = (1 - w) * day + w * hour
+    forecast = (1 - TRENDING_PERSISTENCE) * usual + TRENDING_PERSISTENCE * now
+    return np.where((v24 > 0) | (v1 > 0), forecast, 0.0)
 
 
 def backend_evidence(trades_24h, volume_24h, half=TRENDING_EVIDENCE_HALF):

@@ -46,7 +46,7 @@ def market_trending_list(*, scope, limit):
         e1h, e24 = (got.activity_1h, got.activity_24h) if got else (0, 0)
         raw, log_term = float(trending_raw(e1h, e24)), float(np.log1p(e24))
         # The backend's terms from the velocity row itself, which trending read them from.
-        backend = (row.backend_volume_1h, row.backend_volume_24h, row.backend_trades_1h)
+        backend = (row.backend_volume_1h, row.backend_volume_24h, row.backend_trades_1h, row.backend_daily_volume_7d)
         items.append((row, {
             "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
             "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,

@@ -17,8 +17,8 @@ class TrendingInputsSerializer(serializers.Serializer):
         "raw in the scope times this (for the app's share of it)."
     )
     backend_raw = serializers.FloatField(
-        help_text="Global scope: ln of the next day's expected volume on the trading backend, from its last hour "
-        "and day (0 elsewhere)."
+        help_text="Global scope: ln of the next day's expected volume on the trading backend, from its last hour, "
+        "day and week (0 elsewhere)."
     )
     backend_evidence = serializers.FloatField(
         help_text=f"backend trades 24 h / (trades + {TRENDING_EVIDENCE_HALF:g}), 1 without trade counts; "
@@ -49,6 +49,7 @@ class TrendingItemSerializer(serializers.Serializer):
     backend_trades_5m = serializers.IntegerField(help_text="Trades on the trading backend in 5 min.")
     backend_trades_1h = serializers.IntegerField()
     backend_trades_24h = serializers.IntegerField()
+    backend_daily_volume_7d = serializers.FloatField(help_text="The backend's mean daily volume over 7 days.")
     ctr_24h = serializers.FloatField()
     odds_change_1h = serializers.FloatField()
     odds_change_24h = serializers.FloatField()

@@ -43,6 +43,8 @@ from tracking.models import MarketActivity, MarketActivityUser
 GLOBAL = "global"
 BUCKET = timedelta(seconds=MarketActivity.BUCKET_SECONDS)
 WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+# The trading backend's usual level is read over a week of its state history (trending's baseline).
+BASELINE = timedelta(days=7)
 # Both refreshes rewrite MarketVelocity; one writer at a time keeps their row locks from crossing.
 WRITERS_KEY = "markets.marketvelocity"
 
@@ -142,9 +144,12 @@ def _market_states(now):
             },
             first=Subquery(snapshots.order_by("taken_at").values("pk")[:1]),
             last=Subquery(snapshots.order_by("-taken_at").values("pk")[:1]),
+            at_7d=Subquery(snapshots.filter(taken_at__lte=now - BASELINE).order_by("-taken_at").values("pk")[:1]),
         )
         .order_by("pk")
-        .values_list("pk", "probability", "participant_count", *(f"at_{label}" for label in WINDOWS), "first", "last")
+        .values_list(
+            "pk", "probability", "participant_count", *(f"at_{label}" for label in WINDOWS), "first", "last", "at_7d"
+        )
     )
     wanted = sorted({pk for row in rows for pk in row[3:] if pk is not None})
     snaps = {}
@@ -177,6 +182,16 @@ def _market_states(now):
             window_h, now_hour, hours, last_hour, volume, last_volume, total, last_total
         )
         state[f"backend_trades_{label}"] = backend_window(window_h, now_hour, hours, last_hour, trades, last_trades)
+    # The usual level: the mean day of the last week of cumulative volume (of the history there is,
+    # at least a day's worth). A source that keeps no cumulative volume has none: 0.
+    week = [snaps.get(r[8]) or snaps.get(r[6], none) for r in rows]
+    week_hours, week_total = (np.nan_to_num(column(week, k)) for k in (0, 2))
+    covered = np.minimum(last_hour - week_hours, BASELINE.total_seconds() / 3600.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        state["backend_daily_volume_7d"] = np.where(
+            (covered >= 24) & (last_hour > now_hour - 24),
+            np.maximum(last_total - week_total, 0) / np.maximum(last_hour - week_hours, 1) * 24.0, 0.0,
+        )
     for kind in ("volume", "trades"):
         day = state[f"backend_{kind}_24h"]
         for label in ("5m", "1h"):
@@ -191,7 +206,9 @@ VELOCITY_COUNTS = (
     "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h",
     "unique_users_5m", "unique_users_1h", "unique_users_24h", "engaged_users_24h",
 )
-BACKEND_FIELDS = tuple(f"backend_{kind}_{label}" for kind in ("volume", "trades") for label in WINDOWS)
+BACKEND_FIELDS = (
+    *(f"backend_{kind}_{label}" for kind in ("volume", "trades") for label in WINDOWS), "backend_daily_volume_7d",
+)
 VELOCITY_FIELDS = (
     *VELOCITY_COUNTS, "ctr_24h", "odds_change_1h", "odds_change_24h", *BACKEND_FIELDS,
     "participant_delta_24h", "rising_score", "computed_at",
@@ -322,6 +339,7 @@ class TrendingRow(NamedTuple):
     backend_volume_24h: float
     backend_trades_1h: int
     backend_trades_24h: int
+    backend_daily_volume_7d: float
 
 
 def trending_inputs(now, market_pks=None, scope=None, traded=True):
@@ -371,7 +389,9 @@ def trending_inputs(now, market_pks=None, scope=None, traded=True):
     return [rows[key] for key in sorted(rows)]
 
 
-TRENDING_BACKEND = ("backend_volume_1h", "backend_volume_24h", "backend_trades_1h", "backend_trades_24h")
+TRENDING_BACKEND = (
+    "backend_volume_1h", "backend_volume_24h", "backend_trades_1h", "backend_trades_24h", "backend_daily_volume_7d",
+)
 
 
 class TrendingScores(NamedTuple):
@@ -394,13 +414,13 @@ def trending_scores(rows, min_users):
     if not rows:
         empty = np.zeros(0)
         return TrendingScores(empty, empty, empty, empty, empty)
-    _, scopes, e1h, e24, users, v1h, v24, t1h, t24 = (np.asarray(c) for c in zip(*rows, strict=True))
+    _, scopes, e1h, e24, users, v1h, v24, t1h, t24, week = (np.asarray(c) for c in zip(*rows, strict=True))
     scopes = scopes.astype(str)
     e24 = e24.astype(float)
     app_raw = trending_raw(e1h.astype(float), e24)
     supported = (scopes == GLOBAL) | (users >= min_users)
     app = rank_normalise(app_raw, scopes, eligible=supported) * evidence_weight(e24)
-    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(v1h, v24, t1h), 0.0)
+    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(v1h, v24, t1h, week), 0.0)
     backend = rank_normalise(backend_raw, scopes) * backend_evidence(t24, v24)
     sources = np.zeros(len(rows))
     for values in (app, backend):

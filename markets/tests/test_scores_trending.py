@@ -118,3 +118,14 @@ def test_rising_does_not_saturate_near_0_and_1():
     # Odds moved further keep scoring higher, down to the clamp at 0.1 %.
     moves = rising_score([0.2, 0.05, 0.01, 0.002], [0.5] * 4, [50] * 4)
     assert all(np.diff(moves) > 0) and moves[-1] < 1
+
+
+def test_backend_trending_is_halfway_between_the_current_rate_and_the_usual_week():
+    # A market whose news of yesterday is fading: a big day, a quiet last hour, a usual week of 1,000 a day.
+    w = 100 / 105
+    now = (1 - w) * math.log(1 + 9000) + w * math.log(1 + 24 * 50)
+    got = trending_backend_raw([50], [9000], [100], [1000])
+    assert got.tolist() == pytest.approx([0.5 * math.log(1001) + 0.5 * now])
+    # It ranks below a market with the same day that is still as busy as its day.
+    steady = trending_backend_raw([375], [9000], [100], [9000])
+    assert steady[0] > got[0]

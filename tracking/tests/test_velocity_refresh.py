@@ -111,6 +111,19 @@ def test_the_backends_volume_and_trades_are_read_from_the_snapshots_in_each_wind
     assert v.backend_trades_5m == round((30 + 470 / 24) / 12)
 
 
+def test_the_backends_usual_day_is_the_mean_day_of_the_last_week_of_history():
+    week_old, young, new = (MarketFactory(volume_total=0, volume_24h=0) for _ in range(3))
+    for m, history in ((week_old, ((9 * 24, 0), (7 * 24, 1_000), (1 / 12, 15_000))),
+                       (young, ((3 * 24, 0), (1 / 12, 6_000))), (new, ((10, 0), (1 / 12, 3_000)))):
+        for hours_ago, total in history:
+            MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=hours_ago), volume_total=total,
+                                  volume_24h=0)
+    market_velocity_refresh(now=NOW)
+    assert row(week_old).backend_daily_volume_7d == pytest.approx(14_000 / (7 * 24 - 1 / 12) * 24)
+    assert row(young).backend_daily_volume_7d == pytest.approx(6_000 / (3 * 24 - 1 / 12) * 24)  # the days it has
+    assert row(new).backend_daily_volume_7d == 0  # less than a day of history: no usual day yet
+
+
 def test_the_backends_rolling_volume_counts_when_the_total_does_not_move():
     m = MarketFactory(volume_total=0, volume_24h=2_400)
     MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=24), volume_total=0, volume_24h=2_400)
