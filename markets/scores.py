@@ -159,6 +159,32 @@ def odds_move(p_now, p_then):
     return np.sqrt(np.abs(p_now - p_old) * logit)
 
 
+# Trades in 24 h at which a move gets its full weight.
+RISING_FULL_TRADES = 50
+
+
+def rising_move(p_now, p_24h_ago):
+    """The odds part of rising: m / (m + RISING_HALF_MOVE), m = odds_move; 0..1, a bigger move always more."""
+    move = odds_move(p_now, p_24h_ago)
+    return move / (move + RISING_HALF_MOVE)
+
+
+def rising_support(trades_24h):
+    """The trading part of rising: f + (1 - f) * min(1, ln(1 + trades) / ln(1 + RISING_FULL_TRADES)),
+    f = RISING_NO_TRADES. tracking/velocity.py computes the same in SQL (rising_support_sql)."""
+    trades = np.maximum(np.asarray(trades_24h, dtype=float), 0)
+    return RISING_NO_TRADES + (1 - RISING_NO_TRADES) * np.minimum(1.0, np.log1p(trades) / np.log1p(RISING_FULL_TRADES))
+
+
+def rising_support_sql(trades):
+    """rising_support of the SQL expression `trades` (an integer >= 0), for PostgreSQL and SQLite alike."""
+    f = RISING_NO_TRADES
+    # In double precision: PostgreSQL would take LN of a bigint plus a literal in numeric, ~10x slower.
+    t = f"CAST({trades} AS DOUBLE PRECISION)"
+    return (f"({f!r} + {1 - f!r} * CASE WHEN {t} >= {RISING_FULL_TRADES} THEN 1.0 "
+            f"ELSE LN(1 + {t}) / LN(CAST({1 + RISING_FULL_TRADES} AS DOUBLE PRECISION)) END)")
+
+
 def rising_score(p_now, p_24h_ago, trades_24h):
     """How much the odds moved in 24 h, weighted by the trading behind the move; 0..1, never saturated.
 
@@ -168,6 +194,4 @@ def rising_score(p_now, p_24h_ago, trades_24h):
     plus the app's in the scope. A move with no trade counted still scores a third; fifty trades
     give it its full weight. Vectorized.
     """
-    move = odds_move(p_now, p_24h_ago)
-    support = np.minimum(1.0, np.log1p(np.maximum(np.asarray(trades_24h, dtype=float), 0)) / np.log(51))
-    return move / (move + RISING_HALF_MOVE) * (RISING_NO_TRADES + (1 - RISING_NO_TRADES) * support)
+    return rising_move(p_now, p_24h_ago) * rising_support(trades_24h)

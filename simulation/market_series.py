@@ -21,6 +21,7 @@ class MarketSeries:
     open: np.ndarray  # (hours, markets) bool: the market is open during the hour
     opens_at: np.ndarray  # (markets,) first open hour
     closes_at: np.ndarray  # (markets,) first hour closed (the series' length if it never closes in it)
+    rate: np.ndarray  # (hours, markets) the expected volume of each hour, before the draw of its trades
 
     @property
     def hours(self):
@@ -106,7 +107,7 @@ def market_series_generate(*, markets, days, seed):
     participants = np.cumsum(rng.binomial(trades, 0.25), axis=0)
     return MarketSeries(
         volume=np.round(volume, 2), trades=trades, probability=probability, participants=participants,
-        open=is_open, opens_at=opens_at, closes_at=closes_at,
+        open=is_open, opens_at=opens_at, closes_at=closes_at, rate=rate,
     )
 
 

@@ -1,13 +1,13 @@
-"""Velocity, rising and trending of every market per scope, recomputed from the activity buckets.
+"""Velocity, rising and trending of every market per scope, recomputed from the activity buckets and
+the trading backend's state history.
 
 Both refreshes are idempotent by construction: they read the 5-minute MarketActivity
 buckets (keyed by the events' own time) and MarketSnapshot as of `now`, and overwrite
 MarketVelocity in one transaction. A late or replayed event counts in the window of
 its own time; running twice, or again after a crash, gives the same rows. Work is
 set-based and stays in the database where it can: the window aggregates go to a
-temporary table, only per-market values and the rows that can rise travel to numpy and
-back, and one INSERT ... ON CONFLICT writes the rows whose values changed, whatever the
-number of markets. See docs/pipeline.md.
+temporary table, only per-market values travel to numpy and back, and one INSERT ... ON
+CONFLICT writes the rows whose values changed, whatever the number of markets. See docs/pipeline.md.
 """
 from datetime import timedelta
 from typing import NamedTuple
@@ -32,7 +32,8 @@ from markets.scores import (
     backend_window,
     evidence_weight,
     rank_normalise,
-    rising_score,
+    rising_move,
+    rising_support_sql,
     trending_backend_raw,
     trending_raw,
 )
@@ -232,11 +233,10 @@ def market_velocity_refresh(*, now):
         _window_counts_store(cursor, now)
         state = _market_states(now)
         _market_values_store(cursor, state)
-        _rising_store(cursor, state)
         written = _velocity_write(cursor, now)
         cursor.execute("SELECT COUNT(*), COUNT(DISTINCT market_id) FROM velocity_counts")
         rows, markets = cursor.fetchone()
-        for temporary in ("velocity_counts", "velocity_markets", "velocity_rising"):
+        for temporary in ("velocity_counts", "velocity_markets"):
             cursor.execute(f"DROP TABLE {temporary}")
     gone = MarketActivity.objects.filter(
         market=OuterRef("market"), scope=OuterRef("scope"), bucket_start__gt=window_starts(now)["24h"],
@@ -250,47 +250,24 @@ def market_velocity_refresh(*, now):
 
 
 def _market_values_store(cursor, state):
-    """The market-level velocity values (odds changes, the backend's activity, participant delta)
-    into a temporary table velocity_markets."""
+    """The market-level velocity values (odds changes, the backend's activity, participant delta, the
+    odds part of rising) into a temporary table velocity_markets.
+
+    Rising (markets.scores.rising_score) is the market's odds move times the support of the trades
+    behind it, the backend's in 24 h plus the app's in the row's scope: the move is per market
+    (numpy, here), the support per row (SQL, in _velocity_write), so no per-scope row travels to
+    Python. A move with no trade at all still rises: pushed odds are news on their own."""
     backend = {name: state[name].tolist() for name in BACKEND_FIELDS}
     temporary_table_create(
         cursor, "velocity_markets",
         {"market_id": "bigint", "odds_1h": "double precision", "odds_24h": "double precision",
          **{name: "double precision" if "volume" in name else "bigint" for name in BACKEND_FIELDS},
-         "participants": "bigint"},
+         "participants": "bigint", "move": "double precision"},
         values={"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
                 "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), **backend,
-                "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
+                "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist(),
+                "move": rising_move(state["p_now"], state["p_24h"]).tolist()},
         key=["market_id"],
-    )
-
-
-def _rising_store(cursor, state):
-    """Rising scores (markets.scores.rising_score) of the rows of markets whose odds moved in 24 h,
-    into a temporary table velocity_rising. The trades behind a move are the backend's in 24 h plus
-    the app's in the row's scope; a move with neither still rises (pushed odds are news on their
-    own). Only those rows travel to Python and back."""
-    moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
-    rows = []
-    if moved:
-        temporary_table_create(
-            cursor, "velocity_moved", {"market_id": "bigint"}, values={"market_id": moved}, key=["market_id"]
-        )
-        cursor.execute(
-            "SELECT c.market_id, c.scope, c.trades_24h FROM velocity_counts c "
-            "JOIN velocity_moved m ON m.market_id = c.market_id"
-        )
-        rows = cursor.fetchall()
-        cursor.execute("DROP TABLE velocity_moved")
-    market_pk = np.asarray([r[0] for r in rows], dtype=np.int64)
-    at = np.searchsorted(state["pk"], market_pk)
-    trades = np.asarray([r[2] for r in rows], dtype=float) + state["backend_trades_24h"][at]
-    rising = rising_score(state["p_now"][at], state["p_24h"][at], trades)
-    temporary_table_create(
-        cursor, "velocity_rising",
-        {"market_id": "bigint", "scope": "varchar(8)", "rising": "double precision"},
-        values={"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
-        key=["market_id", "scope"],
     )
 
 
@@ -306,10 +283,11 @@ def _velocity_write(cursor, now):
                     THEN CAST(c.clicks_24h AS DOUBLE PRECISION) / c.impressions_24h ELSE 0.0 END AS ctr_24h,
                m.odds_1h AS odds_change_1h, m.odds_24h AS odds_change_24h,
                {", ".join(f"m.{name}" for name in BACKEND_FIELDS)},
-               m.participants AS participant_delta_24h, COALESCE(r.rising, 0.0) AS rising_score
+               m.participants AS participant_delta_24h,
+               CASE WHEN m.move > 0 THEN m.move * {rising_support_sql("(c.trades_24h + m.backend_trades_24h)")}
+                    ELSE 0.0 END AS rising_score
         FROM velocity_counts c
-        JOIN velocity_markets m ON m.market_id = c.market_id
-        LEFT JOIN velocity_rising r ON r.market_id = c.market_id AND r.scope = c.scope"""
+        JOIN velocity_markets m ON m.market_id = c.market_id"""
     stored = ", ".join(f"v.{sql_name(name)}" for name in compared)
     incoming = ", ".join(f"n.{name}" for name in compared)
     updates = ", ".join(f"{sql_name(name)} = excluded.{sql_name(name)}" for name in VELOCITY_FIELDS)

@@ -129,3 +129,17 @@ def test_a_trading_day_of_the_backend_is_computed_in_a_fixed_number_of_queries(d
     with django_assert_max_num_queries(40):
         market_velocity_refresh(now=NOW)
     assert MarketVelocity.objects.filter(backend_volume_24h__gt=0).count() == 6
+
+
+def test_risings_trade_support_in_sql_is_the_numpy_formula():
+    from django.db import connection
+
+    from markets.scores import rising_support, rising_support_sql
+
+    trades = [0, 1, 2, 9, 49, 50, 51, 1000]
+    with connection.cursor() as cursor:
+        got = []
+        for t in trades:
+            cursor.execute(f"SELECT {rising_support_sql(str(t))}")
+            got.append(cursor.fetchone()[0])
+    assert got == pytest.approx(rising_support(trades).tolist(), rel=1e-12)
