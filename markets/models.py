@@ -202,8 +202,8 @@ class MarketVelocity(models.Model):
     engaged_users_24h = models.PositiveIntegerField(
         default=0, help_text="Distinct users with an engagement (not only an impression) in 24 h: local support."
     )
-    # The trading backend's activity, from the pushed state history (MarketSnapshot): the same in every
-    # scope (the backend knows no country). docs/pipeline.md#backend-activity.
+    # The trading backend's activity, from the pushed state history (MarketSnapshot): on the global row
+    # only, 0 on country rows (the backend knows no country). docs/pipeline.md#backend-activity.
     backend_volume_5m = models.FloatField(default=0.0)
     backend_volume_1h = models.FloatField(default=0.0)
     backend_volume_24h = models.FloatField(default=0.0)

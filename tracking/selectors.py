@@ -16,7 +16,7 @@ from markets.scores import (
 )
 from ops.models import TaskRun
 from tracking.models import Impression, Interaction, ServedItem
-from tracking.velocity import trending_inputs
+from tracking.velocity import TrendingRow, trending_inputs
 
 CHUNK = 5000
 
@@ -38,8 +38,8 @@ def market_trending_list(*, scope, limit):
     as_of = run or max((r.computed_at for r in rows), default=None)
     inputs = {}
     if rows and as_of:
-        for row in trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope, traded=False):
-            inputs[row.market_pk] = row
+        for values in trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope, traded=False):
+            inputs[values[0]] = TrendingRow(*values)
     items = []
     for row in rows:
         got = inputs.get(row.market_id)

@@ -254,7 +254,7 @@ def _market_values_store(cursor, state):
     odds part of rising) into a temporary table velocity_markets.
 
     Rising (markets.scores.rising_score) is the market's odds move times the support of the trades
-    behind it, the backend's in 24 h plus the app's in the row's scope: the move is per market
+    behind it, the app's in the row's scope plus, on the global row, the backend's in 24 h: the move is per market
     (numpy, here), the support per row (SQL, in _velocity_write), so no per-scope row travels to
     Python. A move with no trade at all still rises: pushed odds are news on their own."""
     backend = {name: state[name].tolist() for name in BACKEND_FIELDS}
@@ -276,16 +276,19 @@ def _velocity_write(cursor, now):
     from the temporary tables; returns how many rows were written. Unchanged rows are filtered
     out before the insert, so they are neither rewritten nor locked."""
     table = sql_table(MarketVelocity)
+    # The backend knows no country: its activity is on the global row only. On every row it would
+    # make each snapshot rewrite all of a market's country rows (22 a market in the bench).
+    is_global = f"c.scope = '{GLOBAL}'"
+    trades = f"(c.trades_24h + CASE WHEN {is_global} THEN m.backend_trades_24h ELSE 0 END)"
     compared = [name for name in VELOCITY_FIELDS if name != "computed_at"]
     new = f"""
         SELECT c.market_id, c.scope, {", ".join(f"c.{name}" for name in VELOCITY_COUNTS)},
                CASE WHEN c.impressions_24h > 0
                     THEN CAST(c.clicks_24h AS DOUBLE PRECISION) / c.impressions_24h ELSE 0.0 END AS ctr_24h,
                m.odds_1h AS odds_change_1h, m.odds_24h AS odds_change_24h,
-               {", ".join(f"m.{name}" for name in BACKEND_FIELDS)},
+               {", ".join(f"CASE WHEN {is_global} THEN m.{name} ELSE 0 END AS {name}" for name in BACKEND_FIELDS)},
                m.participants AS participant_delta_24h,
-               CASE WHEN m.move > 0 THEN m.move * {rising_support_sql("(c.trades_24h + m.backend_trades_24h)")}
-                    ELSE 0.0 END AS rising_score
+               CASE WHEN m.move > 0 THEN m.move * {rising_support_sql(trades)} ELSE 0.0 END AS rising_score
         FROM velocity_counts c
         JOIN velocity_markets m ON m.market_id = c.market_id"""
     stored = ", ".join(f"v.{sql_name(name)}" for name in compared)
@@ -321,8 +324,9 @@ class TrendingRow(NamedTuple):
 
 
 def trending_inputs(now, market_pks=None, scope=None, traded=True):
-    """TrendingRow per market and scope with app engagements in 24 h, and per market with backend
-    volume in 24 h (global scope), as of `now`.
+    """Tuples in the order of TrendingRow's fields (plain tuples: there are 100,000s), one per market
+    and scope with app engagements in 24 h, and per market with backend volume in 24 h (global
+    scope), as of `now`.
 
     App activity is `engagements`: interactions with a positive weight (views, clicks, trades,
     shares, comments, bookmarks...), summed from the buckets as of `now`. Users and the backend's
@@ -355,16 +359,18 @@ def trending_inputs(now, market_pks=None, scope=None, traded=True):
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [s1h, s24, until, *params])
-        rows = {(r[0], r[1]): TrendingRow(*r) for r in cursor.fetchall()}
+        rows = cursor.fetchall()
     if traded and scope in (None, GLOBAL):
+        engaged = {row[0] for row in rows if row[1] == GLOBAL}
         backend_only = MarketVelocity.objects.filter(scope=GLOBAL).filter(
             Q(backend_volume_24h__gt=0) | Q(backend_volume_1h__gt=0)
         )
         if market_pks is not None:
             backend_only = backend_only.filter(market_id__in=market_pks)
-        for pk, *values in backend_only.values_list("market_id", "engaged_users_24h", *TRENDING_BACKEND):
-            rows.setdefault((pk, GLOBAL), TrendingRow(pk, GLOBAL, 0, 0, *values))
-    return [rows[key] for key in sorted(rows)]
+        rows += [(pk, GLOBAL, 0, 0, *values)
+                 for pk, *values in backend_only.values_list("market_id", "engaged_users_24h", *TRENDING_BACKEND)
+                 if pk not in engaged]
+    return rows
 
 
 TRENDING_BACKEND = (
@@ -381,7 +387,7 @@ class TrendingScores(NamedTuple):
 
 
 def trending_scores(rows, min_users):
-    """TrendingScores for TrendingRows: each source's raw score ranked within the scope and weighted by
+    """TrendingScores for rows of trending_inputs: each source's raw score ranked within the scope and weighted by
     the evidence behind it, then averaged over the sources that have any activity in the scope.
 
     A scope where only the app has activity (every country, or a site without a trading backend)
@@ -402,8 +408,7 @@ def trending_scores(rows, min_users):
     backend = rank_normalise(backend_raw, scopes) * backend_evidence(t24, v24)
     sources = np.zeros(len(rows))
     for values in (app, backend):
-        present = {scope for scope in np.unique(scopes[values > 0])}
-        sources += np.fromiter((scope in present for scope in scopes), dtype=float, count=len(rows))
+        sources += np.isin(scopes, np.unique(scopes[values > 0]))
     score = np.where(sources > 0, (app + backend) / np.maximum(sources, 1), 0.0)
     return TrendingScores(app_raw, app, backend_raw, backend, score)
 
