@@ -144,3 +144,17 @@ def test_risings_trade_support_in_sql_is_the_numpy_formula():
             cursor.execute(f"SELECT {rising_support_sql(str(t))}")
             got.append(cursor.fetchone()[0])
     assert got == pytest.approx(rising_support(trades).tolist(), rel=1e-12)
+
+
+def test_the_trending_api_lists_a_market_traded_only_on_the_backend_with_its_backend_inputs():
+    from rest_framework.test import APIClient
+
+    m = MarketFactory(market_id="traded-only", volume_total=0, volume_24h=0, trades_24h=0)
+    trade_day(m, 300)
+    refresh()
+    body = APIClient().get("/api/trending").json()
+    assert [r["market"]["market_id"] for r in body["results"]] == ["traded-only"]
+    item = body["results"][0]
+    assert item["backend_volume_24h"] == pytest.approx(300 * 24) and item["backend_trades_1h"] == 20
+    assert item["inputs"]["activity_24h"] == 0 and item["inputs"]["backend_raw"] > 0
+    assert item["trending_score"] == pytest.approx(item["inputs"]["backend_evidence"])
