@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 from django.db import transaction
 from django.utils.text import slugify
 
-from markets.importers import MARKET_FIELDS, MarketRow, markets_import
+from markets.importers import MARKET_FIELDS, EventRow, MarketRow, markets_import
 from markets.models import EditorialBoost, Market, MarketSnapshot
 from markets.services import catalog_version_bump
 
@@ -95,6 +95,7 @@ class MarketSpec:
     surge_at: datetime | None = None  # start of a burst of attention (sharp move or volume spike)
     surge: float = 0.0  # its strength, 0-1
     snapshots: tuple = ()
+    event: tuple = ()  # (key, title): the question it is one outcome of
 
     def values(self):
         return {name: getattr(self, name) for name in MARKET_FIELDS}
@@ -204,6 +205,12 @@ class _Draft:
     event_start_at: datetime | None = None
     probability: float | None = None
     country: str = ""
+    event: tuple = ()  # (key, title) of the question this market is one outcome of; () for a yes/no question
+
+
+def _outcome_of(key, title):
+    """The event of a multi-outcome question: one market per team, player or party."""
+    return (slugify(key), title)
 
 
 class _Dates:
@@ -261,7 +268,7 @@ def _nba_title(r, d):
     return _Draft(f"nba-finals-{team}", f"Will the {team} win the NBA Finals?",
                   _resolves(f"the {team} win the next NBA Finals", "when the series ends"),
                   ("nba",), _initials(team), d.day(r.randint(120, 200)), probability=r.uniform(0.02, 0.3),
-                  country="US")
+                  country="US", event=_outcome_of("nba-finals", "Who will win the NBA Finals?"))
 
 
 def _nfl_game(r, d):
@@ -277,7 +284,7 @@ def _nfl_title(r, d):
     return _Draft(f"super-bowl-{team}", f"Will the {team} win the Super Bowl?",
                   _resolves(f"the {team} win the next Super Bowl", "when it is played"),
                   ("nfl",), _initials(team), d.day(r.randint(60, 150)), probability=r.uniform(0.02, 0.25),
-                  country="US")
+                  country="US", event=_outcome_of("super-bowl", "Who will win the Super Bowl?"))
 
 
 def _soccer_game(r, d):
@@ -308,14 +315,16 @@ def _soccer_title(r, d):
     return _Draft(f"{league}-title-{club}", f"Will {club} win the {TAG_LABELS[league]} this season?",
                   _resolves(f"{club} finish first in the {TAG_LABELS[league]}", "this season"),
                   ("soccer", league), _initials(club), d.day(r.randint(90, 220)), probability=r.uniform(0.03, 0.5),
-                  country=country)
+                  country=country,
+                  event=_outcome_of(f"{league}-title", f"Who will win the {TAG_LABELS[league]} this season?"))
 
 
 def _tennis(r, d):
     player, event = r.choice(TENNIS_PLAYERS), r.choice(TENNIS_EVENTS)
     return _Draft(f"tennis-{player}-{event}", f"Will {player} win the {event}?",
                   _resolves(f"{player} wins the next {event}", "when the final is played"),
-                  ("tennis",), _initials(player), d.day(r.randint(20, 200)), probability=r.uniform(0.04, 0.4))
+                  ("tennis",), _initials(player), d.day(r.randint(20, 200)), probability=r.uniform(0.04, 0.4),
+                  event=_outcome_of(f"tennis-{event}", f"Who will win the {event}?"))
 
 
 def _tennis_match(r, d):
@@ -361,7 +370,8 @@ def _senate_race(r, d):
     party, state = r.choice(("Democrats", "Republicans")), r.choice(US_STATES)
     return _Draft(f"senate-{state}-{party}", f"Will the {party} win the {state} Senate race?",
                   _resolves(f"the {party[:-1]} candidate is declared the winner in {state}", "at the next election"),
-                  ("us-elections",), _initials(state), d.day(r.randint(150, 340)), country="US")
+                  ("us-elections",), _initials(state), d.day(r.randint(150, 340)), country="US",
+                  event=_outcome_of(f"senate-{state}", f"Which party wins the {state} Senate race?"))
 
 
 def _house_control(r, d):
@@ -400,7 +410,8 @@ def _israel(r, d):
     return _Draft(f"knesset-most-seats-{party}", f"Will {party} win the most seats in the next Knesset election?",
                   _resolves(f"{party} wins more seats than any other list", "in the next Knesset election"),
                   ("israel",), _initials(party), d.day(r.randint(150, 360)), probability=r.uniform(0.05, 0.6),
-                  country="IL")
+                  country="IL", event=_outcome_of("knesset-most-seats",
+                                                  "Which list wins the most seats in the next Knesset election?"))
 
 
 def _uk(r, d):
@@ -927,7 +938,7 @@ def _market(r, market_id, category, draft, anchor, grid):
     spec = dict(
         market_id=market_id, title=draft.title, description=draft.description, category=category,
         tags=tuple(dict.fromkeys(draft.tags)), image_url=placeholder_image(category, draft.badge),
-        status=status, country=draft.country, event_start_at=draft.event_start_at,
+        status=status, country=draft.country, event_start_at=draft.event_start_at, event=draft.event,
     )
     if status != Market.Status.OPEN:
         ended_at = anchor - timedelta(minutes=r.randint(60, 36 * 60))
@@ -1062,7 +1073,8 @@ def demo_catalog_write(*, catalog, now):
     gets its generated history instead.
     """
     rows = [
-        MarketRow(f"demo market {i}", m.market_id, m.values(), tuple((t, catalog.tags[t]) for t in m.tags))
+        MarketRow(f"demo market {i}", m.market_id, m.values(), tuple((t, catalog.tags[t]) for t in m.tags),
+                  event=EventRow(f"demo-{m.event[0]}", m.event[1], slug=m.event[0]) if m.event else None)
         for i, m in enumerate(catalog.markets, 1)
     ]
     imported = markets_import(rows=rows, now=now, snapshot_created=False)

@@ -1,4 +1,5 @@
-"""Admin for the catalog: editors edit markets, tags and boosts; snapshots and velocities are read-only."""
+"""Admin for the catalog: editors edit markets, their events, tags, boosts and category aliases;
+snapshots and velocities are read-only."""
 
 from django import forms
 from django.contrib import admin
@@ -17,10 +18,11 @@ from feedproject.admin_kit import (
     recent_filter,
 )
 from feedproject.vocabulary import Surface, choices
-from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity, Tag
+from markets.importers import CATEGORY_ALIASES, category_key
+from markets.models import CategoryAlias, EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity, Tag
 from markets.services import catalog_version_bump
 
-# --- Editors: tags, markets, boosts -----------------------------------------------------
+# --- Editors: tags, markets, events, boosts, category aliases --------------------------------
 
 
 class TagUseFilter(admin.SimpleListFilter):
@@ -168,14 +170,14 @@ class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("status", "category", "resolution_date")
-    search_fields = ("market_id", "title", "=tags__slug")
-    search_help_text = "Market id or title contains; or a tag's exact slug."
+    search_fields = ("market_id", "title", "=tags__slug", "=event__event_id")
+    search_help_text = "Market id or title contains; or a tag's or an event's exact id (slug)."
     date_hierarchy = "created_at"
-    autocomplete_fields = ("tags",)
+    autocomplete_fields = ("tags", "event")
     inlines = (EditorialBoostInline,)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
-        (None, {"fields": ("market_id", "title", "category", "tags", "status")}),
+        (None, {"fields": ("market_id", "title", "category", "tags", "event", "status")}),
         (
             "Editorial",
             {
@@ -295,6 +297,119 @@ class EditorialBoostAdmin(CatalogChangeMixin, BoostDisplayMixin, admin.ModelAdmi
         if not change:
             editorial_boost_stamp_creator(boost=obj, user=request.user)
         super().save_model(request, obj, form, change)
+
+
+class EventSeriesFilter(admin.SimpleListFilter):
+    """In a series or not, or one of the series with the most events (one GROUP BY, not a list of every series);
+    any other series is found by searching its exact key."""
+
+    title = "series"
+    parameter_name = "series"
+    SHOWN = 20
+    NONE, ANY = "-", "*"
+
+    def lookups(self, request, model_admin):
+        top = (
+            Event.objects.exclude(series="").values("series").annotate(events=Count("id"))
+            .order_by("-events", "series")[: self.SHOWN]
+        )
+        return [(self.ANY, "In any series"), (self.NONE, "In no series"),
+                *((row["series"], f"{row['series']} ({row['events']})") for row in top)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.ANY:
+            return queryset.exclude(series="")
+        if value == self.NONE:
+            return queryset.filter(series="")
+        if value:
+            return queryset.filter(series=value)
+        return queryset
+
+
+class EventMarketInline(admin.TabularInline):
+    """An event's markets (its outcomes), likeliest first; each is edited on its own page."""
+
+    model = Market
+    fields = ("market_id", "title", "probability", "status", "category")
+    readonly_fields = fields
+    ordering = ("-probability", "market_id")
+    extra = 0
+    show_change_link = True
+    can_delete = False
+    verbose_name_plural = "markets (outcomes of this event)"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # a market joins an event on its own page, or through an import
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("title", "event_id", "series", "market_count", "markets_link")
+    search_fields = ("title", "event_id", "=series")
+    search_help_text = "Title or event id contains; or a series' exact key."
+    list_filter = (EventSeriesFilter,)
+    ordering = ("title", "event_id")
+    fields = ("event_id", "title", "slug", "series", "markets_link")
+    inlines = (EventMarketInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(market_count=Count("markets"))
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("markets_link",)
+        return ("event_id", "markets_link")  # the upsert key that importers find the event by
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else self.fields[:-1]
+
+    @admin.display(description="markets", ordering="market_count")
+    def market_count(self, obj):
+        return obj.market_count
+
+    @admin.display(description="in the market list")
+    def markets_link(self, obj):
+        return changelist_link(Market, "Markets", q=obj.event_id)
+
+
+class CategoryAliasForm(forms.ModelForm):
+    class Meta:
+        model = CategoryAlias
+        fields = ("label", "category")
+
+    def clean_label(self):
+        label = self.cleaned_data["label"].strip()
+        key = category_key(label)
+        if not key:
+            raise forms.ValidationError("The label needs at least one letter or digit.")
+        # Labels are matched by their key: "Economics" and " economics-" would be one alias.
+        others = CategoryAlias.objects.exclude(pk=self.instance.pk).values_list("label", flat=True)
+        clash = next((other for other in others if category_key(other) == key), None)
+        if clash is not None:
+            raise forms.ValidationError(f"“{clash}” is already this label (labels match ignoring case and dashes).")
+        return label
+
+
+@admin.register(CategoryAlias)
+class CategoryAliasAdmin(admin.ModelAdmin):
+    """Editors map a platform's category label onto the taxonomy; the next import reads the rows."""
+
+    form = CategoryAliasForm
+    list_display = ("label", "category", "default_mapping")
+    list_display_links = ("label",)
+    list_editable = ("category",)
+    list_filter = ("category",)
+    search_fields = ("label",)
+    ordering = ("label",)
+
+    @admin.display(description="built-in mapping")
+    def default_mapping(self, obj):
+        """What the label maps to without this row (markets/importers.py CATEGORY_ALIASES)."""
+        default = CATEGORY_ALIASES.get(category_key(obj.label))
+        if default is None:
+            return "—"
+        return default if default == obj.category else f"{default} (overridden)"
 
 
 # --- Server-written catalog tables --------------------------------------------------------

@@ -58,7 +58,8 @@ def _is_gamma_market(obj):
 def _is_gamma_event(obj):
     markets = obj.get("markets")
     nested = isinstance(markets, list) and any(isinstance(m, dict) and _is_gamma_market(m) for m in markets)
-    return "ticker" in obj or nested
+    # A Kalshi market (GET /markets) has a `ticker` too, beside its `event_ticker`: it is no Gamma event.
+    return ("ticker" in obj and "event_ticker" not in obj) or nested
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,9 @@ def category_from_title(title):
     For sources that carry no category or tag (Manifold's market list, PredictIt): "Will Bitcoin
     reach $150k?" matches the `bitcoin` tag rule. Single words and pairs ("super-bowl") are tried.
     """
-    words = [w.lower() for w in _WORD.findall(clean_text(title))]
+    # Folded to ASCII as tag slugs are: "Copa América" matches the copa-america rule.
+    words = [slugify(w) for w in _WORD.findall(clean_text(title))]
+    words = [w for w in words if w]
     pairs = {f"{a}-{b}" for a, b in zip(words, words[1:], strict=False)}
     for slugs in (pairs, set(words)):  # "video games" is Culture before "games" is Sports
         category = category_from_tags(slugs)
@@ -530,7 +532,7 @@ def gamma_market_build(
     fields = {
         "title": title,
         "description": clean_text(description).strip(),
-        "category": category or _gamma_category_from(tags, title),
+        "category": category or _gamma_category_from(tags, title, categories),
         "probability": _gamma_probability(outcome_prices, last_trade_price),
         "volume_total": _gamma_volume(volume, name="volume"),
         "volume_24h": _gamma_volume(volume_24hr, name="volume_24hr"),
@@ -542,10 +544,13 @@ def gamma_market_build(
     return MarketRow(where=where, market_id=market_id, fields=fields, tags=tags, event=event)
 
 
-def _gamma_category_from(tags, title):
+def _gamma_category_from(tags, title, labels=()):
+    """No label an alias knows: the tags, then the title; then the platform's own label, kept as written
+    (a label is a topic the platform named, better than Other); then Other."""
     category = category_from_tags(slug for slug, _ in tags)
     if category == OTHER:
-        return category_from_title(title) or OTHER
+        own = next((c for c in (clean_text(label).strip()[:CATEGORY_MAX] for label in labels) if c), None)
+        return category_from_title(title) or own or OTHER
     return category
 
 

@@ -191,10 +191,17 @@ def kalshi_market_parse(market, *, where, event, event_row, tags, aliases=CATEGO
             _price(market.get("last_price_dollars"), name="last_price_dollars", scale=1),
             _midpoint(bid, ask),
         ),
-        previous_day_price=_price(market.get("previous_day_price"), name="previous_day_price", scale=100),
+        # The Trade API's own names (previous_price, open_time) beside the ones of the published snapshots.
+        previous_day_price=_first(
+            _price(market.get("previous_day_price"), name="previous_day_price", scale=100),
+            _price(market.get("previous_price"), name="previous_price", scale=100),
+        ),
         volume=market.get("volume"),
         volume_24h=market.get("volume_24h"),
-        created_at=market.get("created_time") or market.get("create_date") or market.get("open_date"),
+        created_at=(
+            market.get("created_time") or market.get("create_date") or market.get("open_time")
+            or market.get("open_date")
+        ),
         close_date=market.get("close_time") or market.get("close_date"),
         category=event.get("category"),
         event=event_row,
@@ -252,7 +259,7 @@ def manifold_market_parse(market, *, where, aliases=CATEGORY_ALIASES):
     """A Manifold market -> MarketRow; only BINARY markets have the one probability a market card shows."""
     kind = clean_text(market.get("outcomeType")).strip()
     if kind != "BINARY":
-        raise RowError(f"skipped: a {kind or 'untyped'} market (only BINARY markets are imported)")
+        raise RowError(f"skipped: {f'a {kind}' if kind else 'an untyped'} market (only BINARY markets are imported)")
     slug = slugify(clean_text(market.get("slug")))
     market_id = f"manifold-{slug}"[:MARKET_ID_MAX].strip("-") if slug else platform_key("manifold", market.get("id"))
     if market_id is None:
@@ -316,7 +323,7 @@ PREDICTIT_STATUSES = {"open": OPEN, "closed": CLOSED}
 
 def _predictit_time(value, *, name):
     text = clean_text(value).strip()
-    if not text or text.upper() == "NA":
+    if not text or text.upper() in ("NA", "N/A"):
         return None
     try:
         parsed = parse_datetime(text)

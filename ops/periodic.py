@@ -66,6 +66,11 @@ PERIODIC_TASKS = {
             "what users did with them); activate it when its held-out click AUC is at least the formula's.",
         ),
         PeriodicTaskSpec(
+            "personalization.experiment_metrics", {"minute": "*/15"}, 15 * MINUTE, 10 * MINUTE, HOUR,
+            "Per-arm metrics of the running experiments (and those ended in the last week) from the served "
+            "log: CTR and actions per user with 95% intervals, the sample-ratio check, interleaving preference.",
+        ),
+        PeriodicTaskSpec(
             "tracking.impressions_retention", {"minute": "30", "hour": "3"}, DAY, 10 * MINUTE, 2 * DAY + HOUR,
             "Delete raw impressions (and per-bucket user sets) older than 30 days; their counts stay in "
             "UserMarketState and MarketActivity.",

@@ -1,7 +1,9 @@
-"""Admin for what the service knows about users (read-only), the editors' feed configs and the learned ranker."""
+"""Admin for what the service knows about users (read-only), the editors' feed configs, the learned ranker and
+experiments."""
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.http import HttpResponseRedirect
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -9,9 +11,19 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from feedproject.admin_kit import ExactSearchMixin, ReadOnlyAdmin, changelist_link, market_column, recent_filter
+from personalization.experiments import experiment_problems, experiment_promote, experiment_start, experiment_stop
 from personalization.feed_configs import feed_config_activate, feed_config_save_version
 from personalization.forms import GROUP_TITLES, FeedConfigForm, FeedPreviewForm, param_fieldsets, param_label
-from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
+from personalization.models import (
+    Experiment,
+    ExperimentArm,
+    ExperimentChange,
+    FeedConfig,
+    RankingModel,
+    TopicAffinity,
+    UserMarketState,
+    UserProfile,
+)
 from personalization.ranking.affinity import HALF_LIFE, decayed
 from personalization.ranking.config import GROUPS, LEARNED, PARAMS
 from personalization.ranking.features import COMPONENTS
@@ -397,3 +409,179 @@ class RankingModelAdmin(admin.ModelAdmin):
 
     def has_activate_permission(self, request):
         return request.user.has_perm("personalization.add_rankingmodel")
+
+
+class ExperimentArmInline(admin.TabularInline):
+    model = ExperimentArm
+    extra = 2
+    fields = ("name", "feed_config", "ranking_model", "share")
+
+    def _draft(self, obj):
+        return obj is None or obj.status == Experiment.Status.DRAFT
+
+    def has_add_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "ranking_model":
+            kwargs["queryset"] = RankingModel.objects.filter(status=RankingModel.Status.READY)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ExperimentChangeInline(admin.TabularInline):
+    model = ExperimentChange
+    fields = ("at", "action", "user", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "history (who changed its status, and when)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Experiments on live traffic: arms are edited while a draft; start, stop and promote are buttons on
+    its page, each logged in its history (personalization/experiments.py)."""
+
+    list_display = ("name", "surface", "mode", "status", "starts_at", "ends_at", "arms_summary")
+    list_filter = ("status", "surface", "mode")
+    inlines = (ExperimentArmInline, ExperimentChangeInline)
+    change_form_template = "admin/personalization/experiment/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or obj.status == Experiment.Status.DRAFT:
+            return ("status", "problems")
+        return ("name", "surface", "mode", "salt", "starts_at", "ends_at", "status", "created_by", "verdict",
+                "metrics_table", "metrics_at")
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "surface", "mode", "starts_at", "ends_at", "salt", "note", "status"]
+        if obj is not None and obj.status == Experiment.Status.DRAFT:
+            fields.append("problems")
+        elif obj is not None:
+            fields[:0] = ["verdict", "metrics_table", "metrics_at"]
+            fields.append("created_by")
+        return fields
+
+    @admin.display(description="verdict")
+    def verdict(self, obj):
+        metrics = obj.metrics or {}
+        if not metrics:
+            return "No metrics yet: they are computed every 15 minutes from the served log."
+        alarm = metrics.get("srm", {}).get("alarm")
+        return format_html('<strong style="{}">{}</strong>', "color:#b91c1c" if alarm else "", metrics["verdict"])
+
+    @admin.display(description="metrics per arm (95% intervals)")
+    def metrics_table(self, obj):
+        arms = (obj.metrics or {}).get("arms") or []
+        if not arms:
+            return "—"
+
+        def cell(interval, percent=False):
+            if not interval or interval.get("value") is None:
+                return "—"
+            fmt = "{:.2%}" if percent else "{:.3f}"
+            text = fmt.format(interval["value"])
+            if interval.get("low") is not None:
+                text += f" [{fmt.format(interval['low'])}, {fmt.format(interval['high'])}]"
+            return text
+
+        rows = format_html_join("", "<tr><td>{}</td>" + "<td>{}</td>" * 10 + "</tr>", (
+            (a["name"], f"{a['share']:g}", a["users"], a["feeds"], a["impressions"], cell(a["ctr"], percent=True),
+             cell(a["engaged_per_user"]), cell(a["bets_per_user"]), cell(a["hides_per_user"]),
+             f"{a['repeat_feed_share']:.2%}", f"{a['coverage']:.1%}")
+            for a in arms
+        ))
+        extra = ""
+        srm = obj.metrics.get("srm")
+        if srm:
+            extra = format_html("<p>Sample ratio check: χ² = {}, p = {} ({}).</p>", srm["chi2"], srm["p"],
+                                "ALARM: p < 0.001" if srm["alarm"] else "no mismatch")
+        pref = obj.metrics.get("preference")
+        if pref:
+            extra = format_html(
+                "<p>Interleaving: {} decided feeds won {}; first arm's share {} [{}, {}], p = {}.</p>",
+                pref["feeds"], ", ".join(f"{k} {v}" for k, v in pref["wins"].items()), pref["share_first"],
+                pref["low"], pref["high"], pref["p"],
+            )
+        header = ("arm", "share", "users", "feeds", "impressions", "CTR", "engaged / user", "bets / user",
+                  "hides / user", "repeat feeds", "coverage")
+        return format_html(
+            '<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
+            format_html_join("", "<th>{}</th>", ((h,) for h in header)), rows, extra,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        # A draft may go; an experiment that served traffic is the record of what users were shown.
+        return (obj is None or obj.status == Experiment.Status.DRAFT) and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="arms")
+    def arms_summary(self, obj):
+        return " · ".join(
+            f"{arm.name} {arm.share:g}: {arm.feed_config or 'active config'}"
+            + (f" + {arm.ranking_model}" if arm.ranking_model_id else "")
+            for arm in obj.arms.select_related("feed_config", "ranking_model")
+        )
+
+    @admin.display(description="before it can start")
+    def problems(self, obj):
+        found = experiment_problems(obj, list(obj.arms.select_related("feed_config", "ranking_model")))
+        return "; ".join(found) if found else "Nothing: it can start."
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/start/", view(self.start_view), name="personalization_experiment_start"),
+            path("<int:pk>/stop/", view(self.stop_view), name="personalization_experiment_stop"),
+            path("<int:pk>/promote/<int:arm_pk>/", view(self.promote_view), name="personalization_experiment_promote"),
+            *super().get_urls(),
+        ]
+
+    def _act(self, request, pk, act, done):
+        experiment = Experiment.objects.filter(pk=pk).first()
+        if experiment is None:
+            raise Http404("No such experiment.")
+        if request.method != "POST" or not self.has_change_permission(request, experiment):
+            messages.error(request, "This needs a POST from a user who may change experiments.")
+        else:
+            try:
+                act(experiment)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, done)
+        return HttpResponseRedirect(reverse("admin:personalization_experiment_change", args=(pk,)))
+
+    def start_view(self, request, pk):
+        return self._act(request, pk, lambda e: experiment_start(experiment=e, user=request.user, now=timezone.now()),
+                         "Started: its arms now serve their shares of the surface's users.")
+
+    def stop_view(self, request, pk):
+        return self._act(request, pk, lambda e: experiment_stop(experiment=e, user=request.user, now=timezone.now()),
+                         "Stopped: everyone is served the surface's active config again.")
+
+    def promote_view(self, request, pk, arm_pk):
+        def promote(experiment):
+            arm = experiment.arms.filter(pk=arm_pk).first()
+            if arm is None:
+                raise ValidationError("That arm is not one of this experiment's.")
+            experiment_promote(experiment=experiment, arm=arm, user=request.user, now=timezone.now())
+        return self._act(request, pk, promote, "Promoted: the arm's config and model now serve everyone.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        experiment = Experiment.objects.filter(pk=object_id).first()
+        extra = {"experiment": experiment, "arms": list(experiment.arms.all()) if experiment else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from feedproject.after_response import after_response
 from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
 from feedproject.vocabulary import Section
+from markets.movement import movement_badge
 from personalization.selectors import profile_get
 from personalization.serializers import (
     FeedQuerySerializer,
@@ -35,7 +36,13 @@ def market_payload(catalog, i):
         "volume_total": float(display.volume_total[i]),
         "image_url": display.image_url[i],
         "resolution_date": display.resolution_date[i],
+        **movement(catalog, i),
     }
+
+
+def movement(catalog, i):
+    change = round(float(catalog.display.odds_change_24h[i]), 4)
+    return {"odds_change_24h": change, "badge": movement_badge(change)}
 
 
 def feed_payload(result, *, with_components, with_filtered=False):
@@ -72,7 +79,8 @@ def ranked_payload(catalog, ranked, *, with_components):
     """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items."""
     items = []
     for rank, (i, score, components, left_out_by) in enumerate(ranked):
-        item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by}
+        item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by,
+                **movement(catalog, i)}
         if with_components:
             item["components"] = {k: round(v, 4) for k, v in components.items()}
         items.append(item)

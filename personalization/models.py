@@ -1,5 +1,8 @@
-"""What the service knows about each user, and the editors' feed configurations."""
+"""What the service knows about each user, and the editors' feed configurations, ranking models and experiments."""
+import secrets
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -142,3 +145,100 @@ class RankingModel(models.Model):
 
     def __str__(self):
         return f"ranking model v{self.version}{' (active)' if self.is_active else ''}"
+
+
+def _new_salt():
+    return secrets.token_hex(8)
+
+
+class Experiment(models.Model):
+    """Two or more arms (feed config versions or ranking models) tried on shares of a surface's traffic.
+
+    A user's arm is a hash of (salt, user_key): the same on every request, and independent of
+    any other experiment's (each has its own salt). At most one experiment runs per surface at a
+    time (docs/experiments.md). Changes of status go through personalization/experiments.py,
+    which logs each as an ExperimentChange.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        RUNNING = "running"
+        STOPPED = "stopped"
+        PROMOTED = "promoted"
+
+    class Mode(models.TextChoices):
+        AB = "ab", "A/B: each user sees one arm"
+        INTERLEAVE = "interleave", "team-draft interleaving of two arms in one feed"
+
+    name = models.CharField(max_length=120)
+    surface = models.CharField(max_length=32, choices=choices(Surface), default=Surface.HOME)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.AB)
+    salt = models.CharField(max_length=32, default=_new_salt, help_text="Mixed into the user hash; a new salt "
+                            "reshuffles who gets which arm.")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Per-arm metrics from the served log, with "
+                               "intervals, the sample-ratio check and the verdict; refreshed by beat.")
+    metrics_at = models.DateTimeField(null=True, blank=True, help_text="The time the metrics were computed as of.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="experiment_window_ordered"),
+            models.UniqueConstraint(
+                fields=["surface"], condition=Q(status="running"), name="experiment_one_running_per_surface"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.surface}, {self.status})"
+
+
+class ExperimentArm(models.Model):
+    """One arm: a feed config version of the experiment's surface (empty: the active one), and a
+    ranking model (empty: whatever the config asks for)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="arms")
+    name = models.SlugField(max_length=32, help_text='Short and stable, e.g. "control", "model-v7".')
+    feed_config = models.ForeignKey(
+        FeedConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Empty: the surface's active config when the feed is built.",
+    )
+    ranking_model = models.ForeignKey(
+        RankingModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Empty: the formula or the active model, as the config says.",
+    )
+    share = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="This arm's share of the experiment's users (shares are normalised to sum to 1).",
+    )
+
+    class Meta:
+        ordering = ["experiment", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="experimentarm_name_unique"),
+            models.CheckConstraint(condition=Q(share__gt=0.0) & Q(share__lte=1.0), name="experimentarm_share_range"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ExperimentChange(models.Model):
+    """Who changed an experiment's status, and when: started, stopped, promoted (with what)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=16)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["experiment", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"

@@ -25,8 +25,16 @@ from feedproject.vocabulary import ENGAGEMENTS
 from markets.models import EditorialBoost, Market, MarketVelocity, Tag
 from markets.selectors import MarketInfo, markets_for_ingest
 from markets.services import CATALOG_VERSION_KEY
+from personalization.experiments import experiment_version_cache_key
 from personalization.feed_configs import feed_config_version_cache_key
-from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
+from personalization.models import (
+    Experiment,
+    FeedConfig,
+    RankingModel,
+    TopicAffinity,
+    UserMarketState,
+    UserProfile,
+)
 from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decayed
 from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
@@ -57,6 +65,7 @@ class MarketDisplay:
     volume_total: np.ndarray
     resolution_date: list
     tag_labels: list
+    odds_change_24h: np.ndarray  # probability now minus 24 h ago (global velocity), 0 when not computed
 
     def tags_of(self, catalog, i):
         pad = len(self.tag_labels)
@@ -113,7 +122,7 @@ def catalog_build():
     open_markets = Market.objects.filter(status=Market.Status.OPEN)
     columns = defaultdict(list)
     names = ("pk", "market_id", "title", "category", "probability", "volume_24h", "volume_total", "created_at",
-             "news_at", "event_start_at", "image_url", "resolution_date")
+             "news_at", "event_start_at", "image_url", "resolution_date", "event_id")
     epochs = {"created_at", "news_at", "event_start_at"}
     query = open_markets.order_by("pk").values_list(
         *[Epoch(name) if name in epochs else name for name in names]
@@ -146,16 +155,16 @@ def catalog_build():
     categories = sorted(set(columns["category"]))
     category_code = {c: i for i, c in enumerate(categories)}
 
-    trending_global, rising = np.zeros(n), np.zeros(n)
+    trending_global, rising, odds_change = np.zeros(n), np.zeros(n), np.zeros(n)
     trending_local, local_users = {}, {}
-    for market_pk, scope, trending, rising_score, users in (
+    for market_pk, scope, trending, rising_score, users, change in (
         MarketVelocity.objects.filter(market__status=Market.Status.OPEN)
-        .values_list("market_id", "scope", "trending_score", "rising_score", "engaged_users_24h")
+        .values_list("market_id", "scope", "trending_score", "rising_score", "engaged_users_24h", "odds_change_24h")
         .iterator(chunk_size=CHUNK)
     ):
         i = index[market_pk]
         if scope == "global":
-            trending_global[i], rising[i] = trending, rising_score
+            trending_global[i], rising[i], odds_change[i] = trending, rising_score, change
         else:
             if scope not in trending_local:
                 trending_local[scope] = np.zeros(n, dtype=np.float32)
@@ -195,12 +204,14 @@ def catalog_build():
             surfaces=[tuple(b[4] or ()) for b in boosts],
             pinned_slot=np.array([-1 if b[5] is None else b[5] for b in boosts], dtype=np.int64),
         ),
+        event=np.array([-1 if e is None else e for e in columns["event_id"]], dtype=np.int64),
     )
     catalog.display = MarketDisplay(
         image_url=columns["image_url"],
         volume_total=np.array(columns["volume_total"], dtype=float),
         resolution_date=columns["resolution_date"],
         tag_labels=catalog.tag_labels,
+        odds_change_24h=odds_change,
     )
     return catalog
 
@@ -244,6 +255,61 @@ def ranking_model_current(*, now):
     return _model.get(now)
 
 
+@dataclass(frozen=True)
+class ExperimentArmSpec:
+    name: str
+    share: float
+    params: FeedParams | None  # None: the surface's active config
+    model: Model | None  # None: the formula or the active model, as the config says
+
+
+@dataclass(frozen=True)
+class RunningExperiment:
+    id: int
+    mode: str
+    salt: str
+    starts_at: float  # epoch seconds
+    ends_at: float
+    arms: tuple
+
+    def live(self, now):
+        return self.starts_at <= now.timestamp() < self.ends_at
+
+
+_experiments = {}
+
+
+def _experiment_build(surface):
+    experiment = (
+        Experiment.objects.filter(surface=surface, status=Experiment.Status.RUNNING)
+        .prefetch_related("arms__feed_config", "arms__ranking_model").first()
+    )
+    if experiment is None:
+        return (None,)  # a held value: _Cached rebuilds what is None
+    arms = tuple(
+        ExperimentArmSpec(
+            name=arm.name, share=arm.share,
+            params=FeedParams.from_dict(arm.feed_config.params, version=arm.feed_config.version)
+            if arm.feed_config else None,
+            model=Model(version=arm.ranking_model.version, payload=arm.ranking_model.payload)
+            if arm.ranking_model else None,
+        )
+        for arm in experiment.arms.all()
+    )
+    return (RunningExperiment(experiment.pk, experiment.mode, experiment.salt, experiment.starts_at.timestamp(),
+                              experiment.ends_at.timestamp(), arms),)
+
+
+def experiment_running(surface, *, now):
+    """The experiment running on `surface` at `now` (inside its window) with its arms' params and models, or None.
+
+    Held in memory and reloaded when a start, stop or promotion moves its version stamp."""
+    if surface not in _experiments:
+        _experiments[surface] = _Cached(experiment_version_cache_key(surface), lambda: _experiment_build(surface))
+    (experiment,) = _experiments[surface].get(now)
+    return experiment if experiment is not None and experiment.live(now) else None
+
+
 def local_trending_min_users():
     """The smallest `features.local_min_users` of the active feed configs (the parameter's default without one).
 
@@ -263,7 +329,7 @@ def caches_reset():
     _catalog.reset()
     _model.reset()
     _closed_topics.clear()
-    for cached in _configs.values():
+    for cached in (*_configs.values(), *_experiments.values()):
         cached.reset()
 
 

@@ -28,6 +28,17 @@ class ProfileQuerySerializer(serializers.Serializer):
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
 
+def odds_change_field():
+    return serializers.FloatField(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
+
+
+def badge_field():
+    return serializers.CharField(
+        allow_null=True,
+        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.',
+    )
+
+
 class FeedItemSerializer(serializers.Serializer):
     market_id = serializers.CharField()
     title = serializers.CharField()
@@ -38,6 +49,8 @@ class FeedItemSerializer(serializers.Serializer):
     volume_total = serializers.FloatField()
     image_url = serializers.CharField(allow_blank=True)
     resolution_date = serializers.DateTimeField(allow_null=True)
+    odds_change_24h = odds_change_field()
+    badge = badge_field()
     position = serializers.IntegerField()
     section = serializers.ChoiceField(choices=[section.value for section in Section])
     pool = serializers.ChoiceField(
@@ -90,6 +103,8 @@ class RankedSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField()
     left_out_by = serializers.CharField(allow_null=True, help_text="The cap that keeps it out of the feed, if any.")
+    odds_change_24h = odds_change_field()
+    badge = badge_field()
     components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
 
 

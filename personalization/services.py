@@ -1,14 +1,15 @@
 """What the service learns about a user (profile, session, affinities, per-market state), and their feed."""
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
+import numpy as np
 from django.db import transaction
 
 from feedproject.db import Epoch, bulk_upsert
 from feedproject.vocabulary import REJECTIONS
-from personalization.models import TopicAffinity, UserMarketState, UserProfile
+from personalization.models import Experiment, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import (
     CATEGORY_FACTOR,
     HALF_LIFE,
@@ -18,11 +19,14 @@ from personalization.ranking.affinity import (
     event_weight,
 )
 from personalization.ranking.caps import eligibility
+from personalization.ranking.compose import sections
 from personalization.ranking.config import LEARNED
-from personalization.ranking.features import COMPONENTS
-from personalization.ranking.rank import rank_feed, scores, seed_for
+from personalization.ranking.experiments import arm_assign, team_draft
+from personalization.ranking.features import COMPONENTS, duplicate_groups
+from personalization.ranking.rank import Ranking, rank_feed, scores, seed_for
 from personalization.selectors import (
     catalog_current,
+    experiment_running,
     feed_params_current,
     local_trending_min_users,
     ranking_model_current,
@@ -216,6 +220,10 @@ class FeedResult:
     catalog: object
     ranking: object
     model_version: int | None = None  # the learned model that ranked it, None for the formula
+    experiment_id: int | None = None  # the experiment the feed was served in, and the user's arm
+    arm: str = ""
+    # Interleaving: per item, (arm, config version, model version) of the arm that picked it.
+    credits: list | None = None
 
 
 def _ranker(params, now):
@@ -223,21 +231,63 @@ def _ranker(params, now):
     return ranking_model_current(now=now) if params.ranker.model == LEARNED else None
 
 
+def _ranking_for(user_key, surface, now):
+    """(params, model, experiment, arm name) that rank for this user: the surface's active config and
+    model, or those of the user's arm while an experiment runs on the surface."""
+    params = feed_params_current(surface, now=now)
+    experiment = experiment_running(surface, now=now)
+    if experiment is None:
+        return params, _ranker(params, now), None, ""
+    arm = experiment.arms[arm_assign(experiment.salt, user_key, [a.share for a in experiment.arms])]
+    params = arm.params or params
+    return params, arm.model or _ranker(params, now), experiment, arm.name
+
+
 def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None):
     """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config and model."""
     feed_request_id = str(feed_request_id or uuid.uuid4())
     catalog, degraded = catalog_current(now=now)
-    params = feed_params_current(surface, now=now)
-    model = _ranker(params, now)
+    params, model, experiment, arm = _ranking_for(user_key, surface, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
-    ranking = rank_feed(
-        catalog, user, params, now=now.timestamp(), limit=limit, seed=seed_for(user_key, feed_request_id),
-        surface=surface, model=model,
-    )
+    seed = seed_for(user_key, feed_request_id)
+    if experiment is not None and experiment.mode == Experiment.Mode.INTERLEAVE:
+        ranking, credits = _interleaved(catalog, user, experiment, surface=surface, now=now, limit=limit, seed=seed)
+        return FeedResult(feed_request_id, user_key, surface, now, degraded, credits[0][1] if credits else 0,
+                          catalog, ranking, None, experiment.id, "", credits)
+    ranking = rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed, surface=surface,
+                        model=model)
     return FeedResult(
         feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking,
-        model.version if model else None,
+        model.version if model else None, experiment.id if experiment else None, arm,
     )
+
+
+def _interleaved(catalog, user, experiment, *, surface, now, limit, seed):
+    """Both arms rank the feed; team-draft interleaving merges them (ranking/experiments.py).
+
+    Returns (Ranking, credits): each item keeps the arm ranking's reason and components; its
+    propensity is dropped (the merge changes the chance an exploration pick had)."""
+    base = feed_params_current(surface, now=now)
+    rankings, arms = [], []
+    for spec in experiment.arms[:2]:
+        params = spec.params or base
+        model = spec.model or _ranker(params, now)
+        rankings.append(rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed,
+                                  surface=surface, model=model))
+        arms.append((spec.name, params.version, model.version if model else None, params.diversity.top_n))
+    picks = team_draft(
+        [[it.index for it in r.items] for r in rankings], limit=limit, rng=np.random.default_rng([seed, 1]),
+        groups=duplicate_groups(catalog), top_n=min(a[3] for a in arms),
+    )
+    by_index = [{it.index: it for it in r.items} for r in rankings]
+    names = sections(len(picks))
+    items = [
+        replace(by_index[arm][i], position=position, section=names[position], propensity=None)
+        for position, (i, arm) in enumerate(picks)
+    ]
+    first = rankings[0]
+    ranking = Ranking(items=items, filtered=first.filtered, beta=first.beta, cold_start=first.cold_start)
+    return ranking, [arms[arm][:3] for _, arm in picks]
 
 
 def feed_serve(**kwargs):
@@ -254,25 +304,35 @@ def feed_serve(**kwargs):
 def feed_served_record(result):
     """Log a built feed (a FeedResult) as served, item by item, in one statement."""
     catalog = result.catalog
+    items = []
+    for k, it in enumerate(result.ranking.items):
+        config_version, model_version, arm = _credit(result, k)
+        items.append((int(catalog.pk[it.index]), config_version, model_version, it.position, it.pool, it.reason,
+                      it.score, it.components, it.propensity, arm))
     served_items_store(
         feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
-        served_at=result.generated_at, config_version=result.config_version, model_version=result.model_version,
-        items=[
-            (int(catalog.pk[it.index]), it.position, it.pool, it.reason, it.score, it.components, it.propensity)
-            for it in result.ranking.items
-        ],
+        served_at=result.generated_at, experiment_id=result.experiment_id, items=items,
     )
+
+
+def _credit(result, k):
+    """(config version, model version, arm) that placed the k-th item: the arm that picked it when
+    interleaved, else the feed's."""
+    if result.credits:
+        arm, config_version, model_version = result.credits[k]
+        return config_version, model_version, arm
+    return result.config_version, result.model_version, result.arm
 
 
 def markets_rank(*, user_key, market_ids, surface="home", country="", now):
     """The given markets in this user's rank order: (ranked [(index, score, components, left_out_by)], unknown ids)."""
     catalog, degraded = catalog_current(now=now)
-    params = feed_params_current(surface, now=now)
+    params, model, _, _ = _ranking_for(user_key, surface, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     position = {market_id: i for i, market_id in enumerate(catalog.market_id)}
     wanted = [position[m] for m in dict.fromkeys(market_ids) if m in position]
     unknown = [m for m in dict.fromkeys(market_ids) if m not in position]
-    scored = scores(catalog, user, params, now.timestamp(), surface, _ranker(params, now))
+    scored = scores(catalog, user, params, now.timestamp(), surface, model)
     blocked = eligibility(catalog, user, params, now.timestamp()).blocked
     # Markets the feed would leave out go last, each group by score.
     wanted.sort(key=lambda i: (i in blocked, -scored.final[i]))

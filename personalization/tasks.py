@@ -8,6 +8,7 @@ from celery import shared_task
 from ops.periodic import celery_task_options, task_now
 from ops.services import periodic_task_run
 from personalization.decay import affinities_decay_materialize, sessions_expire
+from personalization.experiments import experiment_metrics_refresh
 from personalization.services import market_trending_refresh_configured
 from personalization.training import ranking_model_train
 
@@ -28,6 +29,13 @@ def session_expiry(at=None):
 def affinity_decay(at=None):
     return periodic_task_run(
         name="personalization.affinity_decay", run=affinities_decay_materialize, now=task_now(at)
+    )
+
+
+@shared_task(**celery_task_options("personalization.experiment_metrics"))
+def experiment_metrics(at=None):
+    return periodic_task_run(
+        name="personalization.experiment_metrics", run=experiment_metrics_refresh, now=task_now(at)
     )
 
 

@@ -90,6 +90,13 @@ class ServedItem(models.Model):
     propensity = models.FloatField(
         null=True, blank=True, help_text="The chance of a randomized pick (exploration); empty for a ranked one."
     )
+    experiment_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The experiment (personalization.Experiment) the feed was served in."
+    )
+    arm = models.CharField(
+        max_length=32, blank=True, help_text="The experiment arm: the user's (A/B), or the arm that picked the item "
+        "(interleaving)."
+    )
 
     class Meta:
         constraints = [

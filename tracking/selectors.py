@@ -71,14 +71,17 @@ class ServedOutcome(NamedTuple):
     propensity: float | None  # the chance of a randomized pick (exploration), None for a ranked one
     model_version: int | None  # the learned model that ranked it, None for the formula
     events: set
+    market_pk: int = 0
+    arm: str = ""  # the experiment arm that placed it ("" outside an experiment)
 
 
-def served_outcomes(*, start, end, event_types):
+def served_outcomes(*, start, end, event_types, experiment_id=None):
     """The served items of [start, end) that were rendered, each with the event kinds done on it from that feed.
 
     An item was rendered when an impression carries its feed_request_id and market; an interaction
     carrying both (of `event_types`) is its outcome. Yields ServedOutcome rows, oldest feed first,
-    each feed's items in position order. Three queries whatever the window. Impressions and
+    each feed's items in position order; with `experiment_id`, only that experiment's feeds. Three
+    queries whatever the window. Impressions and
     interactions are read from `start` on with no end, so an item served just before `end` still
     gets the outcome that came after it.
     """
@@ -92,14 +95,16 @@ def served_outcomes(*, start, end, event_types):
         .values_list("feed_request_id", "market_id", "event_type").iterator(chunk_size=CHUNK)
     ):
         done[(request_id, market_pk)].add(event_type)
-    for request_id, market_pk, served_at, user_key, position, pool, score, components, propensity, model in (
-        ServedItem.objects.filter(served_at__gte=start, served_at__lt=end)
-        .order_by("served_at", "feed_request_id", "position")
+    served = ServedItem.objects.filter(served_at__gte=start, served_at__lt=end)
+    if experiment_id is not None:
+        served = served.filter(experiment_id=experiment_id)
+    for request_id, market_pk, served_at, user_key, position, pool, score, components, propensity, model, arm in (
+        served.order_by("served_at", "feed_request_id", "position")
         .values_list("feed_request_id", "market_id", Epoch("served_at"), "user_key", "position", "pool", "score",
-                     "components", "propensity", "model_version")
+                     "components", "propensity", "model_version", "arm")
         .iterator(chunk_size=CHUNK)
     ):
         key = (request_id, market_pk)
         if key in rendered:
             yield ServedOutcome(float(served_at), str(request_id), user_key, position, pool, score, components,
-                                propensity, model, done.get(key, set()))
+                                propensity, model, done.get(key, set()), market_pk, arm)

@@ -52,12 +52,15 @@ def raw_events_store(*, kind, events, received_at):
     return insert_new_ids(model, _RAW_COLUMNS[kind], rows)
 
 
-_SERVED_COLUMNS = ("feed_request_id", "market", "user_key", "surface", "served_at", "config_version",
-                   "model_version", "position", "pool", "reason", "score", "components", "propensity")
+_SERVED_COLUMNS = ("feed_request_id", "user_key", "surface", "served_at", "experiment_id", "market",
+                   "config_version", "model_version", "position", "pool", "reason", "score", "components",
+                   "propensity", "arm")
 
 
-def served_items_store(*, feed_request_id, user_key, surface, served_at, config_version, items, model_version=None):
-    """Log a served feed, one row per item: (market pk, position, pool, reason, score, components, propensity).
+def served_items_store(*, feed_request_id, user_key, surface, served_at, items, experiment_id=None):
+    """Log a served feed, one row per item: (market pk, config version, model version or None, position, pool,
+    reason, score, components, propensity, arm); arm is "" outside an experiment. Versions are per item: an
+    interleaved feed mixes two arms' items.
 
     One statement. A feed_request_id logged before keeps its first record (a client that asks
     for the same feed again is shown the same feed, not served a second one).
@@ -65,10 +68,7 @@ def served_items_store(*, feed_request_id, user_key, surface, served_at, config_
     bulk_upsert(
         ServedItem,
         _SERVED_COLUMNS,
-        [
-            (feed_request_id, market, user_key, surface, served_at, config_version, model_version, *rest)
-            for market, *rest in items
-        ],
+        [(feed_request_id, user_key, surface, served_at, experiment_id, *item) for item in items],
         conflict=("feed_request_id", "market"),
     )
 

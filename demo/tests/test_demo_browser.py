@@ -25,7 +25,7 @@ from django.test import Client
 from django.test.testcases import LiveServerThread
 from django.utils import timezone
 
-from markets.models import MarketVelocity
+from markets.models import Event, Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.models import UserMarketState
 from personalization.selectors import caches_reset
@@ -448,6 +448,53 @@ def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, cata
     session_topics = browser.find_element("id", "topics-session").text
     assert target in session_topics
     screenshot(browser, "demo_feed_after.png")
+
+
+def test_cards_show_their_odds_moves_and_a_market_page_lists_its_events_other_outcomes(browser, site, catalog):
+    open_feed(browser, site)
+    shown = [c["market_id"] for c in cards(browser)]
+    # Every card of the feed gets a move: up, down, or too small to show; three markets become one event.
+    moves = {market_id: (0.12, -0.08, 0.03)[k % 3] for k, market_id in enumerate(shown)}
+    opened, *others = shown[:3]
+
+    def write():
+        for market_id, change in moves.items():
+            MarketVelocity.objects.filter(market__market_id=market_id, scope="global").update(odds_change_24h=change)
+        event = Event.objects.create(event_id="demo-cup", title="Who wins the cup?")
+        Market.objects.filter(market_id__in=shown[:3]).update(event=event)
+        caches_reset()
+
+    site.query(write)
+    with no_js_errors(browser):
+        browser.refresh()
+        feed_ready(browser)
+        for card in cards(browser):
+            move = card_element(browser, card["market_id"]).find_element("css selector", ".move")
+            change = moves.get(card["market_id"], 0.0)
+            if abs(change) < 0.05:
+                assert not move.is_displayed(), card
+                continue
+            up = change > 0
+            assert move.is_displayed() and move.text == f"{'▲' if up else '▼'} {round(abs(change) * 100)} pts today"
+            assert ("move-up" if up else "move-down") in move.get_attribute("class").split()
+        screenshot(browser, "demo_feed_moves.png")
+
+        browser.get(f"{site.url}/markets/{opened}")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+        section = browser.find_element("id", "event-outcomes")
+        assert section.is_displayed() and "Who wins the cup?" in section.text
+        links = section.find_elements("css selector", ".outcomes a")
+        likeliest_first = sorted(others, key=lambda m: (-catalog[m].probability, m))
+        assert [a.get_attribute("href").rsplit("/", 1)[1] for a in links] == likeliest_first
+        links[0].click()
+        wait_until(lambda: browser.current_url.endswith(f"/markets/{likeliest_first[0]}")
+                   and body_data(browser, "state") == "ready", "the other outcome's page")
+        assert catalog[opened].title in browser.find_element("id", "event-outcomes").text
+        screenshot(browser, "demo_market_outcomes.png")
+        # A market of no event has no such section.
+        browser.get(f"{site.url}/markets/{shown[5]}")
+        wait_until(lambda: body_data(browser, "state") == "ready", "a market of no event")
+        assert not browser.find_element("id", "event-outcomes").is_displayed()
 
 
 def test_a_hidden_market_never_comes_back(browser, site, catalog):

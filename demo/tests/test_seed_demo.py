@@ -7,13 +7,13 @@ from io import StringIO
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from demo.activity import demo_users
 from demo.catalog import IMAGE_URL_MAX, catalog_generate
 from demo.traffic import HOURS
-from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity, Tag
+from markets.models import EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity, Tag
 from markets.services import market_snapshots_refresh
 from ops.models import TaskRun
 from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
@@ -90,6 +90,18 @@ def test_the_catalog_is_the_same_for_a_seed_and_only_its_dates_follow_the_anchor
     assert len({m.title for m in first.markets}) == 60
     sports = [m for m in first.markets if m.event_start_at is not None and m.category == "Sports"]
     assert any(timedelta(days=1) <= m.event_start_at - first.anchor <= timedelta(days=3) for m in sports)
+
+
+@pytest.mark.django_db
+def test_multi_outcome_questions_are_stored_as_events_with_their_outcomes():
+    seed(markets=300, no_activity=True, no_feed_traffic=True)
+    events = Event.objects.annotate(outcomes=Count("markets")).filter(outcomes__gte=2)
+    assert events.count() >= 5
+    nba = Event.objects.get(event_id="demo-nba-finals")  # seed 42 has three teams in it
+    assert nba.title == "Who will win the NBA Finals?" and nba.markets.count() == 3
+    assert all(m.title.endswith("win the NBA Finals?") for m in nba.markets.all())
+    # Yes/no questions belong to no event.
+    assert Market.objects.filter(event__isnull=True, title__contains="close above").exists()
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from markets.models import EditorialBoost, Market, MarketSnapshot, MarketVelocity
+from markets.models import CategoryAlias, EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity
 from markets.tests.factories import EditorialBoostFactory, MarketFactory, MarketSnapshotFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +315,167 @@ def test_an_editors_boost_reaches_the_in_memory_catalog(admin_client, django_cap
         response = admin_client.post(add(EditorialBoost), boost_post(market, surfaces=["home"]))
     assert response.status_code == 302
     assert cache.get(CATALOG_VERSION_KEY) not in (None, before)
+
+
+# --- Events and category aliases ----------------------------------------------------------------
+
+
+def form_data(response):
+    """The POST a change page would send as it stands: the main form and every inline's forms."""
+    form = response.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
+        for sub in formset.forms:
+            for name in sub.fields:
+                data[sub.add_prefix(name)] = sub[name].value()
+    return {key: ("" if value is None else value) for key, value in data.items()}
+
+
+@pytest.fixture
+def pope():
+    event = Event.objects.create(
+        event_id="kalshi-kxnewpope-70", title="Who will the next Pope be?", slug="kxnewpope-70",
+        series="kalshi-kxnewpope",
+    )
+    MarketFactory(market_id="pope-parolin", title="Pietro Parolin", probability=0.06, event=event)
+    MarketFactory(market_id="pope-pizzaballa", title="Pierbattista Pizzaballa", probability=0.07, event=event)
+    return event
+
+
+def test_the_event_list_shows_market_counts_and_searches_title_and_event_id(admin_client, pope):
+    Event.objects.create(event_id="predictit-7589", title="House seats in 2026")
+    response = admin_client.get(changelist(Event))
+    assert response.status_code == 200
+    counts = {e.event_id: e.market_count for e in response.context["cl"].result_list}
+    assert counts == {"kalshi-kxnewpope-70": 2, "predictit-7589": 0}
+
+    def found(**params):
+        return {e.event_id for e in admin_client.get(changelist(Event), params).context["cl"].result_list}
+
+    assert found(q="pope") == {"kalshi-kxnewpope-70"}
+    assert found(q="predictit-75") == {"predictit-7589"}
+    assert found(q="kalshi-kxnewpope") == {"kalshi-kxnewpope-70"}  # the series' exact key, or the id's part
+    assert found(series="*") == {"kalshi-kxnewpope-70"}
+    assert found(series="-") == {"predictit-7589"}
+    assert found(series="kalshi-kxnewpope") == {"kalshi-kxnewpope-70"}
+    filters = response.context["cl"].filter_specs
+    assert ("kalshi-kxnewpope", "kalshi-kxnewpope (1)") in filters[0].lookup_choices
+
+
+def test_the_event_list_query_count_does_not_grow_with_events(admin_client):
+    def events(n, start):
+        for i in range(start, start + n):
+            event = Event.objects.create(event_id=f"kalshi-e-{i}", title=f"Event {i}", series=f"kalshi-s-{i % 3}")
+            MarketFactory.create_batch(2, event=event)
+
+    events(3, 0)
+    with_3 = count_queries(admin_client, changelist(Event))
+    events(27, 3)
+    assert count_queries(admin_client, changelist(Event)) == with_3
+
+
+def test_the_event_page_lists_its_markets_likeliest_first_and_links_to_them(admin_client, pope):
+    response = admin_client.get(change(pope))
+    assert response.status_code == 200
+    [inline] = response.context["inline_admin_formsets"]
+    assert [f.instance.market_id for f in inline.formset.forms] == ["pope-pizzaballa", "pope-parolin"]
+    html = response.content.decode()
+    assert reverse("admin:markets_market_change", args=(Market.objects.get(market_id="pope-parolin").pk,)) in html
+    assert f"{changelist(Market)}?q=kalshi-kxnewpope-70" in html
+    assert "event_id" not in response.context["adminform"].form.fields  # the importers' key
+    assert admin_client.get(add(Event)).status_code == 200
+
+
+def test_an_events_title_slug_and_series_are_edited_and_its_markets_stay(admin_client, pope):
+    data = form_data(admin_client.get(change(pope)))
+    data.update(title="Who will be the next Pope?", slug="next-pope", series="kalshi-popes")
+    response = admin_client.post(change(pope), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    pope.refresh_from_db()
+    assert (pope.event_id, pope.title, pope.slug, pope.series) == (
+        "kalshi-kxnewpope-70", "Who will be the next Pope?", "next-pope", "kalshi-popes")
+    assert pope.markets.count() == 2
+
+
+def test_the_market_page_edits_its_event_through_autocomplete(admin_client, pope):
+    market = MarketFactory(market_id="loose")
+    response = admin_client.get(change(market))
+    html = str(response.context["adminform"].form["event"])
+    assert "admin-autocomplete" in html
+    data = form_data(response)
+    data["tags"] = []
+    data["event"] = pope.pk
+    response = admin_client.post(change(market), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    market.refresh_from_db()
+    assert market.event == pope
+    found = admin_client.get(changelist(Market), {"q": "kalshi-kxnewpope-70"}).context["cl"].result_list
+    assert {m.market_id for m in found} == {"loose", "pope-parolin", "pope-pizzaballa"}
+    autocomplete = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"term": "pope", "app_label": "markets", "model_name": "market", "field_name": "event"},
+    )
+    assert [r["text"] for r in autocomplete.json()["results"]] == ["Who will the next Pope be?"]
+
+
+def test_category_aliases_are_listed_and_edited_in_the_list(admin_client):
+    economics = CategoryAlias.objects.create(label="Economics", category="Business")
+    CategoryAlias.objects.create(label="Transportation", category="World")
+    response = admin_client.get(changelist(CategoryAlias))
+    assert response.status_code == 200
+    model_admin = response.context["cl"].model_admin
+    assert model_admin.default_mapping(economics) == "Business"
+    economics.category = "World"
+    assert model_admin.default_mapping(economics) == "Business (overridden)"
+    assert admin_client.get(change(economics)).status_code == 200
+    assert admin_client.get(add(CategoryAlias)).status_code == 200
+
+    rows = list(CategoryAlias.objects.order_by("label"))
+    data = {
+        "form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2", "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000",
+        "form-0-id": rows[0].pk, "form-0-category": "Science & Tech",
+        "form-1-id": rows[1].pk, "form-1-category": "Science & Tech",
+        "_save": "Save",
+    }
+    response = admin_client.post(changelist(CategoryAlias), data)
+    assert response.status_code == 302
+    assert set(CategoryAlias.objects.values_list("category", flat=True)) == {"Science & Tech"}
+
+
+def test_a_category_alias_label_that_matches_another_is_refused(admin_client):
+    CategoryAlias.objects.create(label="Economics", category="Business")
+    response = admin_client.post(add(CategoryAlias), {"label": " economics-", "category": "World"})
+    assert response.status_code == 200
+    [message] = response.context["adminform"].form.errors["label"]
+    assert "“Economics” is already this label" in message
+    response = admin_client.post(add(CategoryAlias), {"label": "--", "category": "World"})
+    assert response.context["adminform"].form.errors["label"]
+    assert CategoryAlias.objects.count() == 1
+
+
+def test_an_alias_added_in_the_admin_maps_the_next_import(admin_client, tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    response = admin_client.post(add(CategoryAlias), {"label": "Transportation", "category": "Science & Tech"})
+    assert response.status_code == 302
+    event = {
+        "ticker": "KXHYPERLOOP-30", "series_ticker": "KXHYPERLOOP", "title": "Hyperloop by 2030?",
+        "category": "Transportation",
+        "markets": [{"id": "h1", "title": "Hyperloop by 2030?", "status": "active", "last_price": 12}],
+    }
+    path = tmp_path / "kalshi.json"
+    path.write_text(json.dumps({"events": [event]}))
+    call_command("import_markets", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert Market.objects.get(market_id="kalshi-h1").category == "Science & Tech"
+
+
+def test_the_event_page_query_count_does_not_grow_with_its_markets(admin_client, pope):
+    with_2 = count_queries(admin_client, change(pope))
+    MarketFactory.create_batch(20, event=pope)
+    assert count_queries(admin_client, change(pope)) == with_2

@@ -1,9 +1,10 @@
-"""GET /api/markets, GET and PATCH /api/markets/{market_id}."""
+"""GET /api/markets, GET and PATCH /api/markets/{market_id} (with the market's event and its other outcomes)."""
 import pytest
 from rest_framework.test import APIClient
 
 from feedproject.tests.clients import token_client
-from markets.models import MarketSnapshot
+from markets.models import Event, MarketSnapshot
+from markets.selectors import EVENT_SIBLINGS_MAX
 from markets.tests.factories import MarketFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +125,84 @@ def test_the_list_is_always_a_bounded_page(query, size):
     assert set(body) == {"count", "next", "previous", "results"}
     assert body["count"] == 210
     assert len(body["results"]) == size
+
+
+# --- The market's event and its other outcomes ---------------------------------------------------
+
+
+@pytest.fixture
+def pope():
+    return Event.objects.create(
+        event_id="kalshi-kxnewpope-70", title="Who will the next Pope be?", slug="kxnewpope-70",
+        series="kalshi-kxnewpope",
+    )
+
+
+def test_a_market_of_an_event_gives_the_event_and_its_other_outcomes_likeliest_first(pope, django_assert_num_queries):
+    parolin = MarketFactory(market_id="pope-parolin", title="Pietro Parolin", probability=0.06, event=pope)
+    MarketFactory(market_id="pope-tagle", title="Luis Antonio Tagle", probability=0.11, event=pope)
+    MarketFactory(market_id="pope-zuppi", title="Matteo Zuppi", probability=0.07, event=pope,
+                  status="closed")
+    MarketFactory(market_id="pope-aveline", title="Jean-Marc Aveline", probability=0.07, event=pope)
+    MarketFactory(market_id="unrelated", probability=0.99)
+    with django_assert_num_queries(3):  # the market with its event, its tags, its siblings
+        response = APIClient().get(f"/api/markets/{parolin.market_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["event"] == {
+        "event_id": "kalshi-kxnewpope-70", "title": "Who will the next Pope be?", "slug": "kxnewpope-70",
+        "series": "kalshi-kxnewpope",
+    }
+    assert body["event_siblings"] == [
+        {"market_id": "pope-tagle", "title": "Luis Antonio Tagle", "probability": 0.11, "status": "open"},
+        {"market_id": "pope-aveline", "title": "Jean-Marc Aveline", "probability": 0.07, "status": "open"},
+        {"market_id": "pope-zuppi", "title": "Matteo Zuppi", "probability": 0.07, "status": "closed"},
+    ]  # the market itself is not its own sibling; a tie goes by market_id
+
+
+def test_event_siblings_are_capped_at_the_likeliest(pope):
+    market = MarketFactory(event=pope, probability=0.5)
+    for n in range(EVENT_SIBLINGS_MAX + 3):
+        MarketFactory(market_id=f"outcome-{n:02d}", event=pope, probability=n / 100)
+    siblings = APIClient().get(f"/api/markets/{market.market_id}").json()["event_siblings"]
+    assert len(siblings) == EVENT_SIBLINGS_MAX == 50
+    assert siblings[0]["market_id"] == f"outcome-{EVENT_SIBLINGS_MAX + 2:02d}"
+    assert siblings[-1]["market_id"] == "outcome-03"  # the three least likely are left out
+    probabilities = [s["probability"] for s in siblings]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_a_market_without_an_event_gives_null_and_no_siblings(django_assert_num_queries):
+    market = MarketFactory()
+    MarketFactory.create_batch(2)
+    with django_assert_num_queries(2):  # no sibling query without an event
+        body = APIClient().get(f"/api/markets/{market.market_id}").json()
+    assert body["event"] is None
+    assert body["event_siblings"] == []
+
+
+def test_the_only_market_of_an_event_has_no_siblings(pope):
+    market = MarketFactory(event=pope)
+    body = APIClient().get(f"/api/markets/{market.market_id}").json()
+    assert body["event"]["event_id"] == pope.event_id
+    assert body["event_siblings"] == []
+
+
+def test_patch_answers_with_the_event_and_the_siblings_too(trading_backend, pope):
+    market = MarketFactory(event=pope, probability=0.2)
+    MarketFactory(market_id="other-outcome", event=pope, probability=0.7)
+    response = trading_backend.patch(f"/api/markets/{market.market_id}", {"probability": 0.3}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["event"]["event_id"] == pope.event_id
+    assert [s["market_id"] for s in body["event_siblings"]] == ["other-outcome"]
+
+
+def test_the_list_gives_each_markets_event_without_siblings(pope, django_assert_num_queries):
+    MarketFactory.create_batch(3, event=pope)
+    MarketFactory()
+    with django_assert_num_queries(3):  # count, page with the events joined, tags
+        results = APIClient().get("/api/markets").json()["results"]
+    assert sorted(str(r["event"] and r["event"]["event_id"]) for r in results) == [
+        "None", pope.event_id, pope.event_id, pope.event_id]
+    assert all("event_siblings" not in r for r in results)

@@ -14,7 +14,13 @@ from ops.models import TaskRun
 from ops.periodic import PERIODIC_TASKS
 from ops.services import SKIPPED, periodic_task_run
 from personalization.models import TopicAffinity
-from personalization.tasks import affinity_decay, ranking_model_nightly, session_expiry, trending_refresh
+from personalization.tasks import (
+    affinity_decay,
+    experiment_metrics,
+    ranking_model_nightly,
+    session_expiry,
+    trending_refresh,
+)
 from tracking.models import Impression, MarketActivityUser
 from tracking.tasks import impressions_retention, velocity_refresh
 from tracking.tests.pipeline_data import event, impression, ingest, ingest_impressions
@@ -61,7 +67,7 @@ def state():
 
 
 ALL_TASKS = (snapshots_refresh, velocity_refresh, trending_refresh, session_expiry, affinity_decay,
-             ranking_model_nightly, impressions_retention)
+             ranking_model_nightly, experiment_metrics, impressions_retention)
 
 
 @pytest.mark.django_db

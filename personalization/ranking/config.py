@@ -67,8 +67,11 @@ PARAMS = (
         "diversity", "max_per_category_top", 3, 1, 20,
         "a pool other than personal does not add a category that has this many items in the first N", integer=True,
     ),
-    Param("diversity", "top_n", 9, 1, 50, "N: the first items, held to the cap and one per near-duplicate group",
-          integer=True),
+    Param(
+        "diversity", "top_n", 9, 1, 50,
+        "N: the first items, held to the cap and to one market per question (one event, or titles alike but numbers)",
+        integer=True,
+    ),
     Param("diversity", "repeat_decay", 0.5, 0, 1,
           "k-th repeat of a category scored x(a * decay^k + floor); personal counts its own picks only"),
     Param("diversity", "repeat_scale", 0.75, 0, 1),

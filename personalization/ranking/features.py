@@ -82,11 +82,11 @@ NEAR_DUPLICATE_OVERLAP = 0.75  # topic-set Jaccard from which two markets count 
 def duplicate_groups(catalog):
     """Each market's near-duplicate group (an int code): markets of one group ask the same question.
 
-    Today the title up to its numbers (`Catalog.title_pattern`: another day or threshold of one
-    question). Hook: once markets carry their event, markets of the same event join one group here,
-    and both the rejections and the composer's near-duplicate rule follow.
+    Markets whose titles differ only in their numbers (another day or threshold) and the outcomes
+    of one event (`Catalog.question_group`). The composer holds the first N to one market of a
+    group and scores further ones down; a hide or not_interested lowers the whole group.
     """
-    return catalog.title_pattern
+    return catalog.question_group
 
 
 def rejected(user, now, memory_days):
@@ -114,8 +114,10 @@ def rejection_similarity(catalog, rejected_index):
 
 
 def demoted(key, similarity):
-    """A pool's key lowered by rejection similarity: a positive key scaled by (1 - s), others less s."""
-    return np.where(key > 0, key * (1 - similarity), key - similarity)
+    """A pool's key lowered by rejection similarity s: a positive key scaled by (1 - s), then every key
+    less s. So s = 1 puts a market below every market the user did not turn down, even when the
+    others' keys are negative (a user who hid a Sports market may have a negative Sports taste)."""
+    return np.where(key > 0, key * (1 - similarity), key) - similarity
 
 
 def freshness(catalog, now, half_life_hours):

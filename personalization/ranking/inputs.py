@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Catalog:
     trending_local: dict = field(default_factory=dict)  # country -> array
     local_users_24h: dict = field(default_factory=dict)  # country -> int array
     boosts: Boosts = field(default_factory=Boosts.empty)
+    event: np.ndarray | None = None  # the event's pk per market (the outcomes of one question); -1 = none
 
     def __post_init__(self):
         self.index_of_pk = {int(pk): i for i, pk in enumerate(self.pk)}
@@ -87,9 +89,29 @@ class Catalog:
         self.title_pattern = np.array(
             [patterns.setdefault(title_pattern(t), len(patterns)) for t in self.title], dtype=np.int64
         )
+        self.event = np.full(len(self.pk), -1, dtype=np.int64) if self.event is None else np.asarray(self.event)
+        self.question_group = question_groups(self.title_pattern, self.event)
 
     def __len__(self):
         return len(self.pk)
+
+
+def question_groups(pattern, event):
+    """Each market's group of markets that ask one question: linked by a shared title pattern
+    (another day or threshold) or a shared event (another outcome), transitively, so a daily
+    series of events whose titles differ by the date is one group too. An int code per market.
+    """
+    n = len(pattern)
+    has_event = event >= 0
+    _, event_code = np.unique(event[has_event], return_inverse=True)
+    # A graph of markets and the patterns and events they belong to; a group is a connected component.
+    patterns = int(pattern.max(initial=-1)) + 1
+    size = n + patterns + int(event_code.max(initial=-1)) + 1
+    rows = np.concatenate([np.arange(n), np.flatnonzero(has_event)])
+    cols = np.concatenate([n + pattern, n + patterns + event_code])
+    graph = sparse.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    return labels[:n].astype(np.int64)
 
 
 @dataclass

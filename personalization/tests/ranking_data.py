@@ -19,7 +19,7 @@ def _letters(i):
 
 def make_catalog(markets, *, trending_local=None, local_users=None, boosts=None):
     """markets: dicts with category, tags, and optional probability, volume_24h, created_at,
-    trending, rising, image, news_at, event_start_at."""
+    trending, rising, image, news_at, event_start_at, event (an event pk)."""
     categories = sorted({m["category"] for m in markets})
     slugs = sorted({t for m in markets for t in m.get("tags", ())})
     width = max([len(m.get("tags", ())) for m in markets] + [1])
@@ -50,6 +50,7 @@ def make_catalog(markets, *, trending_local=None, local_users=None, boosts=None)
         trending_local={k: np.asarray(v, dtype=float) for k, v in (trending_local or {}).items()},
         local_users_24h={k: np.asarray(v) for k, v in (local_users or {}).items()},
         boosts=boosts or Boosts.empty(),
+        event=np.array([m.get("event", -1) for m in markets], dtype=np.int64),
     )
 
 

@@ -10,12 +10,13 @@ from rest_framework.test import APIClient
 from feedproject.tests.clients import token_client
 from feedproject.tests.serializer_shape import assert_matches_serializer
 from ingestion.tests.conftest import make_event, make_impression
-from markets.models import Market, MarketVelocity
+from markets.models import Event, Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.feed_configs import feed_config_save_version
 from personalization.ranking.config import default_params
 from personalization.selectors import caches_reset, catalog_current
 from personalization.serializers import FeedResponseSerializer
+from personalization.tests.ranking_data import _letters
 from tracking.models import Impression, ServedItem
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +112,45 @@ def test_staff_see_components_and_with_debug_the_markets_left_out(catalog, admin
     assert {"market_id": "sports-1", "title": Market.objects.get(market_id="sports-1").title, "rule": "hidden"} in body[
         "filtered"
     ]
+
+
+def test_the_outcomes_of_one_event_take_one_of_the_first_nine_and_hiding_one_lowers_them_all(catalog):
+    """The catalog's events reach the feed: one outcome in the first N; hiding one outcome keeps
+    it out and lowers the event's others below the first N."""
+    # The fixture's titles differ only by a number, so they are one question: give each its own.
+    for i, market in enumerate(catalog):
+        Market.objects.filter(pk=market.pk).update(title=f"Will {_letters(i)} happen?")
+    event = Event.objects.create(event_id="polymarket-77", title="Who wins the cup?")
+    cup = TagFactory(label="Cup")
+    now = timezone.now()
+    # Each outcome has a tag of its own, so only the event makes them one question.
+    outcomes = [MarketFactory(category="Culture", tags=[cup, TagFactory(label=name)], market_id=f"cup-{name}",
+                              event=event, title=f"Will {name} win the cup?")
+                for name in ("Lions", "Hawks", "Owls", "Bears")]
+    MarketVelocity.objects.bulk_create(
+        [MarketVelocity(market=m, scope="global", trending_score=1.0, computed_at=now) for m in outcomes]
+    )
+    caches_reset()
+    client = APIClient()
+    client.post("/api/track", {"events": [make_event(market_id="sports-1", event_type="participate")]}, format="json")
+    for _ in range(3):
+        feed = [it["market_id"] for it in items(client.get("/api/feed?limit=12").json())]
+        assert len([m for m in feed[:9] if m.startswith("cup-")]) == 1, feed
+    client.post("/api/track", make_event(market_id="cup-Lions", event_type="hide"), format="json")
+    feed = [it["market_id"] for it in items(client.get("/api/feed?limit=20").json())]
+    assert "cup-Lions" not in feed and not [m for m in feed[:9] if m.startswith("cup-")], feed
+
+
+def test_feed_and_rank_items_carry_the_24h_odds_change_and_its_badge(catalog):
+    MarketVelocity.objects.filter(market__market_id="politics-3", scope="global").update(odds_change_24h=0.123)
+    MarketVelocity.objects.filter(market__market_id="politics-4", scope="global").update(odds_change_24h=-0.049)
+    caches_reset()
+    feed = {it["market_id"]: it for it in items(APIClient().get("/api/feed?limit=36").json())}
+    assert (feed["politics-3"]["odds_change_24h"], feed["politics-3"]["badge"]) == (0.123, "▲ 12 pts today")
+    assert (feed["politics-4"]["odds_change_24h"], feed["politics-4"]["badge"]) == (-0.049, None)
+    ranked = APIClient().post("/api/rank", {"market_ids": ["politics-3", "politics-4"]}, format="json").json()
+    badges = {it["market_id"]: it["badge"] for it in ranked["ranked"]}
+    assert badges == {"politics-3": "▲ 12 pts today", "politics-4": None}
 
 
 def test_a_visitor_cannot_read_another_users_feed_or_profile(catalog):

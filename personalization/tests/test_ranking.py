@@ -474,6 +474,61 @@ def test_at_most_one_market_of_a_near_duplicate_group_in_the_first_n():
     assert len(set(groups[:5].tolist())) == 1 and len(set(groups.tolist())) == len(catalog) - 4
 
 
+def election_catalog():
+    """Event 7: five outcomes of one election, titles with nothing in common but the event; they lead
+    the user's taste and trending. Event 8: a second election whose titles differ from event 7's only by
+    the year, so the two events are one question. Other Politics and Sports markets."""
+    names = ("Ana Ruiz", "Ben Okafor", "Chen Wei", "Dana Holt", "Eli Sorensen")
+    markets = [{"category": "Politics", "tags": ["elections"], "title": f"Will {name} win the 2027 race?",
+                "trending": 0.9, "event": 7} for name in names]
+    markets += [{"category": "Politics", "tags": ["elections"], "title": "Will Ana Ruiz win the 2031 race?",
+                 "event": 8, "trending": 0.2}, {"category": "Politics", "tags": ["elections"],
+                 "title": "Who leads the polls in spring?", "event": 8, "trending": 0.2}]
+    markets += [{"category": "Politics", "tags": ["policy", f"p-{j}"], "trending": 0.4} for j in range(8)]
+    markets += [{"category": "Sports", "tags": ["sports"], "trending": 0.3} for _ in range(8)]
+    return make_catalog(markets)
+
+
+def test_markets_of_one_event_or_of_linked_events_form_one_question_group():
+    catalog = election_catalog()
+    groups = features.duplicate_groups(catalog)
+    # One event's outcomes share no title pattern, only the event; event 8 joins through "Ana Ruiz".
+    assert len(set(groups[:7].tolist())) == 1
+    assert len(set(groups.tolist())) == len(catalog) - 6
+    plain = make_catalog([{"category": "Politics", "title": t} for t in ("Will Ana Ruiz win?", "Will Ben win?")])
+    assert len(set(features.duplicate_groups(plain).tolist())) == 2  # no event: titles alone decide
+
+
+def test_at_most_one_outcome_of_an_event_in_the_first_n_and_further_ones_scored_down():
+    catalog = election_catalog()
+    user = make_user(catalog, long={("category", "Politics"): 10.0, ("tag", "elections"): 10.0})
+    top_n = PARAMS.diversity.top_n
+    for seed in range(5):
+        items = feed(catalog, user, limit=20, seed=seed).items
+        election = [it.position for it in items if catalog.event[it.index] >= 0]
+        assert len([p for p in election if p < top_n]) == 1, election
+        assert len(election) >= 2  # later ones come back after the first N
+    # N and the score-down are the feed config's: without the score-down the outcomes come back right
+    # after the first N, from position 3 with N = 3.
+    for n in (3, top_n):
+        params = FeedParams.from_dict({"diversity": {"top_n": n, "duplicate_factor": 1.0}})
+        election = [it.position for it in feed(catalog, user, limit=20, params=params).items
+                    if catalog.event[it.index] >= 0]
+        assert election[0] == 0 and n <= election[1] <= n + 1, (n, election)
+
+
+def test_not_interested_in_one_outcome_lowers_the_other_outcomes_of_its_event():
+    catalog = election_catalog()
+    taste = {("category", "Politics"): 10.0, ("tag", "elections"): 10.0}
+    before = feed(catalog, make_user(catalog, long=taste), limit=12).items
+    assert catalog.event[before[0].index] == 7
+    user = make_user(catalog, long=taste, seen={0: {"rejected_at": NOW - 60, "last_shown_at": NOW - 120}})
+    similarity = features.rejection_similarity(catalog, np.array([0]))
+    assert (similarity[:7] == 1.0).all() and similarity[7:].max() < 1.0
+    after = feed(catalog, user, limit=12).items
+    assert all(catalog.event[it.index] < 0 for it in after), [catalog.title[it.index] for it in after]
+
+
 def test_exploration_never_draws_a_near_duplicate_of_a_placed_market_and_its_chance_stays_exact():
     # Market 0 (personal) and 1 share a group; the exploration slot can only draw 2, with chance 1.
     quotas = {p: 0.0 for p in compose.POOLS} | {compose.PERSONAL: 0.5, compose.EXPLORATION: 0.5}

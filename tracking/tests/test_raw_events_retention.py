@@ -24,7 +24,7 @@ def shown():
     for days in (31, 31, 29):
         served_items_store(
             feed_request_id=uuid.uuid4(), user_key="u:1", surface="home", served_at=NOW - timedelta(days=days),
-            config_version=1, items=[(m.pk, 0, "personal", "personal", 0.5, {"final": 0.5}, None)],
+            items=[(m.pk, 1, None, 0, "personal", "personal", 0.5, {"final": 0.5}, None, "")],
         )
     return m
 

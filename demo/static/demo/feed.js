@@ -208,6 +208,12 @@
     $(".category", node).textContent = item.category;
     $(".volume", node).textContent = `${api.money(item.volume_24h)} traded in 24 h`;
     api.odds($(".odds", node), item.probability);
+    if (item.badge) { // a move of 5 points or more in 24 h: "▲ 12 pts today"
+      const move = $(".move", node);
+      move.textContent = item.badge;
+      move.classList.add(item.odds_change_24h > 0 ? "move-up" : "move-down");
+      move.hidden = false;
+    }
 
     const [poolLabel, poolExplain] = POOLS[item.reason] || [item.reason, ""];
     $(".why-pool", node).textContent = poolLabel;

@@ -88,9 +88,32 @@
     const open = m.status === "open";
     for (const button of els.sides) button.disabled = !open;
     if (!open) els.betStatus.textContent = `This market is ${m.status}: betting is closed.`;
+    renderOutcomes(m);
     if (JSON.parse(localStorage.getItem(SAVED_KEY) || "[]").includes(marketId)) markSaved();
     els.market.hidden = false;
     els.trade.hidden = false;
+  }
+
+  /* The event's other outcomes ("Who will win the NBA Finals?": one market per team), likeliest
+   * first, each a link to its own page; hidden for a yes/no market without an event. */
+  function renderOutcomes(m) {
+    const section = $("#event-outcomes");
+    const siblings = m.event_siblings || [];
+    if (!m.event || !siblings.length) return;
+    $(".event-title", section).textContent = m.event.title;
+    const list = $(".outcomes", section);
+    list.replaceChildren(...siblings.map((s) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `/markets/${encodeURIComponent(s.market_id)}`;
+      link.textContent = s.title;
+      const odds = document.createElement("span");
+      odds.className = "outcome-prob";
+      odds.textContent = s.status === "open" ? api.percent(s.probability) : s.status;
+      item.append(link, odds);
+      return item;
+    }));
+    section.hidden = false;
   }
 
   function markSaved() {

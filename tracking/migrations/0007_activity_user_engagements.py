@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0005_serveditem_model_version'),
+        ('tracking', '0006_experiments'),
     ]
 
     operations = [
