@@ -96,3 +96,10 @@ def test_the_command_refuses_a_database_with_markets_of_its_own():
     with pytest.raises(CommandError, match="scratch"):
         call_command("backtest_trending", markets=30, days=10, stdout=StringIO())
     assert Market.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("options", [{"markets": 5}, {"days": 8}, {"warmup_days": 0}])
+def test_the_command_refuses_a_run_too_small_to_score(options):
+    with pytest.raises(CommandError, match="Needs at least"):
+        call_command("backtest_trending", **options, stdout=StringIO())

@@ -36,8 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_path", metavar="PATH", help="Also write the per-period results here.")
 
     def handle(self, *args, markets, days, seed, period, step, warmup_days, json_path, **options):
-        if markets < TOP or days <= warmup_days + 1:
-            raise CommandError(f"Needs at least {TOP} markets and more days than --warmup-days + 1.")
+        if markets < TOP or warmup_days < 1 or days <= warmup_days + 1:
+            raise CommandError(f"Needs at least {TOP} markets, --warmup-days of at least 1, and more days than "
+                               "--warmup-days + 1.")
         if Market.objects.exclude(market_id__startswith=PREFIX).exists():
             raise CommandError("This database holds markets that are not the backtest's: run it on a scratch one, "
                                "e.g. DATABASE_URL=sqlite:///backtest.sqlite3 (migrate it first).")
