@@ -19,7 +19,7 @@ from django.db import transaction
 from demo.catalog import CATEGORIES, CATEGORY_TAGS, snapshot_grid
 from feedproject.vocabulary import section_of
 from ingestion.services import IMPRESSION, INTERACTION, events_ingest
-from markets.models import SNAPSHOT_FIELDS, Market
+from markets.services import market_states_rewind
 from tracking.models import Impression, Interaction
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://feed.invalid/demo-events")
@@ -358,18 +358,10 @@ def _state(market):
 
 
 def _states_set(markets, current, wanted):
-    """Set the trading state of some markets: one upsert per 500 rows (bulk_update's CASE is far slower)."""
-    rows = []
-    for market_id, state in wanted.items():
-        if current[market_id] != state:
-            p, v24, vtotal, participants = state
-            values = {**markets[market_id].values(), "probability": p, "volume_24h": v24, "volume_total": vtotal,
-                      "participant_count": participants}
-            rows.append(Market(market_id=market_id, **values))
-            current[market_id] = state
-    Market.objects.bulk_create(
-        rows, batch_size=500, update_conflicts=True, unique_fields=["market_id"], update_fields=list(SNAPSHOT_FIELDS)
-    )
+    """Set the trading state of some markets (a rewind of the replay, not a pushed state: market_states_rewind)."""
+    changed = {market_id: state for market_id, state in wanted.items() if current[market_id] != state}
+    market_states_rewind(states=changed)
+    current.update(changed)
 
 
 def _all_stored(users):

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from markets.importers import MARKET_FIELDS, EventRow, MarketRow, markets_import
-from markets.models import EditorialBoost, Market, MarketSnapshot
-from markets.services import catalog_version_bump
+from markets.models import SNAPSHOT_FIELDS, EditorialBoost, Market
+from markets.services import catalog_version_bump, market_snapshots_store
 
 SNAPSHOT_STEP = timedelta(minutes=15)
 SNAPSHOT_POINTS = 97  # every 15 min over 24 h, both ends included
@@ -1087,18 +1087,13 @@ def demo_catalog_write(*, catalog, now):
     pks = dict(Market.objects.filter(market_id__in=[m.market_id for m in catalog.markets])
                .values_list("market_id", "pk"))
 
-    history = [(pks[m.market_id], s) for m in catalog.markets for s in m.snapshots]
-    if history:
-        have = set(MarketSnapshot.objects.filter(
-            market_id__in=pks.values(), taken_at__gte=min(s.taken_at for _, s in history),
-            taken_at__lte=max(s.taken_at for _, s in history),
-        ).values_list("market_id", "taken_at"))
-        rows = [
-            MarketSnapshot.of(market_pk=pk, taken_at=s.taken_at, state=s)
-            for pk, s in history if (pk, s.taken_at) not in have
-        ]
-        MarketSnapshot.objects.bulk_create(rows, batch_size=2000)
-        result.snapshots += len(rows)
+    # The generated history of each market, written as it is: a complete series made for a new market,
+    # not observations to compare with the current state as market_states_update does (which would
+    # drop the points where nothing moved). A moment already stored keeps its row.
+    result.snapshots += market_snapshots_store(rows=[
+        (pks[m.market_id], s.taken_at, {name: getattr(s, name, 0) for name in SNAPSHOT_FIELDS})
+        for m in catalog.markets for s in m.snapshots
+    ], replace=False)
 
     have = set(EditorialBoost.objects.filter(market_id__in=pks.values(), note__startswith=BOOST_NOTE_PREFIX)
                .values_list("market_id", "note"))

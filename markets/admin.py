@@ -20,7 +20,8 @@ from feedproject.admin_kit import (
 from feedproject.vocabulary import Surface, choices
 from markets.importers import CATEGORY_ALIASES, category_key
 from markets.models import CategoryAlias, EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity, Tag
-from markets.services import catalog_version_bump
+from markets.services import catalog_version_bump, market_states_update
+from markets.validation import StateUpdate
 
 # --- Editors: tags, markets, events, boosts, category aliases --------------------------------
 
@@ -196,7 +197,8 @@ class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
             {
                 "description": "Pushed by the trading backend (which also writes a snapshot); read-only once created.",
                 "fields": (
-                    "probability", "volume_24h", "volume_total", "participant_count", "created_at", "updated_at"
+                    "probability", "volume_24h", "volume_total", "trades_24h", "participant_count", "state_at",
+                    "created_at", "updated_at"
                 ),
             },
         ),
@@ -204,7 +206,9 @@ class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
     )
     # Server-owned once the market exists: the slug is what the API and the logs refer to,
     # and the trading numbers come with snapshots that an admin edit would not write.
-    SERVER_OWNED = ("market_id", "probability", "volume_24h", "volume_total", "participant_count", "created_at")
+    SERVER_OWNED = (
+        "market_id", "probability", "volume_24h", "volume_total", "trades_24h", "participant_count", "created_at"
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
@@ -216,8 +220,20 @@ class MarketAdmin(CatalogChangeMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ("updated_at",)
-        return ("updated_at", "history_links") + self.SERVER_OWNED
+            return ("updated_at", "state_at", "trades_24h")
+        return ("updated_at", "state_at", "history_links") + self.SERVER_OWNED
+
+    def save_model(self, request, obj, form, change):
+        """An editor's status change is a state change like a push: through market_states_update, at now
+        (a snapshot of it; history only if the backend has pushed a later state)."""
+        if not (change and "status" in form.changed_data):
+            super().save_model(request, obj, form, change)
+            return
+        status, obj.status = obj.status, form.initial["status"]
+        super().save_model(request, obj, form, change)
+        now = timezone.now()
+        market_states_update(updates=[StateUpdate(obj.market_id, now, {"status": status})], now=now)
+        obj.refresh_from_db(fields=["status", "state_at", "updated_at"])
 
     def get_changeform_initial_data(self, request):
         return {"created_at": timezone.now(), **super().get_changeform_initial_data(request)}

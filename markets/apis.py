@@ -1,12 +1,17 @@
 """Read the catalog; let the trading backend push market state."""
+import logging
+
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, permissions
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import generics, permissions, serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from feedproject.api import AsOfQuerySerializer, LimitedJSONParser, json_body, request_now
+from feedproject.fields import UNSTORABLE
+from feedproject.request_log import request_id
 from markets.models import Market
 from markets.selectors import event_siblings, market_get, markets_list
 from markets.serializers import (
@@ -14,8 +19,13 @@ from markets.serializers import (
     MarketListQuerySerializer,
     MarketSerializer,
     MarketStateSerializer,
+    MarketStatesPushSerializer,
+    MarketStatesResultSerializer,
 )
-from markets.services import market_state_update
+from markets.services import REJECTED, RESULT_STATUSES, market_states_update
+from markets.validation import MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX, Invalid, future_limit, state_update_parse
+
+logger = logging.getLogger(__name__)
 
 
 class CanChangeMarkets(permissions.BasePermission):
@@ -68,13 +78,102 @@ class MarketDetailApi(APIView):
     def get(self, request, market_id):
         return Response(_market_detail(_market_or_404(market_id)))
 
-    @extend_schema(request=MarketStateSerializer, parameters=[AsOfQuerySerializer], responses=MarketDetailSerializer)
+    @extend_schema(
+        request=MarketStateSerializer, parameters=[AsOfQuerySerializer], responses=MarketDetailSerializer,
+        description="The same fields and rules as one update of POST /api/markets/state; `at` defaults to the "
+        "request's time. A state older than the market's current one is stored as history and the market "
+        "is returned unchanged.",
+    )
     def patch(self, request, market_id):
         _market_or_404(market_id)
-        serializer = MarketStateSerializer(data=json_body(request))
-        serializer.is_valid(raise_exception=True)
-        market_state_update(market_id=market_id, changes=serializer.validated_data, at=request_now(request))
+        body = json_body(request)
+        now = request_now(request)
+        try:
+            update = state_update_parse(body, now=now, market_id=market_id)
+        except Invalid as invalid:
+            field = "non_field_errors" if invalid.field == "update" else invalid.field
+            raise serializers.ValidationError({field: [invalid.reason]}) from None
+        (result,) = market_states_update(updates=[update], now=now)
+        if result["status"] == REJECTED:  # deleted since the 404 check
+            raise Http404(f"No market {market_id!r}.")
         return Response(_market_detail(market_get(market_id=market_id)))
+
+
+class MarketStatesPushApi(APIView):
+    """`POST /api/markets/state`: the trading backend's batch of market states, each with its time."""
+
+    parser_classes = [LimitedJSONParser]
+    permission_classes = [CanChangeMarkets]
+
+    @extend_schema(
+        request=MarketStatesPushSerializer,
+        parameters=[AsOfQuerySerializer],
+        responses={200: MarketStatesResultSerializer},
+        description=(
+            "Per-update results, in order: applied (the market's current state moved), history (older than "
+            "the current state: stored as a snapshot of that moment only), unchanged, duplicate (that moment "
+            "is stored with these values already), rejected (with the field and reason; the other updates "
+            "are still applied). 400 only for a body that is not JSON or not {\"updates\": [...]}; "
+            "413 for a body over the size limit. docs/market-state.md."
+        ),
+        examples=[
+            OpenApiExample(
+                "batch",
+                value={"updates": [
+                    {"market_id": "fed-cut-march", "at": "2026-11-26T10:00:00Z", "probability": 0.62,
+                     "volume_24h": 125000.0, "trades_24h": 840},
+                    {"market_id": "btc-100k", "at": "2026-11-26T09:59:30Z", "status": "closed"},
+                ]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        raw_updates = _updates_envelope(json_body(request))
+        now = request_now(request)
+        latest = future_limit(now)
+        results = [None] * len(raw_updates)
+        valid, positions = [], []
+        for index, raw in enumerate(raw_updates):
+            try:
+                if index >= STATE_UPDATES_MAX:
+                    raise Invalid("updates", f"over the limit of {STATE_UPDATES_MAX} a request; send it in another")
+                valid.append(state_update_parse(raw, now=now, latest=latest))
+                positions.append(index)
+            except Invalid as invalid:
+                results[index] = {"market_id": _market_id_echo(raw), "status": REJECTED, "field": invalid.field,
+                                  "reason": invalid.reason}
+        for index, result in zip(positions, market_states_update(updates=valid, now=now), strict=True):
+            results[index] = result
+        # By hand, not through MarketStatesResultSerializer (a serializer per result costs more than the
+        # write at 1,000 updates); the tests check the payload against it.
+        counts = dict.fromkeys(RESULT_STATUSES, 0)
+        for result in results:
+            counts[result["status"]] += 1
+        if counts[REJECTED]:
+            logger.warning("market states with rejections id=%s %s", request_id(request),
+                           " ".join(f"{k}={v}" for k, v in counts.items()))
+        return Response({**counts, "results": results})
+
+
+def _updates_envelope(body):
+    if not isinstance(body, dict):
+        raise ParseError('The body must be a JSON object: {"updates": [...]}.')
+    extra = sorted(set(body) - {"updates"})
+    if extra:
+        raise ParseError(f"Unknown field(s) in the body: {', '.join(repr(k) for k in extra)[:200]}.")
+    if "updates" not in body:
+        raise ParseError("'updates' is required.")
+    if not isinstance(body["updates"], list):
+        raise ParseError("'updates' must be a list of update objects.")
+    return body["updates"]
+
+
+def _market_id_echo(raw):
+    value = raw.get("market_id") if isinstance(raw, dict) else None
+    if not isinstance(value, str):
+        return None
+    return UNSTORABLE.sub("\ufffd", value[:MARKET_ID_MAX_LENGTH])
 
 
 def _market_detail(market):

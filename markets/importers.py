@@ -20,7 +20,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
 from feedproject.vocabulary import CATEGORIES, OTHER
-from markets.models import STATE_FIELDS, Event, Market, MarketSnapshot, Tag
+from markets.models import STATE_FIELDS, Event, Market, Tag
+from markets.services import market_snapshots_store, market_states_update
+from markets.validation import StateUpdate
 
 # --- Categories -------------------------------------------------------------------------
 
@@ -732,6 +734,8 @@ class MarketImportResult:
 
 # What an import compares and writes: the market's columns and its event link.
 WRITTEN_FIELDS = (*MARKET_FIELDS, "event_id")
+# What the upsert overwrites on a stored market: its trading state goes through market_states_update.
+EDITORIAL_WRITTEN_FIELDS = tuple(name for name in WRITTEN_FIELDS if name not in STATE_FIELDS)
 EVENT_FIELDS = ("title", "slug", "series")
 
 
@@ -745,6 +749,7 @@ def _defaults(now):
         "image_url": "",
         "status": Market.Status.OPEN,
         "created_at": now,
+        "state_at": now,  # a new market's state is the one imported at `now`
         "resolution_date": None,
         "event_start_at": None,
         "news_at": None,
@@ -809,7 +814,8 @@ class _ChunkPlan:
     stored_tags: dict  # market pk -> {tag slug: link id}
     to_write: list  # (row, complete field values) of created and changed markets
     tags_to_set: list  # rows whose tag set is new or changed
-    snapshot_ids: list  # market_ids that get a snapshot
+    snapshot_ids: list  # market_ids of created markets that get a snapshot
+    state_updates: list  # StateUpdate of stored markets whose trading state the rows change
     history: list  # (market_id, taken_at, state values) of created markets' earlier states
 
 
@@ -872,6 +878,7 @@ def _chunk_plan(*, rows, now, lock, snapshot_created, event_pks):
         to_write=[],
         tags_to_set=[],
         snapshot_ids=[],
+        state_updates=[],
         history=[],
     )
     result = plan.result
@@ -895,15 +902,16 @@ def _chunk_plan(*, rows, now, lock, snapshot_created, event_pks):
         tags_changed = row.tags is not None and {s for s, _ in row.tags} != set(stored_tags.get(old["id"], {}))
         if fields_changed:
             plan.to_write.append((row, values))
-            if any(values[name] != old[name] for name in STATE_FIELDS if name in values):
-                plan.snapshot_ids.append(row.market_id)
+            changes = {name: values[name] for name in STATE_FIELDS if name in values and values[name] != old[name]}
+            if changes:
+                plan.state_updates.append(StateUpdate(row.market_id, now, changes))
         if tags_changed:
             plan.tags_to_set.append(row)
         if fields_changed or tags_changed:
             result.updated += 1
         else:
             result.unchanged += 1
-    result.snapshots = len(plan.snapshot_ids) + len(plan.history)
+    result.snapshots = len(plan.snapshot_ids) + len(plan.history) + len(plan.state_updates)
     return plan
 
 
@@ -924,11 +932,13 @@ def _chunk_upsert(*, rows, now, snapshot_created):
     plan.result.events_created = events_created
     pks = plan.pks
     if plan.to_write:
+        # A new market's state is inserted with it; a stored market's state is not overwritten here
+        # but goes through market_states_update below, the one write path of trading state.
         objs = Market.objects.bulk_create(
             [Market(market_id=row.market_id, **values) for row, values in plan.to_write],
             update_conflicts=True,
             unique_fields=["market_id"],
-            update_fields=[*WRITTEN_FIELDS, "updated_at"],
+            update_fields=[*EDITORIAL_WRITTEN_FIELDS, "updated_at"],
         )
         pks.update({obj.market_id: obj.pk for obj in objs if obj.pk is not None})
         missing = [obj.market_id for obj in objs if obj.pk is None]
@@ -938,14 +948,15 @@ def _chunk_upsert(*, rows, now, snapshot_created):
     if plan.tags_to_set:
         plan.result.tags_created = _links_replace(rows=plan.tags_to_set, pks=pks, stored_tags=plan.stored_tags)
 
+    if plan.state_updates:
+        market_states_update(updates=plan.state_updates, now=now)
     if plan.snapshot_ids or plan.history:
+        # New markets only: their first state and earlier ones, kept where a snapshot of that moment exists.
         values = {row.market_id: values for row, values in plan.to_write}
-        MarketSnapshot.objects.bulk_create([
-            *(MarketSnapshot.of(market_pk=pks[market_id], taken_at=taken_at, state=state)
-              for market_id, taken_at, state in plan.history),
-            *(MarketSnapshot.of(market_pk=pks[market_id], taken_at=now, state=values[market_id])
-              for market_id in plan.snapshot_ids),
-        ])
+        market_snapshots_store(rows=[
+            *((pks[market_id], taken_at, state) for market_id, taken_at, state in plan.history),
+            *((pks[market_id], now, values[market_id]) for market_id in plan.snapshot_ids),
+        ], replace=False)
     return plan.result
 
 

@@ -91,6 +91,11 @@ class Market(models.Model):
     )
     image_url = models.CharField(max_length=2000, blank=True, validators=[validate_image_url])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    state_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the trading state above was true, on the sender's clock; a push older than this is "
+                  "stored as history only (docs/market-state.md). Empty: never pushed with a time.",
+    )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
     resolution_date = models.DateTimeField(null=True, blank=True)
@@ -147,8 +152,10 @@ class MarketSnapshot(models.Model):
 
     class Meta:
         get_latest_by = "taken_at"
-        indexes = [models.Index(fields=["market", "taken_at"], name="snapshot_market_time")]
         constraints = [
+            # One state per market and moment: a push sent twice is stored once, and two writers at
+            # the same moment (a push and beat's refresh) keep one row (docs/market-state.md).
+            models.UniqueConstraint(fields=["market", "taken_at"], name="snapshot_market_time_unique"),
             models.CheckConstraint(
                 condition=Q(probability__gte=0.0) & Q(probability__lte=1.0),
                 name="snapshot_probability_0_1",

@@ -3,6 +3,8 @@ from rest_framework import serializers
 
 from feedproject.fields import CleanCharField
 from markets.models import Event, Market
+from markets.services import RESULT_STATUSES
+from markets.validation import COUNT_MAX, MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -48,26 +50,56 @@ class MarketDetailSerializer(MarketSerializer):
         return EventSiblingSerializer(self.context["event_siblings"], many=True).data
 
 
-class MarketStateSerializer(serializers.Serializer):
-    """What the trading backend may push. Everything else about a market is editorial."""
+STATE_AT_HELP = (
+    "When the market was in this state, on the sender's clock (ISO 8601 with a time zone); at most "
+    "TRACK_MAX_FUTURE_SECONDS (the clock-skew tolerance of /api/track) ahead of the server. A state older than "
+    "the market's current one is stored as history only (docs/market-state.md)."
+)
 
+
+class MarketStateSerializer(serializers.Serializer):
+    """`PATCH /api/markets/{market_id}`: what the trading backend may push. Everything else about a market is
+    editorial. Documents the body; markets/validation.py validates it (a test keeps the two equal)."""
+
+    at = serializers.DateTimeField(required=False, help_text=STATE_AT_HELP + " Default: the request's time.")
     probability = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     volume_24h = serializers.FloatField(min_value=0.0, required=False)
     volume_total = serializers.FloatField(min_value=0.0, required=False)
-    participant_count = serializers.IntegerField(min_value=0, required=False)
+    trades_24h = serializers.IntegerField(min_value=0, max_value=COUNT_MAX, required=False,
+                                          help_text="Trades in the last 24 h on the trading backend.")
+    participant_count = serializers.IntegerField(min_value=0, max_value=COUNT_MAX, required=False)
     status = serializers.ChoiceField(choices=Market.Status.choices, required=False)
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({k: "cannot be changed through this endpoint" for k in unknown})
-        return super().to_internal_value(data)
 
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Send at least one of: " + ", ".join(self.fields))
-        return attrs
+class MarketStateUpdateSerializer(MarketStateSerializer):
+    """One update of `POST /api/markets/state`: a market, a time, and any of its state fields."""
+
+    market_id = serializers.CharField(max_length=MARKET_ID_MAX_LENGTH)
+    at = serializers.DateTimeField(help_text=STATE_AT_HELP)
+
+
+class MarketStatesPushSerializer(serializers.Serializer):
+    updates = MarketStateUpdateSerializer(
+        many=True, help_text=f"Up to {STATE_UPDATES_MAX} updates; any order, any markets."
+    )
+
+
+class MarketStateResultSerializer(serializers.Serializer):
+    market_id = serializers.CharField(allow_null=True, help_text="As sent; null when it was not a string.")
+    status = serializers.ChoiceField(choices=RESULT_STATUSES)
+    field = serializers.CharField(required=False, help_text="Rejected: the field at fault.")
+    reason = serializers.CharField(required=False, help_text="Rejected: what is wrong with it.")
+
+
+class MarketStatesResultSerializer(serializers.Serializer):
+    """Per-update results in request order, and how many of each status."""
+
+    applied = serializers.IntegerField(help_text="Moved the market's current state (and stored as a snapshot).")
+    history = serializers.IntegerField(help_text="Older than the current state: stored as a snapshot only.")
+    unchanged = serializers.IntegerField(help_text="The state at that time already had these values.")
+    duplicate = serializers.IntegerField(help_text="That moment is stored with these values already.")
+    rejected = serializers.IntegerField()
+    results = MarketStateResultSerializer(many=True)
 
 
 class MarketListQuerySerializer(serializers.Serializer):

@@ -71,6 +71,11 @@ PERIODIC_TASKS = {
             "log: CTR and actions per user with 95% intervals, the sample-ratio check, interleaving preference.",
         ),
         PeriodicTaskSpec(
+            "personalization.dashboard_refresh", {"minute": "2-59/15"}, 15 * MINUTE, 10 * MINUTE, HOUR,
+            "The admin's live dashboard from the served log of the last 14 days: CTR and engagement per pool, "
+            "surface and ranker, coverage, repeat feeds, hides, top markets, running experiments, with charts.",
+        ),
+        PeriodicTaskSpec(
             "tracking.impressions_retention", {"minute": "30", "hour": "3"}, DAY, 10 * MINUTE, 2 * DAY + HOUR,
             "Delete raw impressions (and per-bucket user sets) older than 30 days; their counts stay in "
             "UserMarketState and MarketActivity.",

@@ -15,6 +15,7 @@ from personalization.experiments import experiment_problems, experiment_promote,
 from personalization.feed_configs import feed_config_activate, feed_config_save_version
 from personalization.forms import GROUP_TITLES, FeedConfigForm, FeedPreviewForm, param_fieldsets, param_label
 from personalization.models import (
+    DashboardSnapshot,
     Experiment,
     ExperimentArm,
     ExperimentChange,
@@ -477,7 +478,8 @@ class ExperimentAdmin(admin.ModelAdmin):
         if not metrics:
             return "No metrics yet: they are computed every 15 minutes from the served log."
         alarm = metrics.get("srm", {}).get("alarm")
-        return format_html('<strong style="{}">{}</strong>', "color:#b91c1c" if alarm else "", metrics["verdict"])
+        css = "verdict-alarm" if alarm else "verdict"
+        return format_html('<strong class="{}">{}</strong>', css, metrics["verdict"])
 
     @admin.display(description="metrics per arm (95% intervals)")
     def metrics_table(self, obj):
@@ -585,3 +587,41 @@ class ExperimentAdmin(admin.ModelAdmin):
         experiment = Experiment.objects.filter(pk=object_id).first()
         extra = {"experiment": experiment, "arms": list(experiment.arms.all()) if experiment else []}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+@admin.register(DashboardSnapshot)
+class DashboardAdmin(admin.ModelAdmin):
+    """The live dashboard: the latest snapshot the beat task computed (personalization/dashboard.py)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        snapshot = DashboardSnapshot.objects.order_by("-computed_at").first()
+        data = snapshot.data if snapshot else {}
+        recent = {d["day"] for d in data.get("days", [])[-3:]}  # the tables show the last three days
+        context = {
+            **self.admin_site.each_context(request), "title": "Live dashboard", "opts": self.model._meta,
+            "snapshot": snapshot, "data": data, "charts": snapshot.charts if snapshot else {},
+            "pools": POOLS_SHOWN, "pool_rows": _pivot(data.get("pool", []), "ctr", POOLS_SHOWN),
+            "ranker_rows": [r for r in data.get("ranker", []) if r["day"] in recent],
+            "surface_rows": [r for r in data.get("surface", []) if r["day"] in recent],
+        }
+        return TemplateResponse(request, "admin/personalization/dashboard.html", context)
+
+
+POOLS_SHOWN = ("personal", "trending_local", "trending_global", "exploration", "editorial")
+
+
+def _pivot(rows, value, names):
+    """[(day, [value per name, None where absent])] of rows of (day, name, ...), newest day first."""
+    table = {}
+    for row in rows:
+        table.setdefault(row["day"], {})[row["name"]] = row[value]
+    return [(day, [values.get(name) for name in names]) for day, values in sorted(table.items(), reverse=True)]

@@ -169,7 +169,7 @@ def experiment_metrics(*, experiment, now):
         event_types=sorted(CLICKS | ENGAGED | REJECTED),
     ))
     open_markets = Market.objects.filter(status=Market.Status.OPEN).count()
-    repeated = _repeated_feeds(rows)
+    repeated = repeated_feeds(rows)
     result = {"mode": experiment.mode, "rows": len(rows), "arms": []}
     per_user = {name: defaultdict(lambda: np.zeros(5)) for name in names}  # impressions, clicks, engaged, bets, hides
     feeds, markets = defaultdict(set), defaultdict(set)
@@ -215,7 +215,7 @@ def _interval(estimate):
     return {"value": value, "low": value - Z95 * se if finite else None, "high": value + Z95 * se if finite else None}
 
 
-def _repeated_feeds(rows):
+def repeated_feeds(rows):
     """Feeds that showed a user a market rendered to them REPEAT_LIMIT or more times in the 24 h before."""
     shown = defaultdict(list)
     for r in rows:

@@ -242,3 +242,21 @@ class ExperimentChange(models.Model):
 
     def __str__(self):
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class DashboardSnapshot(models.Model):
+    """The live dashboard as of one run of its beat task (personalization/dashboard.py): the figures and
+    their charts, so a page view reads one row and computes nothing."""
+
+    computed_at = models.DateTimeField(db_index=True)
+    data = models.JSONField(default=dict)
+    charts = models.JSONField(default=dict, help_text="name -> SVG text, drawn when the figures were computed.")
+
+    class Meta:
+        ordering = ["-computed_at"]
+        get_latest_by = "computed_at"
+        verbose_name = "live dashboard"
+        verbose_name_plural = "live dashboard"
+
+    def __str__(self):
+        return f"dashboard as of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -7,6 +7,7 @@ from celery import shared_task
 
 from ops.periodic import celery_task_options, task_now
 from ops.services import periodic_task_run
+from personalization.dashboard import dashboard_refresh as dashboard_compute_store
 from personalization.decay import affinities_decay_materialize, sessions_expire
 from personalization.experiments import experiment_metrics_refresh
 from personalization.services import market_trending_refresh_configured
@@ -36,6 +37,13 @@ def affinity_decay(at=None):
 def experiment_metrics(at=None):
     return periodic_task_run(
         name="personalization.experiment_metrics", run=experiment_metrics_refresh, now=task_now(at)
+    )
+
+
+@shared_task(**celery_task_options("personalization.dashboard_refresh"))
+def dashboard_refresh(at=None):
+    return periodic_task_run(
+        name="personalization.dashboard_refresh", run=dashboard_compute_store, now=task_now(at)
     )
 
 

@@ -2,7 +2,7 @@
 
 For an arm that drives the system, everything goes through the services the site uses: feeds from
 `feed_build`, events through `events_ingest` (stamped with the simulated time), market moves through
-`market_state_update`, and the beat's services called with the simulated `now`: in this process, or
+`market_states_update`, and the beat's services called with the simulated `now`: in this process, or
 over the API with `as_of` (the transport: simulation/transport.py, simulation/http_replay.py).
 Events are sent in batches: all that happened up to a moment, whenever a user who has unsent events
 asks for a feed and at every beat tick, so the next feed always sees what the user just did.
@@ -317,7 +317,13 @@ def arm_result(spec, progress=None):
     setup = time.monotonic() - started
     log, runner = arm_run(world=world, strategy=strategy, beat=BeatSchedule(**spec.get("beat", {})),
                           progress=progress)
+    extra = {}
+    if strategy.kind == "experiment":
+        from simulation.experiments import experiment_record
+
+        extra["experiment"] = experiment_record(strategy.experiment_id, end=_dt(world.end))
     return {
+        **extra,
         "name": spec["name"], "kind": spec["kind"], "params": spec.get("params"),
         "summary": summarize(log),
         "setup_seconds": round(setup, 1),

@@ -6,6 +6,7 @@ nothing the system learns, so they run on the simulated world alone. `sees_plan`
 given the session's plan (its hidden intent): the oracle.
 """
 import random
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from personalization.selectors import caches_reset, catalog_current, user_data_l
 from personalization.services import feed_serve
 
 RANDOM, POPULAR, ORIGINAL, CONFIG, ORACLE = "random", "popular", "original", "config", "oracle"
+EXPERIMENT = "experiment"
 
 
 def params_complete(params):
@@ -164,7 +166,49 @@ class OracleFeed(Strategy):
         return [(int(m), ORACLE) for m in top if np.isfinite(z[m])]
 
 
+class ExperimentFeed(ConfigFeed):
+    """The production feed while an experiment of two configs runs on the home surface: `params` is
+    {"a": params, "b": params, "mode": "ab" | "interleave", "salt": str}. Each user gets their arm
+    (A/B) or both arms merged (interleaving) from the real experiment machinery."""
+
+    kind = EXPERIMENT
+
+    def __init__(self, name, params):
+        Strategy.__init__(self, name)
+        self.arms = {"a": params_complete(params["a"]), "b": params_complete(params["b"])}
+        self.mode, self.salt = params["mode"], params.get("salt", "simulation")
+        self.params = self.arms["a"]
+        self.mapping = _CatalogMapping()
+        self.experiment_id = None
+
+    @property
+    def learns(self):
+        return any(p["ranker"]["model"] == LEARNED for p in self.arms.values())
+
+    def prepare(self, world):
+        from personalization.experiments import experiment_start
+        from personalization.models import Experiment, ExperimentArm
+
+        configs = {
+            name: feed_config_save_version(surface="home", params=params, note=f"simulation: {self.name} {name}",
+                                           created_by=None, activate=name == "a")
+            for name, params in self.arms.items()
+        }
+        start = datetime.fromtimestamp(world.start, tz=UTC)
+        experiment = Experiment.objects.create(
+            name=self.name, surface="home", mode=self.mode, salt=self.salt, starts_at=start,
+            ends_at=start + timedelta(days=world.days, seconds=1),
+        )
+        for name, config in configs.items():
+            ExperimentArm.objects.create(experiment=experiment, name=name, feed_config=config, share=0.5)
+        experiment_start(experiment=experiment, user=None, now=start)
+        self.experiment_id = experiment.pk
+        caches_reset()
+
+
 def strategy_build(kind, name, params=None):
     if kind == CONFIG:
         return ConfigFeed(name, params)
+    if kind == EXPERIMENT:
+        return ExperimentFeed(name, params)
     return {RANDOM: RandomFeed, POPULAR: PopularFeed, ORIGINAL: OriginalFormulaFeed, ORACLE: OracleFeed}[kind](name)

@@ -8,7 +8,8 @@ evaluator outside the process would (docs/replay.md).
 from functools import partial
 
 from ingestion.services import events_ingest
-from markets.services import market_snapshots_refresh, market_state_update
+from markets.services import market_snapshots_refresh, market_states_update
+from markets.validation import StateUpdate
 from personalization.decay import affinities_decay_materialize, sessions_expire
 from personalization.services import market_trending_refresh_configured
 from personalization.training import ranking_model_train
@@ -42,7 +43,7 @@ class InProcess:
                              defaults=INGEST_DEFAULTS, received_at=received_at).as_dict()
 
     def market_update(self, *, market_id, changes, at):
-        market_state_update(market_id=market_id, changes=changes, at=at)
+        market_states_update(updates=[StateUpdate(market_id, at, changes)], now=at)
 
     def beat(self, *, due, now):
         """The services of the due tasks (runner names), in the schedule's order, without the tasks' locks."""

@@ -73,6 +73,8 @@ class ServedOutcome(NamedTuple):
     events: set
     market_pk: int = 0
     arm: str = ""  # the experiment arm that placed it ("" outside an experiment)
+    surface: str = ""
+    config_version: int = 0
 
 
 def served_outcomes(*, start, end, event_types, experiment_id=None):
@@ -98,13 +100,14 @@ def served_outcomes(*, start, end, event_types, experiment_id=None):
     served = ServedItem.objects.filter(served_at__gte=start, served_at__lt=end)
     if experiment_id is not None:
         served = served.filter(experiment_id=experiment_id)
-    for request_id, market_pk, served_at, user_key, position, pool, score, components, propensity, model, arm in (
+    for (request_id, market_pk, served_at, user_key, position, pool, score, components, propensity, model, arm,
+         surface, config_version) in (
         served.order_by("served_at", "feed_request_id", "position")
         .values_list("feed_request_id", "market_id", Epoch("served_at"), "user_key", "position", "pool", "score",
-                     "components", "propensity", "model_version", "arm")
+                     "components", "propensity", "model_version", "arm", "surface", "config_version")
         .iterator(chunk_size=CHUNK)
     ):
         key = (request_id, market_pk)
         if key in rendered:
             yield ServedOutcome(float(served_at), str(request_id), user_key, position, pool, score, components,
-                                propensity, model, done.get(key, set()), market_pk, arm)
+                                propensity, model, done.get(key, set()), market_pk, arm, surface, config_version)

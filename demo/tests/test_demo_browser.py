@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -617,6 +618,75 @@ def test_an_editor_logs_in_to_the_admin_and_its_lists_forms_and_widgets_work(bro
             " && s.cssRules.length > 0)"
         )
         screenshot(browser, "admin_feed_preview.png")
+
+
+# Elements that stick out of the viewport sideways: none when the page needs no sideways scrolling.
+WIDEST_JS = """
+const width = document.documentElement.clientWidth;
+return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > width + 1)
+  .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
+"""
+
+
+def test_an_editor_reads_the_live_dashboard_and_drives_an_experiment_at_1400_px(browser, site, catalog):
+    """The dashboard (figures and charts from the served log) and an experiment's page with its buttons
+    and metrics, in the real browser, under the CSP, without sideways scrolling at 1,400 px."""
+    from personalization.dashboard import dashboard_refresh
+    from personalization.experiments import experiment_metrics_refresh
+    from personalization.feed_configs import feed_config_save_version
+    from personalization.models import Experiment, ExperimentArm
+    from personalization.ranking.config import default_params
+
+    open_feed(browser, site)  # a visitor's feed and its impressions: the served log has something to show
+    refresh(browser)
+    wait_until(lambda: site.query(lambda: Impression.objects.filter(feed_request_id__isnull=False).exists()),
+               "the first feed's impressions")
+
+    def setup():
+        User.objects.create_superuser("editor", password="a long enough password")
+        now = timezone.now()
+        params = default_params()
+        a = feed_config_save_version(surface="home", params=params, note="a", created_by=None, activate=True)
+        b = feed_config_save_version(surface="home", params={**params, "diversity": {**params["diversity"],
+                                     "top_n": 5}}, note="b", created_by=None, activate=False)
+        e = Experiment.objects.create(name="Top 5", surface="home", starts_at=now - timedelta(hours=1),
+                                      ends_at=now + timedelta(days=7))
+        ExperimentArm.objects.create(experiment=e, name="control", feed_config=a)
+        ExperimentArm.objects.create(experiment=e, name="top-5", feed_config=b)
+        dashboard_refresh(now=now)
+        return e.pk
+
+    experiment_pk = site.query(setup)
+    browser.set_window_size(1400, 900)
+    with no_js_errors(browser):
+        browser.get(site.url + "/admin/login/")
+        browser.find_element("id", "id_username").send_keys("editor")
+        browser.find_element("id", "id_password").send_keys("a long enough password")
+        browser.find_element("css selector", "#login-form [type=submit]").click()
+        wait_until(lambda: browser.find_elements("id", "user-tools"), "the admin index after login")
+
+        browser.get(site.url + "/admin/personalization/dashboardsnapshot/")
+        rows = browser.find_elements("css selector", "#dashboard-days tbody tr")
+        assert rows and browser.find_elements("css selector", "#dashboard-pools tbody tr")
+        charts = browser.find_elements("css selector", ".charts img")
+        assert len(charts) == 2
+        wait_until(lambda: all(browser.execute_script("return arguments[0].naturalWidth", c) > 0 for c in charts),
+                   "the charts to load")
+        screenshot(browser, "admin_dashboard.png")
+        assert browser.execute_script(WIDEST_JS) == []
+
+        browser.get(site.url + f"/admin/personalization/experiment/{experiment_pk}/change/")
+        assert "Nothing: it can start." in browser.find_element("css selector", ".field-problems").text
+        browser.find_element("xpath", "//button[normalize-space()='Start']").click()
+        wait_until(lambda: browser.find_elements("xpath", "//button[normalize-space()='Stop']"), "the Stop button")
+        site.query(lambda: experiment_metrics_refresh(now=timezone.now()))
+        browser.refresh()
+        assert "control" in browser.find_element("css selector", ".field-metrics_table").text
+        assert browser.find_element("css selector", ".field-verdict strong").text
+        assert browser.find_elements("xpath", "//button[normalize-space()='Promote top-5']")
+        screenshot(browser, "admin_experiment.png")
+        assert browser.execute_script(WIDEST_JS) == []
+    browser.set_window_size(1280, 900)
 
 
 def test_the_api_docs_render_every_operation(browser, site):

@@ -16,7 +16,7 @@ from demo.traffic import HOURS
 from markets.models import EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity, Tag
 from markets.services import market_snapshots_refresh
 from ops.models import TaskRun
-from personalization.models import FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
+from personalization.models import Experiment, FeedConfig, RankingModel, TopicAffinity, UserMarketState, UserProfile
 from personalization.selectors import caches_reset
 from tracking.models import Impression, Interaction, MarketActivity, MarketActivityUser, RejectedEvent, ServedItem
 
@@ -229,6 +229,25 @@ def test_users_are_served_by_the_real_feed_and_their_events_join_the_served_log(
 
 
 @pytest.mark.django_db
+def test_the_demo_runs_an_experiment_between_two_home_configs_and_measures_it():
+    out = seed()
+    experiment = Experiment.objects.get()
+    assert experiment.status == "running" and experiment.surface == "home"
+    arms = {a.name: a.feed_config.version for a in experiment.arms.select_related("feed_config")}
+    assert arms == {"control": 2, "personal-60": 3}  # v1 is the migrations' defaults
+    served = dict(ServedItem.objects.filter(experiment_id=experiment.pk).values_list("arm", "config_version")
+                  .distinct())
+    assert served == arms  # the demo's users were split between the two
+    metrics = experiment.metrics
+    assert [a["name"] for a in metrics["arms"]] == ["control", "personal-60"]
+    assert all(a["users"] > 0 and a["impressions"] > 0 for a in metrics["arms"]) and "srm" in metrics
+    assert f"Experiment: {experiment.name!r}" in out
+    # A second run finds it and changes nothing.
+    seed()
+    assert Experiment.objects.count() == 1 and experiment.changes.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_hidden_market_is_not_served_again_to_that_user():
     seed(users=8, feeds=80)
 
@@ -242,7 +261,7 @@ def test_a_hidden_market_is_not_served_again_to_that_user():
 def demo_data_delete():
     for model in (ServedItem, Impression, Interaction, MarketActivity, MarketActivityUser, MarketVelocity,
                   UserMarketState, TopicAffinity, UserProfile, EditorialBoost, MarketSnapshot, Market, Tag, TaskRun,
-                  RankingModel, FeedConfig):
+                  Experiment, RankingModel, FeedConfig):
         model.objects.all().delete()
     cache.clear()
     caches_reset()

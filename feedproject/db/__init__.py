@@ -1,7 +1,7 @@
 """Every piece of SQL that differs between SQLite and PostgreSQL, one helper per need, each working on both.
 
-Raw SQL elsewhere sticks to what the two share and takes the rest from here: bulk upserts and
-the row sources under them (upsert), temporary tables (temporary), epochs, elapsed time,
+Raw SQL elsewhere sticks to what the two share and takes the rest from here: bulk upserts, bulk
+updates and the row sources under them (upsert), temporary tables (temporary), epochs, elapsed time,
 null-safe comparison and locking reads (expressions), pipelining and transaction-scoped locks
 and settings (session).
 """
@@ -17,11 +17,19 @@ from feedproject.db.expressions import (
 )
 from feedproject.db.session import pipelined, transaction_jit_off, transaction_lock
 from feedproject.db.temporary import temporary_table_analyze, temporary_table_create, temporary_table_index
-from feedproject.db.upsert import SQLITE_MAX_PARAMS, bulk_upsert, insert_new_ids, row_sources
+from feedproject.db.upsert import (
+    SQLITE_MAX_PARAMS,
+    bulk_update,
+    bulk_upsert,
+    insert_new_ids,
+    row_relation,
+    row_sources,
+)
 
 __all__ = [
-    "SQLITE_MAX_PARAMS", "Epoch", "bulk_upsert", "for_update_skip_locked", "in_subquery", "insert_new_ids",
-    "is_distinct_from", "pipelined", "row_sources", "seconds_between", "sql_datetime", "sql_name", "sql_table",
+    "SQLITE_MAX_PARAMS", "Epoch", "bulk_update", "bulk_upsert", "for_update_skip_locked", "in_subquery",
+    "insert_new_ids", "is_distinct_from", "pipelined", "row_relation", "row_sources", "seconds_between",
+    "sql_datetime", "sql_name", "sql_table",
     "temporary_table_analyze", "temporary_table_create", "temporary_table_index", "transaction_jit_off",
     "transaction_lock",
 ]

@@ -1,4 +1,5 @@
-"""Many rows in one statement: bulk INSERT ... ON CONFLICT for the hot write paths, and the row source under it.
+"""Many rows in one statement: bulk INSERT ... ON CONFLICT and UPDATE ... FROM for the hot write paths, and the
+row sources under them.
 
 The ORM's bulk_create cannot add to counters in place nor say which rows it really
 inserted, and building a model instance per row costs more than the write itself at
@@ -41,6 +42,49 @@ def row_sources(types, rows, fields=None):
         else:
             params = [value for row in chunk for value in row]
         yield "VALUES " + ", ".join([placeholder] * len(chunk)), params
+
+
+def row_relation(types, names, rows, *, alias, fields=None):
+    """(SQL, params) pairs, each a relation `alias` with columns `names` holding `rows` (tuples), for a FROM or JOIN.
+
+    PostgreSQL: unnest() of one array per column (`types`, their SQL types), one pair whatever
+    the number of rows. SQLite: a VALUES list under a SELECT that names its columns, as many
+    pairs as its parameter limit needs. `fields` (model fields, one per column) encode the
+    values as row_sources does; without them the values go in as they are (a datetime compared
+    with a column goes through sql_datetime first).
+    """
+    if connection.vendor == "postgresql":
+        source, arrays = next(row_sources(types, rows, fields))
+        unnest = source.removeprefix("SELECT * FROM ").removesuffix(" WHERE true")
+        yield f"{unnest} AS {alias} ({', '.join(names)})", arrays
+        return
+    selected = ", ".join(f"column{i} AS {name}" for i, name in enumerate(names, 1))
+    for source, params in row_sources(types, rows, fields):
+        yield f"(SELECT {selected} FROM ({source})) AS {alias}", params
+
+
+def bulk_update(model, columns, rows, *, key="id"):
+    """Set `columns` (field names) of the rows of `model` whose `key` is each row's first value.
+
+    `rows` are tuples (key, *columns), distinct keys. One UPDATE ... FROM per batch (one on
+    PostgreSQL), where bulk_update's CASE per column grows with every row and is far slower.
+    Returns the number of rows updated.
+    """
+    if not rows:
+        return 0
+    qn = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in (key, *columns)]
+    names = [qn(f.column) for f in fields]
+    table = qn(model._meta.db_table)
+    assignments = ", ".join(f"{name} = _rows.{name}" for name in names[1:])
+    match = f"{table}.{names[0]} = _rows.{names[0]}"
+    updated = 0
+    with connection.cursor() as cursor:
+        for relation, params in row_relation([_db_type(f) for f in fields], names, rows, alias="_rows",
+                                             fields=fields):
+            cursor.execute(f"UPDATE {table} SET {assignments} FROM {relation} WHERE {match}", params)
+            updated += cursor.rowcount
+    return updated
 
 
 def _binary_parameters():

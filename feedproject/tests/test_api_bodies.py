@@ -40,7 +40,8 @@ def service():
 
 def test_the_schema_lists_every_operation_with_a_body():
     assert {path for _, path in body_operations()} == {
-        "/api/impressions", "/api/markets/lebron-mvp", "/api/rank", "/api/track", "/api/ops/periodic-tasks/run",
+        "/api/impressions", "/api/markets/lebron-mvp", "/api/markets/state", "/api/rank", "/api/track",
+        "/api/ops/periodic-tasks/run",
     }
 
 

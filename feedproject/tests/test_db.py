@@ -9,10 +9,12 @@ from django.db import OperationalError, connection, connections, transaction
 from feedproject.db import (
     SQLITE_MAX_PARAMS,
     Epoch,
+    bulk_update,
     bulk_upsert,
     for_update_skip_locked,
     in_subquery,
     is_distinct_from,
+    row_relation,
     row_sources,
     seconds_between,
     sql_datetime,
@@ -231,6 +233,42 @@ def test_bulk_upsert_replaces_adds_and_encodes_json():
                                        ("u:2", AT, None, None, 1, 0, "", {})], **upsert)
     assert dict(UserProfile.objects.values_list("user_key", "total_interactions")) == {"u:1": 5, "u:2": 1}
     assert UserProfile.objects.get(user_key="u:1").category_dwell == {"Crypto": {"count": 2}}
+
+
+@pytest.mark.django_db
+def test_bulk_update_sets_the_columns_of_the_keyed_rows_only():
+    for key in ("u:1", "u:2", "u:3"):
+        profile(key, AT, AT)
+    later = AT + timedelta(hours=1)
+    assert bulk_update(UserProfile, ("total_interactions", "last_active_at", "geo_country"),
+                       [("u:1", 7, later, "IL"), ("u:3", 9, None, ""), ("u:404", 1, AT, "US")],
+                       key="user_key") == 2
+    rows = UserProfile.objects.order_by("user_key").values_list("user_key", "total_interactions", "last_active_at",
+                                                                "geo_country")
+    assert list(rows) == [("u:1", 7, later, "IL"), ("u:2", 0, AT, ""), ("u:3", 9, None, "")]
+    assert bulk_update(UserProfile, ("total_interactions",), []) == 0
+
+
+@pytest.mark.django_db
+def test_bulk_update_over_sqlites_parameter_limit():
+    keys = [f"u:{i}" for i in range(SQLITE_MAX_PARAMS // 2 + 5)]
+    UserProfile.objects.bulk_create([UserProfile(user_key=k, created_at=AT) for k in keys], batch_size=2000)
+    assert bulk_update(UserProfile, ("total_interactions",), [(k, i) for i, k in enumerate(keys)],
+                       key="user_key") == len(keys)
+    assert UserProfile.objects.filter(total_interactions__gt=0).count() == len(keys) - 1
+
+
+@pytest.mark.django_db
+def test_row_relation_joins_like_a_table():
+    rows = [(1, 0.5, sql_datetime(AT)), (2, 0.25, sql_datetime(AT + timedelta(seconds=1)))]
+    relations = list(row_relation(["integer", "double precision", "timestamp with time zone"], ["n", "x", "at"],
+                                  rows, alias="r"))
+    assert len(relations) == 1
+    sql, params = relations[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.n, r.x FROM {sql} WHERE r.at > %s ORDER BY r.n",
+                       [*params, sql_datetime(AT)])
+        assert cursor.fetchall() == [(2, 0.25)]
 
 
 @pytest.mark.django_db

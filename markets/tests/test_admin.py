@@ -479,3 +479,25 @@ def test_the_event_page_query_count_does_not_grow_with_its_markets(admin_client,
     with_2 = count_queries(admin_client, change(pope))
     MarketFactory.create_batch(20, event=pope)
     assert count_queries(admin_client, change(pope)) == with_2
+
+
+def test_an_editors_status_change_goes_through_the_state_path(rf, admin_user):
+    from django.contrib import admin as django_admin
+
+    from markets.admin import MarketAdmin
+
+    market = MarketFactory(status="open", probability=0.3, title="Old title")
+    market.status, market.title = "closed", "New title"
+
+    class Form:
+        changed_data = ["status", "title"]
+        initial = {"status": "open"}
+
+    request = rf.post("/")
+    request.user = admin_user
+    MarketAdmin(Market, django_admin.site).save_model(request, market, Form(), change=True)
+    market.refresh_from_db()
+    assert (market.status, market.title) == ("closed", "New title")
+    assert market.state_at is not None
+    snapshot = MarketSnapshot.objects.get(market=market)
+    assert (snapshot.taken_at, snapshot.probability) == (market.state_at, 0.3)

@@ -16,6 +16,7 @@ from ops.services import SKIPPED, periodic_task_run
 from personalization.models import TopicAffinity
 from personalization.tasks import (
     affinity_decay,
+    dashboard_refresh,
     experiment_metrics,
     ranking_model_nightly,
     session_expiry,
@@ -67,7 +68,7 @@ def state():
 
 
 ALL_TASKS = (snapshots_refresh, velocity_refresh, trending_refresh, session_expiry, affinity_decay,
-             ranking_model_nightly, experiment_metrics, impressions_retention)
+             ranking_model_nightly, experiment_metrics, dashboard_refresh, impressions_retention)
 
 
 @pytest.mark.django_db

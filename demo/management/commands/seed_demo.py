@@ -8,11 +8,10 @@ from django.utils import timezone
 
 from demo.activity import ActivityRejected, activity_simulate, demo_activity_ingest, demo_users
 from demo.catalog import demo_catalog_build, demo_catalog_write
+from demo.experiment import demo_experiment_ensure, demo_experiment_measure
 from demo.traffic import FEEDS_PER_USER, HOURS, demo_feed_traffic, traffic_plan
 from markets.models import Market
-from personalization.feed_configs import feed_config_save_version
-from personalization.models import FeedConfig, RankingModel
-from personalization.ranking.config import LEARNED, default_params
+from personalization.models import RankingModel
 from personalization.training import ranking_model_train
 
 
@@ -80,6 +79,7 @@ class Command(BaseCommand):
             f"{activity.rejected} rejected ({activity.batches} ingestion batches)."
         )
         if not no_feed_traffic:
+            experiment = demo_experiment_ensure(start=catalog.anchor - timedelta(hours=HOURS))
             try:
                 plan = traffic_plan(catalog=catalog, users=people, feeds=feeds or FEEDS_PER_USER * users)
                 traffic = demo_feed_traffic(catalog=catalog, plan=plan)
@@ -96,17 +96,17 @@ class Command(BaseCommand):
                     f"already stored, {traffic.rejected} rejected, {traffic.batches} ingestion batches)."
                 )
                 self._first_model(now)
+            demo_experiment_measure(now=now)  # and the live dashboard
+            if experiment is not None:
+                experiment.refresh_from_db()
+                self.stdout.write(f"Experiment: {experiment.name!r} ({', '.join(a.name for a in experiment.arms.all())}"
+                                  f"): {experiment.metrics.get('verdict', 'no metrics')}")
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
 
     def _first_model(self, now):
-        """The first ranking model, from the served log the traffic just wrote, and a home config that asks
-        for it (unless an editor's home config exists): the demo ranks with what it learned (docs/learning.md)."""
+        """The first ranking model, from the served log the traffic just wrote (docs/learning.md). The demo's
+        home configs ask for it (demo/experiment.py), so the demo ranks with what it learned."""
         result = ranking_model_train(now=now, trigger="demo")
-        if not FeedConfig.objects.filter(surface="home").exists():
-            params = default_params()
-            params["ranker"]["model"] = LEARNED
-            feed_config_save_version(surface="home", params=params, created_by=None, activate=True,
-                                     note="demo: the defaults, ranked by the learned model when one is active")
         model = RankingModel.objects.get(version=result["version"])
         click = model.report.get("outcomes", {}).get("click", {})
         verdict = "activated" if result["activated"] else (model.reason or "not activated")
