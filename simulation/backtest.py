@@ -10,7 +10,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from markets.models import Market, MarketVelocity
-from markets.services import market_state_update
+from markets.services import market_states_update
+from markets.validation import StateUpdate
 from ops.services import periodic_tasks_run_here
 from simulation.market_series import HOURS_PER_DAY, rolling_sum
 
@@ -22,10 +23,13 @@ TOP = 20
 
 
 def state_write(pushes, *, at):
-    """The trading backend's push of `pushes` [(market_id, changes)] at `at`: the one call of the state
-    write, so the batch service (market_states_update, POST /api/markets/state) replaces it in one line."""
-    for market_id, changes in pushes:
-        market_state_update(market_id=market_id, changes=changes, at=at)
+    """The trading backend's push of `pushes` [(market_id, changes)] at `at`, through the batch service
+    POST /api/markets/state calls (market_states_update): the one call of the state write."""
+    results = market_states_update(updates=[StateUpdate(market_id, at, changes) for market_id, changes in pushes],
+                                   now=at)
+    rejected = [r for r in results if r.get("status") == "rejected"]
+    if rejected:
+        raise RuntimeError(f"state push rejected at {at}: {rejected[:3]}")
 
 
 def precision_at(scores, target, k, tie_break):

@@ -5,8 +5,9 @@ import pytest
 
 from markets.models import MarketVelocity
 from markets.scores import backend_evidence, evidence_weight, rising_score
-from markets.services import market_state_update
+from markets.services import market_states_update
 from markets.tests.factories import MarketFactory
+from markets.validation import StateUpdate
 from tracking.tests.pipeline_data import T0, event, impression, ingest, ingest_impressions
 from tracking.velocity import market_trending_refresh, market_velocity_refresh
 
@@ -15,8 +16,10 @@ NOW = T0
 
 
 def push(market, hours_ago, **state):
-    """The trading backend's push, through the service PATCH /api/markets/{id} calls."""
-    market_state_update(market_id=market.market_id, changes=state, at=NOW - timedelta(hours=hours_ago))
+    """The trading backend's push, through the service PATCH /api/markets/{id} and POST /api/markets/state call."""
+    at = NOW - timedelta(hours=hours_ago)
+    [result] = market_states_update(updates=[StateUpdate(market.market_id, at, state)], now=at)
+    assert result["status"] != "rejected", result
 
 
 def trade_day(market, per_hour, last_hour=None, trades_per_hour=20):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('markets', '0004_trades_24h'),
+        ('markets', '0005_state_at_snapshot_unique'),
     ]
 
     operations = [
