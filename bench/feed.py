@@ -58,13 +58,13 @@ def build_catalog(n, rng, now):
     Through.objects.bulk_create(links, batch_size=10000)
     velocities = [
         MarketVelocity(market=m, scope="global", trending_score=rng.random(), rising_score=rng.random() * 0.5,
-                       unique_users_24h=rng.randint(0, 50), computed_at=now)
+                       unique_users_24h=(users := rng.randint(0, 50)), engaged_users_24h=users, computed_at=now)
         for m in markets
     ]
     for country in COUNTRIES:  # local activity on a tenth of the markets per country
         velocities += [
-            MarketVelocity(market=m, scope=country, trending_score=rng.random(), unique_users_24h=rng.randint(0, 20),
-                           computed_at=now)
+            MarketVelocity(market=m, scope=country, trending_score=rng.random(),
+                           unique_users_24h=(users := rng.randint(0, 20)), engaged_users_24h=users, computed_at=now)
             for m in rng.sample(markets, n // 10)
         ]
     MarketVelocity.objects.bulk_create(velocities, batch_size=10000)

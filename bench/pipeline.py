@@ -103,14 +103,16 @@ def generate(connection, args, now):
                   counts["views"].tolist(), counts["clicks"].tolist(), counts["trades"].tolist(),
                   counts["impressions"].tolist(), counts["engagements"].tolist(), strict=True))
         activity_rows += len(keys)
-        users_key = np.unique(key * args.users + u)
+        users_key, user_inverse = np.unique(key * args.users + u, return_inverse=True)
+        user_engagements = np.bincount(user_inverse, weights=((k >= 1) & (k <= 4)), minlength=len(users_key))
         ukey, uu = users_key // args.users, users_key % args.users
         um, us, ub = (
             ukey // ((args.countries + 1) * n_buckets), ukey // n_buckets % (args.countries + 1), ukey % n_buckets
         )
-        _copy(connection, "tracking_marketactivityuser", ["market_id", "scope", "bucket_start", "user_key"],
+        _copy(connection, "tracking_marketactivityuser",
+              ["market_id", "scope", "bucket_start", "user_key", "engagements"],
               zip(pks[um].tolist(), [scope_names[i] for i in us.tolist()], [bucket_time[i] for i in ub.tolist()],
-                  [f"a:{i}" for i in uu.tolist()], strict=True))
+                  [f"a:{i}" for i in uu.tolist()], user_engagements.astype(np.int64).tolist(), strict=True))
         user_rows += len(users_key)
 
     # Snapshots every 15 min for 24 h: a random walk in logit space ending at today's odds.
@@ -122,9 +124,9 @@ def generate(connection, args, now):
     taken = [now - timedelta(minutes=15 * (steps - 1 - j)) for j in range(steps)]
     volume_total = np.array([m.volume_total for m in markets])
     _copy(connection, "markets_marketsnapshot",
-          ["market_id", "taken_at", "probability", "volume_24h", "volume_total", "participant_count"],
+          ["market_id", "taken_at", "probability", "volume_24h", "volume_total", "trades_24h", "participant_count"],
           ((int(pks[i]), taken[j], float(probabilities[i, j]), 1000.0,
-            float(volume_total[i] * (0.9 + 0.1 * j / steps)), 100 + j)
+            float(volume_total[i] * (0.9 + 0.1 * j / steps)), 200 + j, 100 + j)
            for i in range(n_markets) for j in range(steps)))
 
     # Affinities: users x topics in the long horizon, updated over the last 30 days; 10 % of the

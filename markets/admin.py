@@ -471,7 +471,9 @@ class MarketVelocityAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "ctr_24h",
         "odds_change_1h",
         "odds_change_24h",
-        "volume_spike_ratio",
+        "backend_volume_1h",
+        "backend_volume_24h",
+        "backend_trades_24h",
         "computed_at",
     )
     list_filter = (ScopeFilter, recent_filter("computed_at", "computed"))

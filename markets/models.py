@@ -208,10 +208,23 @@ class MarketVelocity(models.Model):
     unique_users_5m = models.PositiveIntegerField(default=0)
     unique_users_1h = models.PositiveIntegerField(default=0)
     unique_users_24h = models.PositiveIntegerField(default=0)
+    engaged_users_24h = models.PositiveIntegerField(
+        default=0, help_text="Distinct users with an engagement (not only an impression) in 24 h: local support."
+    )
+    # The trading backend's activity, from the pushed state history (MarketSnapshot): on the global row
+    # only, 0 on country rows (the backend knows no country). docs/pipeline.md#backend-activity.
+    backend_volume_5m = models.FloatField(default=0.0)
+    backend_volume_1h = models.FloatField(default=0.0)
+    backend_volume_24h = models.FloatField(default=0.0)
+    backend_trades_5m = models.PositiveIntegerField(default=0)
+    backend_trades_1h = models.PositiveIntegerField(default=0)
+    backend_trades_24h = models.PositiveIntegerField(default=0)
+    backend_daily_volume_7d = models.FloatField(
+        default=0.0, help_text="Mean daily volume over the last 7 days of history (fewer for a younger market)."
+    )
     ctr_24h = models.FloatField(default=0.0)
     odds_change_1h = models.FloatField(default=0.0)
     odds_change_24h = models.FloatField(default=0.0)
-    volume_spike_ratio = models.FloatField(default=0.0)
     participant_delta_24h = models.IntegerField(default=0)
     trending_score = models.FloatField(default=0.0)
     rising_score = models.FloatField(default=0.0)

@@ -60,30 +60,138 @@ def rank_normalise(values, groups, eligible=None):
     return out
 
 
-def ratio_of_rates(delta_recent, span_recent_h, delta_base, span_base_h):
-    """(delta_recent / span_recent) / (delta_base / span_base), 0 where the base rate is not positive.
+def backend_window(window_h, now_h, then_h, last_h, rolling_then, rolling_last, total_then=None, total_last=None):
+    """What the trading backend traded in (now - window, now], from two points of its state history.
 
-    Used for the volume spike: volume traded per hour in the last hour against the mean
-    hourly volume of the last 24 h. Spans are the hours between the snapshots compared.
+    `then` is the last snapshot at or before now - window (the first one for a younger market),
+    `last` the latest; times in hours. `rolling` is a 24 h figure the backend pushes (volume_24h,
+    trades_24h); `total` a cumulative one (volume_total), when there is one. Between the two
+    snapshots the amount is, from the cumulative figure, total_last - total_then; from the rolling
+    one, R_last - R_then plus what left the 24 h window meanwhile, estimated at R_then's mean rate
+    (R(t) - R(t - s) counts what came in during s minus what dropped out). The larger of the two
+    counts (a source may keep only one of them up to date), prorated to a window's length of the
+    span (trading assumed even between snapshots) that ends at the last snapshot. The last
+    snapshot stands for now while it is inside the window (every push writes one, and the snapshot
+    task takes one every 15 minutes); older, the window traded nothing. The caller caps a short
+    window at the 24 h amount.
     """
-    delta_recent, span_recent = np.asarray(delta_recent, float), np.asarray(span_recent_h, float)
-    delta_base, span_base = np.asarray(delta_base, float), np.asarray(span_base_h, float)
+    now_h, then_h, last_h = (np.asarray(x, dtype=float) for x in (now_h, then_h, last_h))
+    r_then, r_last = np.asarray(rolling_then, dtype=float), np.asarray(rolling_last, dtype=float)
+    span = np.maximum(last_h - then_h, 0.0)
+    # The last snapshot stands for now while it is inside the window, so a value changes when a
+    # snapshot is taken, not every minute (most velocity rows are then not rewritten minute to minute).
+    inside = np.where(last_h > now_h - window_h, float(window_h), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        recent = np.where(span_recent > 0, np.maximum(delta_recent, 0) / span_recent, 0.0)
-        base = np.where(span_base > 0, delta_base / span_base, 0.0)
-        return np.where(base > 0, recent / base, 0.0)
+        share = np.where(span > 0, np.minimum(inside, span) / span, 0.0)
+    dropped = r_then * np.minimum(span, 24.0) / 24.0
+    amount = np.maximum(r_last - r_then + dropped, 0.0)
+    if total_last is not None:
+        amount = np.maximum(amount, np.maximum(np.asarray(total_last, float) - np.asarray(total_then, float), 0.0))
+    amount = amount * share
+    if window_h >= 24:
+        # The backend's own 24 h figure, while it is current (a snapshot inside the day).
+        return np.maximum(amount, np.where(inside > 0, r_last, 0.0))
+    return amount
+
+
+# How much of a deviation of the current rate from the market's usual level is expected to last over
+# the next day. Attention to a news item decays with a half-life of hours to about a day; with a
+# half-life of 12 h the mean of what remains of it over the next 24 h is 0.54, with 24 h 0.72,
+# with 6 h 0.36. One half, chosen before any backtest (docs/pipeline.md#trending).
+TRENDING_PERSISTENCE = 0.5
+
+
+def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None):
+    """The log of the volume the next day is expected to trade, from the backend's last hour, day and week.
+
+    A forecast halfway between how fast the market trades now and how much it usually trades: a
+    deviation (news) is expected to half persist over the next day (TRENDING_PERSISTENCE), and
+    the usual level is the mean day of the last week.
+
+        now     = (1 - w) ln(1 + V_24h) + w ln(1 + 24 V_1h)        w = trades_1h / (trades_1h + half)
+        ln F    = (1 - PERSISTENCE) ln(1 + B) + PERSISTENCE now     B = the 7-day mean day (V_24h without one)
+
+    The last hour counts by its evidence w (one trade in the hour says little, fifty say a lot);
+    without trade counts the current rate is the day's. Without a week of history B is what there
+    is; without a cumulative volume, the day. 0 for a market that traded nothing.
+    """
+    half = TRENDING_EVIDENCE_HALF if half is None else half
+    v1, v24 = np.maximum(np.asarray(volume_1h, float), 0), np.maximum(np.asarray(volume_24h, float), 0)
+    week = np.maximum(np.asarray(daily_volume_7d, float), 0)
+    n1 = np.maximum(np.asarray(trades_1h, float), 0)
+    w = n1 / (n1 + half)
+    day, hour = np.log1p(v24), np.log1p(24.0 * v1)
+    usual = np.where(week > 0, np.log1p(week), day)
+    now = (1 - w) * day + w * hour
+    forecast = (1 - TRENDING_PERSISTENCE) * usual + TRENDING_PERSISTENCE * now
+    return np.where((v24 > 0) | (v1 > 0), forecast, 0.0)
+
+
+def backend_evidence(trades_24h, volume_24h, half=TRENDING_EVIDENCE_HALF):
+    """The share of its rank a backend trending score keeps: trades / (trades + half) as for app
+    engagements; 1 for a market that trades but whose backend sends no trade count (nothing to
+    shrink by: a market without volume ranks last anyway)."""
+    trades = np.maximum(np.asarray(trades_24h, float), 0)
+    return np.where((trades == 0) & (np.asarray(volume_24h, float) > 0), 1.0, trades / (trades + half))
+
+
+# A move of this size (the geometric mean below) scores half: 50 % -> 70 %, or 20 % -> 38 %.
+RISING_HALF_MOVE = 0.4
+# The share of its score an odds move keeps when no trade is counted at all (a backend that pushes
+# odds but no trade count, on a market nobody traded in the app): a move is news on its own.
+RISING_NO_TRADES = 1 / 3
+# Clamp of the odds, so 0 % and 100 % are finite in log-odds (0.1 % is 6.9 from even).
+RISING_CLAMP = 0.001
+
+
+def odds_move(p_now, p_then):
+    """sqrt(|p_now - p_then| * |logit(p_now) - logit(p_then)|): the geometric mean of the move in
+    probability points and in log-odds.
+
+    Points alone make 98 % -> 96 % and 50 % -> 48 % the same, and miss that 6 % -> 0.2 % is
+    near-certain news; log-odds alone make 6 % -> 0.2 % (3.5) as big as 43 % -> 0.6 % (4.8), and grow
+    without bound near 0 and 1. The mean keeps both: 6 % -> 0.2 % is 0.45, 43 % -> 0.6 % 1.43,
+    98 % -> 96 % 0.12, 40 % -> 55 % 0.30.
+    """
+    p_now = np.clip(np.asarray(p_now, dtype=float), RISING_CLAMP, 1 - RISING_CLAMP)
+    p_old = np.clip(np.asarray(p_then, dtype=float), RISING_CLAMP, 1 - RISING_CLAMP)
+    logit = np.abs(np.log(p_now / (1 - p_now)) - np.log(p_old / (1 - p_old)))
+    return np.sqrt(np.abs(p_now - p_old) * logit)
+
+
+# Trades in 24 h at which a move gets its full weight.
+RISING_FULL_TRADES = 50
+
+
+def rising_move(p_now, p_24h_ago):
+    """The odds part of rising: m / (m + RISING_HALF_MOVE), m = odds_move; 0..1, a bigger move always more."""
+    move = odds_move(p_now, p_24h_ago)
+    return move / (move + RISING_HALF_MOVE)
+
+
+def rising_support(trades_24h):
+    """The trading part of rising: f + (1 - f) * min(1, ln(1 + trades) / ln(1 + RISING_FULL_TRADES)),
+    f = RISING_NO_TRADES. tracking/velocity.py computes the same in SQL (rising_support_sql)."""
+    trades = np.maximum(np.asarray(trades_24h, dtype=float), 0)
+    return RISING_NO_TRADES + (1 - RISING_NO_TRADES) * np.minimum(1.0, np.log1p(trades) / np.log1p(RISING_FULL_TRADES))
+
+
+def rising_support_sql(trades):
+    """rising_support of the SQL expression `trades` (an integer >= 0), for PostgreSQL and SQLite alike."""
+    f = RISING_NO_TRADES
+    # In double precision: PostgreSQL would take LN of a bigint plus a literal in numeric, ~10x slower.
+    t = f"CAST({trades} AS DOUBLE PRECISION)"
+    return (f"({f!r} + {1 - f!r} * CASE WHEN {t} >= {RISING_FULL_TRADES} THEN 1.0 "
+            f"ELSE LN(1 + {t}) / LN(CAST({1 + RISING_FULL_TRADES} AS DOUBLE PRECISION)) END)")
 
 
 def rising_score(p_now, p_24h_ago, trades_24h):
-    """How much the odds moved in 24 h, backed by trades.
+    """How much the odds moved in 24 h, weighted by the trading behind the move; 0..1, never saturated.
 
-    min(1, |logit(p_now) - logit(p_24h)| / 1.5) * min(1, ln(1 + trades) / ln(51)).
+        rising = m / (m + RISING_HALF_MOVE) * (f + (1 - f) * min(1, ln(1 + trades) / ln 51))
 
-    Vectorized. A move of 1.5 in logit (e.g. 50% -> 82%) with 50 trades scores 1; odds are
-    clipped to [0.01, 0.99] so a market at 0% or 100% does not score an infinite move.
+    m = odds_move(p_now, p_24h_ago), f = RISING_NO_TRADES, trades = the backend's trades in 24 h
+    plus the app's in the scope. A move with no trade counted still scores a third; fifty trades
+    give it its full weight. Vectorized.
     """
-    p_now = np.clip(np.asarray(p_now, dtype=float), 0.01, 0.99)
-    p_old = np.clip(np.asarray(p_24h_ago, dtype=float), 0.01, 0.99)
-    logit_change = np.abs(np.log(p_now / (1 - p_now)) - np.log(p_old / (1 - p_old)))
-    support = np.minimum(1.0, np.log1p(np.asarray(trades_24h, dtype=float)) / np.log(51))
-    return np.minimum(1.0, logit_change / 1.5) * support
+    return rising_move(p_now, p_24h_ago) * rising_support(trades_24h)

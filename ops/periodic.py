@@ -45,12 +45,12 @@ PERIODIC_TASKS = {
         PeriodicTaskSpec(
             "markets.velocity_refresh", {"minute": "*"}, MINUTE, 5 * MINUTE, 5 * MINUTE,
             "Views / trades / unique users over 5 min, 1 h, 24 h per market and scope, CTR, odds changes, "
-            "volume spike, participant delta and rising score, recomputed from the activity buckets.",
+            "the trading backend's volume and trades (from the snapshots), participant delta and rising score.",
         ),
         PeriodicTaskSpec(
             "markets.trending_refresh", {"minute": "*/5"}, 5 * MINUTE, 10 * MINUTE, 20 * MINUTE,
-            "Trending score (0-1, by rank within each scope) from the last hour's spike over the 24 h "
-            "baseline plus the log of 24 h activity; local scopes need the minimum number of users.",
+            "Trending score (0-1, by rank within each scope) from the app's engagements and, globally, the "
+            "backend's volume forecast; local scopes need the minimum number of engaged users.",
         ),
         PeriodicTaskSpec(
             "personalization.session_expiry", {"minute": "*/5"}, 5 * MINUTE, 5 * MINUTE, 20 * MINUTE,

@@ -159,7 +159,7 @@ def catalog_build():
     trending_local, local_users = {}, {}
     for market_pk, scope, trending, rising_score, users, change in (
         MarketVelocity.objects.filter(market__status=Market.Status.OPEN)
-        .values_list("market_id", "scope", "trending_score", "rising_score", "unique_users_24h", "odds_change_24h")
+        .values_list("market_id", "scope", "trending_score", "rising_score", "engaged_users_24h", "odds_change_24h")
         .iterator(chunk_size=CHUNK)
     ):
         i = index[market_pk]
@@ -314,7 +314,7 @@ def local_trending_min_users():
     """The smallest `features.local_min_users` of the active feed configs (the parameter's default without one).
 
     Local trending is ranked among markets with at least that many users; a surface that
-    asks for more applies its own threshold to unique_users_24h when it ranks.
+    asks for more applies its own threshold to engaged_users_24h when it ranks.
     """
     values = [
         params.get("features", {}).get("local_min_users")

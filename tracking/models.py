@@ -165,6 +165,9 @@ class MarketActivityUser(models.Model):
     scope = models.CharField(max_length=8)
     bucket_start = models.DateTimeField()
     user_key = models.CharField(max_length=64)
+    engagements = models.PositiveIntegerField(
+        default=0, help_text="The user's engagements in the bucket (0: only shown it): local trending's support."
+    )
 
     class Meta:
         constraints = [

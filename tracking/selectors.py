@@ -7,10 +7,16 @@ import numpy as np
 
 from feedproject.db import Epoch
 from markets.models import Market, MarketVelocity
-from markets.scores import MIN_EXPECTED_PER_HOUR, evidence_weight, trending_raw
+from markets.scores import (
+    MIN_EXPECTED_PER_HOUR,
+    backend_evidence,
+    evidence_weight,
+    trending_backend_raw,
+    trending_raw,
+)
 from ops.models import TaskRun
 from tracking.models import Impression, Interaction, ServedItem
-from tracking.velocity import trending_inputs
+from tracking.velocity import TrendingRow, trending_inputs
 
 CHUNK = 5000
 
@@ -32,16 +38,22 @@ def market_trending_list(*, scope, limit):
     as_of = run or max((r.computed_at for r in rows), default=None)
     inputs = {}
     if rows and as_of:
-        for pk, _, e1h, e24, users in trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope):
-            inputs[pk] = (e1h, e24, users)
+        for values in trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope, traded=False):
+            inputs[values[0]] = TrendingRow(*values)
     items = []
     for row in rows:
-        e1h, e24, _ = inputs.get(row.market_id, (0, 0, 0))
+        got = inputs.get(row.market_id)
+        e1h, e24 = (got.activity_1h, got.activity_24h) if got else (0, 0)
         raw, log_term = float(trending_raw(e1h, e24)), float(np.log1p(e24))
+        # The backend's terms from the velocity row itself, which trending read them from.
+        backend = (row.backend_volume_1h, row.backend_volume_24h, row.backend_trades_1h, row.backend_daily_volume_7d)
         items.append((row, {
             "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
             "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,
             "evidence": float(evidence_weight(e24)),
+            "backend_raw": float(trending_backend_raw(*backend)) if scope == "global" else 0.0,
+            "backend_evidence": float(backend_evidence(row.backend_trades_24h, row.backend_volume_24h))
+            if scope == "global" else 0.0,
         }))
     return as_of, items
 

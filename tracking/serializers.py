@@ -14,7 +14,15 @@ class TrendingInputsSerializer(serializers.Serializer):
     raw = serializers.FloatField(help_text="spike + log term; ranked within the scope.")
     evidence = serializers.FloatField(
         help_text=f"activity_24h / (activity_24h + {TRENDING_EVIDENCE_HALF:g}): trending_score is the rank share of "
-        "raw in the scope times this."
+        "raw in the scope times this (for the app's share of it)."
+    )
+    backend_raw = serializers.FloatField(
+        help_text="Global scope: ln of the next day's expected volume on the trading backend, from its last hour, "
+        "day and week (0 elsewhere)."
+    )
+    backend_evidence = serializers.FloatField(
+        help_text=f"backend trades 24 h / (trades + {TRENDING_EVIDENCE_HALF:g}), 1 without trade counts; "
+        "trending_score is the mean of the app's and the backend's evidence-weighted rank shares."
     )
 
 
@@ -34,10 +42,17 @@ class TrendingItemSerializer(serializers.Serializer):
     unique_users_5m = serializers.IntegerField()
     unique_users_1h = serializers.IntegerField()
     unique_users_24h = serializers.IntegerField()
+    engaged_users_24h = serializers.IntegerField(help_text="Users who engaged (not only saw it) in 24 h.")
+    backend_volume_5m = serializers.FloatField(help_text="Volume the trading backend traded in 5 min.")
+    backend_volume_1h = serializers.FloatField()
+    backend_volume_24h = serializers.FloatField()
+    backend_trades_5m = serializers.IntegerField(help_text="Trades on the trading backend in 5 min.")
+    backend_trades_1h = serializers.IntegerField()
+    backend_trades_24h = serializers.IntegerField()
+    backend_daily_volume_7d = serializers.FloatField(help_text="The backend's mean daily volume over 7 days.")
     ctr_24h = serializers.FloatField()
     odds_change_1h = serializers.FloatField()
     odds_change_24h = serializers.FloatField()
-    volume_spike_ratio = serializers.FloatField()
     participant_delta_24h = serializers.IntegerField()
     computed_at = serializers.DateTimeField(help_text="When the velocity fields were computed.")
     inputs = TrendingInputsSerializer()

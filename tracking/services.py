@@ -82,7 +82,7 @@ def _bucket_start(at):
 def market_activity_add(*, events, countries):
     """Count accepted events into the 5-minute buckets of their own time, globally and per country."""
     counters = {}
-    users = set()
+    users = {}
     for e in events:
         country = e.geo_country or countries.get(e.user_key, "")
         bucket = _bucket_start(e.at)
@@ -96,7 +96,8 @@ def market_activity_add(*, events, countries):
                     counts[_ACTIVITY_COUNTER[e.event_type]] += 1
                 if e.event_type in ENGAGEMENTS:
                     counts["engagements"] += 1
-            users.add((e.market.pk, scope, bucket, e.user_key))
+            user = users.setdefault((e.market.pk, scope, bucket, e.user_key), Counter())
+            user["engagements"] += int(e.kind != IMPRESSION and e.event_type in ENGAGEMENTS)
     names = ("views", "clicks", "trades", "impressions", "engagements")
     bulk_upsert(
         MarketActivity,
@@ -106,8 +107,9 @@ def market_activity_add(*, events, countries):
         add=names,
     )
     bulk_upsert(
-        MarketActivityUser, ("market", "scope", "bucket_start", "user_key"), sorted(users),
-        conflict=("market", "scope", "bucket_start", "user_key"),
+        MarketActivityUser, ("market", "scope", "bucket_start", "user_key", "engagements"),
+        [(*key, counts["engagements"]) for key, counts in sorted(users.items())],
+        conflict=("market", "scope", "bucket_start", "user_key"), add=("engagements",),
     )
 
 

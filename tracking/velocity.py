@@ -1,15 +1,16 @@
-"""Velocity, rising and trending of every market per scope, recomputed from the activity buckets.
+"""Velocity, rising and trending of every market per scope, recomputed from the activity buckets and
+the trading backend's state history.
 
 Both refreshes are idempotent by construction: they read the 5-minute MarketActivity
 buckets (keyed by the events' own time) and MarketSnapshot as of `now`, and overwrite
 MarketVelocity in one transaction. A late or replayed event counts in the window of
 its own time; running twice, or again after a crash, gives the same rows. Work is
 set-based and stays in the database where it can: the window aggregates go to a
-temporary table, only per-market values and the rows that can rise travel to numpy and
-back, and one INSERT ... ON CONFLICT writes the rows whose values changed, whatever the
-number of markets. See docs/pipeline.md.
+temporary table, only per-market values travel to numpy and back, and one INSERT ... ON
+CONFLICT writes the rows whose values changed, whatever the number of markets. See docs/pipeline.md.
 """
 from datetime import timedelta
+from typing import NamedTuple
 
 import numpy as np
 from django.db import connection, transaction
@@ -26,7 +27,16 @@ from feedproject.db import (
     transaction_jit_off,
 )
 from markets.models import Market, MarketSnapshot, MarketVelocity
-from markets.scores import evidence_weight, rank_normalise, ratio_of_rates, rising_score, trending_raw
+from markets.scores import (
+    backend_evidence,
+    backend_window,
+    evidence_weight,
+    rank_normalise,
+    rising_move,
+    rising_support_sql,
+    trending_backend_raw,
+    trending_raw,
+)
 from markets.services import catalog_version_bump
 from ops.locks import table_writers_serialize
 from tracking.models import MarketActivity, MarketActivityUser
@@ -34,6 +44,8 @@ from tracking.models import MarketActivity, MarketActivityUser
 GLOBAL = "global"
 BUCKET = timedelta(seconds=MarketActivity.BUCKET_SECONDS)
 WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+# The trading backend's usual level is read over a week of its state history (trending's baseline).
+BASELINE = timedelta(days=7)
 # Both refreshes rewrite MarketVelocity; one writer at a time keeps their row locks from crossing.
 WRITERS_KEY = "markets.marketvelocity"
 
@@ -46,7 +58,7 @@ def window_starts(now):
 
 COUNT_COLUMNS = (
     "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h", "clicks_24h", "impressions_24h",
-    "unique_users_5m", "unique_users_1h", "unique_users_24h",
+    "unique_users_5m", "unique_users_1h", "unique_users_24h", "engaged_users_24h",
 )
 
 
@@ -64,13 +76,16 @@ def _window_counts_store(cursor, now):
     # One distinct count per window, each over its own index range: a CASE inside COUNT(DISTINCT)
     # would sort the whole day's user sets once per window.
     users = f"""
-        SELECT market_id, scope, COUNT(DISTINCT user_key) AS n FROM {sql_table(MarketActivityUser)}
+        SELECT market_id, scope, COUNT(DISTINCT user_key) AS n{{engaged}} FROM {sql_table(MarketActivityUser)}
         WHERE bucket_start > {{since}} AND bucket_start <= %s GROUP BY market_id, scope"""
+    # Local support: users who engaged, not those who were only shown the market (the feed's own
+    # pushes would otherwise make a market locally trending). Counted in the 24 h scan already made.
+    engaged = ", COUNT(DISTINCT CASE WHEN engagements > 0 THEN user_key END) AS engaged"
     cursor.execute(
         f"""
         INSERT INTO velocity_counts
         SELECT c.market_id, c.scope, c.v5, c.v1h, c.v24, c.t5, c.t1h, c.t24, c.clicks, c.impressions,
-               COALESCE(u5.n, 0), COALESCE(u1h.n, 0), COALESCE(u24.n, 0)
+               COALESCE(u5.n, 0), COALESCE(u1h.n, 0), COALESCE(u24.n, 0), COALESCE(u24.engaged, 0)
         FROM (
             SELECT market_id, scope,
                    SUM(CASE WHEN bucket_start > %s THEN views ELSE 0 END) AS v5,
@@ -85,9 +100,10 @@ def _window_counts_store(cursor, now):
             WHERE bucket_start > %s AND bucket_start <= %s
             GROUP BY market_id, scope
         ) c
-        LEFT JOIN ({users.format(since="%s")}) u24 ON u24.market_id = c.market_id AND u24.scope = c.scope
-        LEFT JOIN ({users.format(since="%s")}) u1h ON u1h.market_id = c.market_id AND u1h.scope = c.scope
-        LEFT JOIN ({users.format(since="%s")}) u5 ON u5.market_id = c.market_id AND u5.scope = c.scope
+        LEFT JOIN ({users.format(since="%s", engaged=engaged)}) u24
+               ON u24.market_id = c.market_id AND u24.scope = c.scope
+        LEFT JOIN ({users.format(since="%s", engaged="")}) u1h ON u1h.market_id = c.market_id AND u1h.scope = c.scope
+        LEFT JOIN ({users.format(since="%s", engaged="")}) u5 ON u5.market_id = c.market_id AND u5.scope = c.scope
         """,
         [s5, s1h, s5, s1h, s24, until, s24, until, s1h, until, s5, until],
     )
@@ -105,13 +121,14 @@ def _window_counts_store(cursor, now):
 
 
 def _market_states(now):
-    """Per market (sorted by pk): odds and participants now and as of 1 h and 24 h ago, and the
-    volume traded per hour over each window, as numpy arrays.
+    """Per market (sorted by pk): odds and participants now and as of 5 min, 1 h and 24 h ago, and
+    what the trading backend traded in each window (markets.scores.backend_window), as numpy arrays.
 
     Odds and participants "now" are the market's current state. "Then" is the last snapshot at
     or before now - W; a market younger than that uses its first snapshot; a market without
-    snapshots uses its current state (no change). Volume rates run between snapshots (the last
-    one stands for now), so they change when a snapshot is taken, not every minute.
+    snapshots uses its current state (no change) and has traded nothing in the windows. The
+    backend's amounts run between snapshots (the last one stands for now), so they change when a
+    snapshot is taken, not every minute.
     """
     snapshots = MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__lte=now)
     active = MarketActivity.objects.filter(
@@ -120,50 +137,81 @@ def _market_states(now):
     rows = list(
         Market.objects.filter(Q(status=Market.Status.OPEN) | Exists(active))
         .annotate(
-            at_1h=Subquery(snapshots.filter(taken_at__lte=now - WINDOWS["1h"]).order_by("-taken_at").values("pk")[:1]),
-            at_24h=Subquery(
-                snapshots.filter(taken_at__lte=now - WINDOWS["24h"]).order_by("-taken_at").values("pk")[:1]
-            ),
+            **{
+                f"at_{label}": Subquery(
+                    snapshots.filter(taken_at__lte=now - length).order_by("-taken_at").values("pk")[:1]
+                )
+                for label, length in WINDOWS.items()
+            },
             first=Subquery(snapshots.order_by("taken_at").values("pk")[:1]),
             last=Subquery(snapshots.order_by("-taken_at").values("pk")[:1]),
+            at_7d=Subquery(snapshots.filter(taken_at__lte=now - BASELINE).order_by("-taken_at").values("pk")[:1]),
         )
         .order_by("pk")
-        .values_list("pk", "probability", "participant_count", "at_1h", "at_24h", "first", "last")
+        .values_list(
+            "pk", "probability", "participant_count", *(f"at_{label}" for label in WINDOWS), "first", "last", "at_7d"
+        )
     )
     wanted = sorted({pk for row in rows for pk in row[3:] if pk is not None})
     snaps = {}
     for start in range(0, len(wanted), 10_000):  # SQLite's parameter limit; 1-4 queries at 10k markets
-        for pk, taken_at, probability, volume_total, participants in MarketSnapshot.objects.filter(
-            pk__in=wanted[start : start + 10_000]
-        ).values_list("pk", "taken_at", "probability", "volume_total", "participant_count"):
-            snaps[pk] = (taken_at.timestamp() / 3600.0, probability, volume_total, participants)
+        for pk, taken_at, *values in MarketSnapshot.objects.filter(pk__in=wanted[start : start + 10_000]).values_list(
+            "pk", "taken_at", "probability", "volume_total", "participant_count", "volume_24h", "trades_24h"
+        ):
+            snaps[pk] = (taken_at.timestamp() / 3600.0, *values)
 
     n = len(rows)
-    none = (np.nan, np.nan, np.nan, np.nan)
+    none = (np.nan,) * 6
+
+    def column(snapshots_of_rows, k):
+        return np.fromiter((t[k] for t in snapshots_of_rows), dtype=float, count=n)
+
     state = {"pk": np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)}
     state["p_now"] = np.fromiter((r[1] for r in rows), dtype=float, count=n)
     state["n_now"] = np.fromiter((r[2] for r in rows), dtype=float, count=n)
-    last = [snaps.get(r[6], none) for r in rows]
-    last_hour = np.fromiter((t[0] for t in last), dtype=float, count=n)
-    last_volume = np.fromiter((t[2] for t in last), dtype=float, count=n)
-    for label, column in (("1h", 3), ("24h", 4)):
-        then = [snaps.get(r[column]) or snaps.get(r[5], none) for r in rows]
-        p_then = np.fromiter((t[1] for t in then), dtype=float, count=n)
-        n_then = np.fromiter((t[3] for t in then), dtype=float, count=n)
+    last = [snaps.get(r[7], none) for r in rows]
+    last_hour, last_total, last_volume, last_trades = (np.nan_to_num(column(last, k)) for k in (0, 2, 4, 5))
+    now_hour = now.timestamp() / 3600.0
+    for position, (label, length) in enumerate(WINDOWS.items(), start=3):
+        then = [snaps.get(r[position]) or snaps.get(r[6], none) for r in rows]
+        p_then, n_then = column(then, 1), column(then, 3)
         state[f"p_{label}"] = np.where(np.isnan(p_then), state["p_now"], p_then)
         state[f"n_{label}"] = np.where(np.isnan(n_then), state["n_now"], n_then)
-        hours = last_hour - np.fromiter((t[0] for t in then), dtype=float, count=n)
-        state[f"volume_{label}"] = np.nan_to_num(last_volume - np.fromiter((t[2] for t in then), dtype=float, count=n))
-        state[f"hours_{label}"] = np.nan_to_num(hours)
+        hours, total, volume, trades = (np.nan_to_num(column(then, k)) for k in (0, 2, 4, 5))
+        window_h = length.total_seconds() / 3600.0
+        state[f"backend_volume_{label}"] = backend_window(
+            window_h, now_hour, hours, last_hour, volume, last_volume, total, last_total
+        )
+        state[f"backend_trades_{label}"] = backend_window(window_h, now_hour, hours, last_hour, trades, last_trades)
+    # The usual level: the mean day of the last week of cumulative volume (of the history there is,
+    # at least a day's worth). A source that keeps no cumulative volume has none: 0.
+    week = [snaps.get(r[8]) or snaps.get(r[6], none) for r in rows]
+    week_hours, week_total = (np.nan_to_num(column(week, k)) for k in (0, 2))
+    covered = np.minimum(last_hour - week_hours, BASELINE.total_seconds() / 3600.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        state["backend_daily_volume_7d"] = np.where(
+            (covered >= 24) & (last_hour > now_hour - 24),
+            np.maximum(last_total - week_total, 0) / np.maximum(last_hour - week_hours, 1) * 24.0, 0.0,
+        )
+    for kind in ("volume", "trades"):
+        day = state[f"backend_{kind}_24h"]
+        for label in ("5m", "1h"):
+            state[f"backend_{kind}_{label}"] = np.minimum(state[f"backend_{kind}_{label}"], day)
+        for label in WINDOWS:
+            if kind == "trades":
+                state[f"backend_{kind}_{label}"] = np.rint(state[f"backend_{kind}_{label}"]).astype(np.int64)
     return state
 
 
 VELOCITY_COUNTS = (
     "views_5m", "views_1h", "views_24h", "trades_5m", "trades_1h", "trades_24h",
-    "unique_users_5m", "unique_users_1h", "unique_users_24h",
+    "unique_users_5m", "unique_users_1h", "unique_users_24h", "engaged_users_24h",
+)
+BACKEND_FIELDS = (
+    *(f"backend_{kind}_{label}" for kind in ("volume", "trades") for label in WINDOWS), "backend_daily_volume_7d",
 )
 VELOCITY_FIELDS = (
-    *VELOCITY_COUNTS, "ctr_24h", "odds_change_1h", "odds_change_24h", "volume_spike_ratio",
+    *VELOCITY_COUNTS, "ctr_24h", "odds_change_1h", "odds_change_24h", *BACKEND_FIELDS,
     "participant_delta_24h", "rising_score", "computed_at",
 )
 
@@ -185,11 +233,10 @@ def market_velocity_refresh(*, now):
         _window_counts_store(cursor, now)
         state = _market_states(now)
         _market_values_store(cursor, state)
-        _rising_store(cursor, state)
         written = _velocity_write(cursor, now)
         cursor.execute("SELECT COUNT(*), COUNT(DISTINCT market_id) FROM velocity_counts")
         rows, markets = cursor.fetchone()
-        for temporary in ("velocity_counts", "velocity_markets", "velocity_rising"):
+        for temporary in ("velocity_counts", "velocity_markets"):
             cursor.execute(f"DROP TABLE {temporary}")
     gone = MarketActivity.objects.filter(
         market=OuterRef("market"), scope=OuterRef("scope"), bucket_start__gt=window_starts(now)["24h"],
@@ -203,44 +250,24 @@ def market_velocity_refresh(*, now):
 
 
 def _market_values_store(cursor, state):
-    """The market-level velocity values (odds changes, volume spike, participant delta) into a
-    temporary table velocity_markets."""
-    spike = ratio_of_rates(state["volume_1h"], state["hours_1h"], state["volume_24h"], state["hours_24h"])
+    """The market-level velocity values (odds changes, the backend's activity, participant delta, the
+    odds part of rising) into a temporary table velocity_markets.
+
+    Rising (markets.scores.rising_score) is the market's odds move times the support of the trades
+    behind it, the app's in the row's scope plus, on the global row, the backend's in 24 h: the move is per market
+    (numpy, here), the support per row (SQL, in _velocity_write), so no per-scope row travels to
+    Python. A move with no trade at all still rises: pushed odds are news on their own."""
+    backend = {name: state[name].tolist() for name in BACKEND_FIELDS}
     temporary_table_create(
         cursor, "velocity_markets",
         {"market_id": "bigint", "odds_1h": "double precision", "odds_24h": "double precision",
-         "spike": "double precision", "participants": "bigint"},
+         **{name: "double precision" if "volume" in name else "bigint" for name in BACKEND_FIELDS},
+         "participants": "bigint", "move": "double precision"},
         values={"market_id": state["pk"].tolist(), "odds_1h": (state["p_now"] - state["p_1h"]).tolist(),
-                "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), "spike": spike.tolist(),
-                "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist()},
+                "odds_24h": (state["p_now"] - state["p_24h"]).tolist(), **backend,
+                "participants": (state["n_now"] - state["n_24h"]).astype(np.int64).tolist(),
+                "move": rising_move(state["p_now"], state["p_24h"]).tolist()},
         key=["market_id"],
-    )
-
-
-def _rising_store(cursor, state):
-    """Rising scores (markets.scores.rising_score) of the rows that can
-    have one, into a temporary table velocity_rising: it needs trades in 24 h and an odds move,
-    so only those rows travel to Python and back."""
-    moved = state["pk"][state["p_now"] != state["p_24h"]].tolist()
-    rows = []
-    if moved:
-        temporary_table_create(
-            cursor, "velocity_moved", {"market_id": "bigint"}, values={"market_id": moved}, key=["market_id"]
-        )
-        cursor.execute(
-            "SELECT c.market_id, c.scope, c.trades_24h FROM velocity_counts c "
-            "JOIN velocity_moved m ON m.market_id = c.market_id WHERE c.trades_24h > 0"
-        )
-        rows = cursor.fetchall()
-        cursor.execute("DROP TABLE velocity_moved")
-    market_pk = np.asarray([r[0] for r in rows], dtype=np.int64)
-    at = np.searchsorted(state["pk"], market_pk)
-    rising = rising_score(state["p_now"][at], state["p_24h"][at], np.asarray([r[2] for r in rows], dtype=float))
-    temporary_table_create(
-        cursor, "velocity_rising",
-        {"market_id": "bigint", "scope": "varchar(8)", "rising": "double precision"},
-        values={"market_id": market_pk.tolist(), "scope": [r[1] for r in rows], "rising": rising.tolist()},
-        key=["market_id", "scope"],
     )
 
 
@@ -249,16 +276,21 @@ def _velocity_write(cursor, now):
     from the temporary tables; returns how many rows were written. Unchanged rows are filtered
     out before the insert, so they are neither rewritten nor locked."""
     table = sql_table(MarketVelocity)
+    # The backend knows no country: its activity is on the global row only. On every row it would
+    # make each snapshot rewrite all of a market's country rows (22 a market in the bench).
+    is_global = f"c.scope = '{GLOBAL}'"
+    trades = f"(c.trades_24h + CASE WHEN {is_global} THEN m.backend_trades_24h ELSE 0 END)"
     compared = [name for name in VELOCITY_FIELDS if name != "computed_at"]
     new = f"""
         SELECT c.market_id, c.scope, {", ".join(f"c.{name}" for name in VELOCITY_COUNTS)},
                CASE WHEN c.impressions_24h > 0
                     THEN CAST(c.clicks_24h AS DOUBLE PRECISION) / c.impressions_24h ELSE 0.0 END AS ctr_24h,
-               m.odds_1h AS odds_change_1h, m.odds_24h AS odds_change_24h, m.spike AS volume_spike_ratio,
-               m.participants AS participant_delta_24h, COALESCE(r.rising, 0.0) AS rising_score
+               m.odds_1h AS odds_change_1h, m.odds_24h AS odds_change_24h,
+               {", ".join(f"CASE WHEN {is_global} THEN m.{name} ELSE 0 END AS {name}" for name in BACKEND_FIELDS)},
+               m.participants AS participant_delta_24h,
+               CASE WHEN m.move > 0 THEN m.move * {rising_support_sql(trades)} ELSE 0.0 END AS rising_score
         FROM velocity_counts c
-        JOIN velocity_markets m ON m.market_id = c.market_id
-        LEFT JOIN velocity_rising r ON r.market_id = c.market_id AND r.scope = c.scope"""
+        JOIN velocity_markets m ON m.market_id = c.market_id"""
     stored = ", ".join(f"v.{sql_name(name)}" for name in compared)
     incoming = ", ".join(f"n.{name}" for name in compared)
     updates = ", ".join(f"{sql_name(name)} = excluded.{sql_name(name)}" for name in VELOCITY_FIELDS)
@@ -276,13 +308,31 @@ def _velocity_write(cursor, now):
     return cursor.rowcount
 
 
-def trending_inputs(now, market_pks=None, scope=None):
-    """Rows (market_pk, scope, activity last hour, activity 24 h, users 24 h) with activity in 24 h.
+class TrendingRow(NamedTuple):
+    """The inputs of one market's trending score in one scope."""
 
-    Activity is `engagements`: interactions with a positive weight (views, clicks, trades,
-    shares, comments, bookmarks...), summed from the buckets as of `now`. Users are the
-    row's unique_users_24h from the last velocity run (at most a minute old): the very number
-    the feed checks local support against, without counting a day of user sets again.
+    market_pk: int
+    scope: str
+    activity_1h: int  # app engagements in the last hour
+    activity_24h: int
+    users_24h: int  # distinct users who engaged in 24 h (local support)
+    backend_volume_1h: float  # the trading backend's, on global rows only (it knows no country)
+    backend_volume_24h: float
+    backend_trades_1h: int
+    backend_trades_24h: int
+    backend_daily_volume_7d: float
+
+
+def trending_inputs(now, market_pks=None, scope=None, traded=True):
+    """Tuples in the order of TrendingRow's fields (plain tuples: there are 100,000s), one per market
+    and scope with app engagements in 24 h, and per market with backend volume in 24 h (global
+    scope), as of `now`.
+
+    App activity is `engagements`: interactions with a positive weight (views, clicks, trades,
+    shares, comments, bookmarks...), summed from the buckets as of `now`. Users and the backend's
+    activity are the row's as of the last velocity run (at most a minute old): the very numbers
+    the feed checks local support against, without counting a day of user sets or snapshots again.
+    Two queries; one with `traded=False`, which leaves out the markets with backend volume only.
     """
     starts = window_starts(now)
     s1h, s24, until = sql_datetime(starts["1h"]), sql_datetime(starts["24h"]), sql_datetime(now)
@@ -293,8 +343,9 @@ def trending_inputs(now, market_pks=None, scope=None):
     if scope is not None:
         where += " AND scope = %s"
         params.append(scope)
+    backend = ", ".join(f"COALESCE(v.{name}, 0)" for name in TRENDING_BACKEND)
     sql = f"""
-        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(v.unique_users_24h, 0)
+        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(v.engaged_users_24h, 0), {backend}
         FROM (
             SELECT market_id, scope,
                    SUM(CASE WHEN bucket_start > %s THEN engagements ELSE 0 END) AS e1h,
@@ -308,33 +359,72 @@ def trending_inputs(now, market_pks=None, scope=None):
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [s1h, s24, until, *params])
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if traded and scope in (None, GLOBAL):
+        engaged = {row[0] for row in rows if row[1] == GLOBAL}
+        backend_only = MarketVelocity.objects.filter(scope=GLOBAL).filter(
+            Q(backend_volume_24h__gt=0) | Q(backend_volume_1h__gt=0)
+        )
+        if market_pks is not None:
+            backend_only = backend_only.filter(market_id__in=market_pks)
+        rows += [(pk, GLOBAL, 0, 0, *values)
+                 for pk, *values in backend_only.values_list("market_id", "engaged_users_24h", *TRENDING_BACKEND)
+                 if pk not in engaged]
+    return rows
+
+
+TRENDING_BACKEND = (
+    "backend_volume_1h", "backend_volume_24h", "backend_trades_1h", "backend_trades_24h", "backend_daily_volume_7d",
+)
+
+
+class TrendingScores(NamedTuple):
+    app_raw: np.ndarray  # markets.scores.trending_raw of the app's engagements
+    app: np.ndarray  # its rank share in the scope times its evidence
+    backend_raw: np.ndarray  # markets.scores.trending_backend_raw of the backend's volume
+    backend: np.ndarray
+    score: np.ndarray  # the mean of app and backend over the sources the scope has
 
 
 def trending_scores(rows, min_users):
-    """(raw, score) arrays for rows of trending_inputs: the raw trending score, ranked within each
-    scope and weighted by how much activity it rests on (markets/scores.py: evidence_weight)."""
+    """TrendingScores for rows of trending_inputs: each source's raw score ranked within the scope and weighted by
+    the evidence behind it, then averaged over the sources that have any activity in the scope.
+
+    A scope where only the app has activity (every country, or a site without a trading backend)
+    scores by the app alone; a scope where only the backend has (a replayed history, or a market
+    nobody opened in the app) by the backend alone; both, by their mean. A country scope ranks
+    only markets with at least `min_users` users who engaged there in 24 h.
+    """
     if not rows:
-        return np.zeros(0), np.zeros(0)
-    _, scopes, e1h, e24, users = zip(*rows, strict=True)
-    e24 = np.asarray(e24, float)
-    raw = trending_raw(np.asarray(e1h, float), e24)
-    scopes = np.asarray(scopes, dtype=object)
-    supported = (scopes == GLOBAL) | (np.asarray(users) >= min_users)
-    return raw, rank_normalise(raw, scopes.astype(str), eligible=supported) * evidence_weight(e24)
+        empty = np.zeros(0)
+        return TrendingScores(empty, empty, empty, empty, empty)
+    _, scopes, e1h, e24, users, v1h, v24, t1h, t24, week = (np.asarray(c) for c in zip(*rows, strict=True))
+    scopes = scopes.astype(str)
+    e24 = e24.astype(float)
+    app_raw = trending_raw(e1h.astype(float), e24)
+    supported = (scopes == GLOBAL) | (users >= min_users)
+    app = rank_normalise(app_raw, scopes, eligible=supported) * evidence_weight(e24)
+    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(v1h, v24, t1h, week), 0.0)
+    backend = rank_normalise(backend_raw, scopes) * backend_evidence(t24, v24)
+    sources = np.zeros(len(rows))
+    for values in (app, backend):
+        sources += np.isin(scopes, np.unique(scopes[values > 0]))
+    score = np.where(sources > 0, (app + backend) / np.maximum(sources, 1), 0.0)
+    return TrendingScores(app_raw, app, backend_raw, backend, score)
 
 
 @transaction.atomic
 def market_trending_refresh(*, now, min_users):
     """Recompute trending_score of every market and scope as of `now`; returns counts.
 
-    A country scope ranks only markets with at least `min_users` distinct users there in
-    24 h (the caller reads it from the active feed configs); the global scope has no minimum.
+    A country scope ranks only markets with at least `min_users` distinct users who engaged there
+    in 24 h (the caller reads it from the active feed configs); the global scope has no minimum.
+    The global scope adds the trading backend's volume (trending_scores).
     """
     table_writers_serialize(WRITERS_KEY)
     transaction_jit_off()  # one-off aggregates, as in market_velocity_refresh
     rows = trending_inputs(now)
-    _, scores = trending_scores(rows, min_users)
+    scores = trending_scores(rows, min_users).score
     scored = {(row[0], row[1]): score for row, score in zip(rows, scores.tolist(), strict=True) if score > 0}
     current = {
         (pk, scope): score for pk, scope, score in

@@ -4,7 +4,15 @@ import math
 import numpy as np
 import pytest
 
-from markets.scores import rank_normalise, ratio_of_rates, trending_raw
+from markets.scores import (
+    backend_evidence,
+    backend_window,
+    odds_move,
+    rank_normalise,
+    rising_score,
+    trending_backend_raw,
+    trending_raw,
+)
 
 
 def test_a_spike_above_the_24_hour_rate_scores_its_chi_square_term_plus_the_log_of_the_day():
@@ -44,9 +52,80 @@ def test_rank_normalise_of_nothing_is_empty():
     assert rank_normalise(np.zeros(0), np.zeros(0, dtype=str)).tolist() == []
 
 
-def test_ratio_of_rates_compares_the_recent_rate_with_the_base_rate():
-    assert ratio_of_rates([100], [1], [1200], [24]).tolist() == pytest.approx([2.0])
+def test_the_backend_window_is_the_cumulative_volume_between_the_snapshots_prorated_to_the_window():
+    # Snapshots at -2.5 h (total 1,000) and at -0.5 h (total 5,000): the window's hour of that span
+    # (ending at the last snapshot, which stands for now) counts for 2,000. The rolling figure says
+    # less and the larger one wins.
+    got = backend_window(1.0, 100.0, 97.5, 99.5, [500], [600], [1000], [5000])
+    assert got.tolist() == pytest.approx([2000.0])
+    # The same snapshots a minute later give the same amount: it moves with snapshots, not the clock.
+    assert backend_window(1.0, 100.0 + 1 / 60, 97.5, 99.5, [500], [600], [1000], [5000]).tolist() == got.tolist()
 
 
-def test_ratio_of_rates_is_zero_without_a_positive_base():
-    assert ratio_of_rates([100, 100], [1, 0], [0, 100], [24, 24]).tolist() == [0.0, 0.0]
+def test_the_backend_window_reads_a_rolling_24_hour_figure_with_what_left_the_window():
+    # trades_24h went from 240 to 250 in one hour: 10 more came in than dropped out; the hour that
+    # dropped out is estimated at 240 / 24 = 10, so 20 trades were made in the hour.
+    assert backend_window(1.0, 100.0, 99.0, 100.0, [240], [250]).tolist() == pytest.approx([20.0])
+    # A daily push: the hour is its share of the day's trades.
+    assert backend_window(1.0, 100.0, 76.0, 100.0, [240], [480]).tolist() == pytest.approx([480 / 24])
+
+
+def test_the_backend_24_hour_window_is_at_least_the_backends_own_figure_while_it_is_current():
+    assert backend_window(24.0, 100.0, 70.0, 99.0, [0], [900]).tolist() == [900.0]
+    # The last snapshot is more than a day old: nothing was traded in the window.
+    assert backend_window(24.0, 100.0, 40.0, 70.0, [0], [900]).tolist() == [0.0]
+    assert backend_window(1.0, 100.0, 40.0, 70.0, [0], [900], [0], [5000]).tolist() == [0.0]
+
+
+def test_backend_trending_is_the_days_volume_when_the_hour_has_no_trades():
+    assert trending_backend_raw([500], [1000], [0]).tolist() == pytest.approx([math.log(1001)])
+    assert trending_backend_raw([0], [0], [0]).tolist() == [0.0]
+
+
+def test_backend_trending_moves_half_way_to_the_hours_rate_with_strong_evidence():
+    # 1,000 trades in the hour: weight 0.5 * 1000 / 1005 towards ln(1 + 24 * 200)
+    weight = 0.5 * 1000 / 1005
+    expected = math.log(1001) + weight * (math.log(1 + 24 * 200) - math.log(1001))
+    assert trending_backend_raw([200], [1000], [1000]).tolist() == pytest.approx([expected])
+    # A market accelerating now outranks one of the same day that is slowing down.
+    hot, cooling = trending_backend_raw([200, 5], [1000, 1000], [50, 50])
+    assert hot > math.log(1001) > cooling
+
+
+def test_backend_evidence_shrinks_by_trades_and_is_whole_without_a_trade_count():
+    assert backend_evidence([5, 45, 0, 0], [100, 100, 100, 0]).tolist() == pytest.approx([0.5, 0.9, 1.0, 0.0])
+
+
+def test_a_near_decided_move_rises_well_below_a_collapse_from_the_middle():
+    near_decided, collapse = rising_score([0.002, 0.006], [0.06, 0.43], [20, 20])
+    assert near_decided < 0.75 * collapse
+    assert odds_move(0.002, 0.06) == pytest.approx(math.sqrt(0.058 * math.log((0.06 / 0.94) / (0.002 / 0.998))))
+
+
+def test_a_small_move_at_the_edge_does_not_outrank_a_real_move_in_the_middle():
+    edge, middle = rising_score([0.96, 0.55], [0.98, 0.40], [30, 30])
+    assert edge < middle
+    assert rising_score(0.96, 0.98, 0) < rising_score(0.55, 0.40, 0)
+
+
+def test_rising_fires_without_trades_and_grows_with_them():
+    none, some, many = rising_score([0.005] * 3, [0.38] * 3, [0, 10, 50])
+    assert 0 < none < some < many
+    assert none == pytest.approx(many / 3)
+
+
+def test_rising_does_not_saturate_near_0_and_1():
+    # Odds moved further keep scoring higher, down to the clamp at 0.1 %.
+    moves = rising_score([0.2, 0.05, 0.01, 0.002], [0.5] * 4, [50] * 4)
+    assert all(np.diff(moves) > 0) and moves[-1] < 1
+
+
+def test_backend_trending_is_halfway_between_the_current_rate_and_the_usual_week():
+    # A market whose news of yesterday is fading: a big day, a quiet last hour, a usual week of 1,000 a day.
+    w = 100 / 105
+    now = (1 - w) * math.log(1 + 9000) + w * math.log(1 + 24 * 50)
+    got = trending_backend_raw([50], [9000], [100], [1000])
+    assert got.tolist() == pytest.approx([0.5 * math.log(1001) + 0.5 * now])
+    # It ranks below a market with the same day that is still as busy as its day.
+    steady = trending_backend_raw([375], [9000], [100], [9000])
+    assert steady[0] > got[0]

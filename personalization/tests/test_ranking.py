@@ -161,11 +161,11 @@ def test_followup_needs_a_positive_interaction_and_grows_with_the_odds_change():
     assert followup.tolist() == pytest.approx([0.25, 0.0])
 
 
-def test_rising_combines_the_log_odds_move_with_trade_support():
+def test_rising_combines_the_odds_move_with_trade_support():
     assert scores.rising_score(0.5, 0.5, 100) == 0
-    assert scores.rising_score(0.99, 0.01, 50) == pytest.approx(1.0)
-    expected = abs(math.log(0.7 / 0.3)) / 1.5 * math.log(11) / math.log(51)
-    assert scores.rising_score(0.7, 0.5, 10) == pytest.approx(expected)
+    move = math.sqrt(0.2 * math.log(0.7 / 0.3))
+    support = 1 / 3 + 2 / 3 * math.log(11) / math.log(51)
+    assert scores.rising_score(0.7, 0.5, 10) == pytest.approx(move / (move + 0.4) * support)
 
 
 def test_local_trending_needs_five_users_in_the_country():

@@ -92,8 +92,47 @@ def test_odds_changes_compare_the_market_now_with_the_snapshots_1_and_24_hours_a
     assert v.odds_change_1h == pytest.approx(0.10)
     assert v.odds_change_24h == pytest.approx(0.30)
     assert v.participant_delta_24h == 100
-    # Between snapshots: 2,000 traded in the last hour against 6,000 over 24 h 5 min: 2000 / (6000 / 24.083)
-    assert v.volume_spike_ratio == pytest.approx(2000 / (6000 / (24 + 5 / 60)))
+
+
+def test_the_backends_volume_and_trades_are_read_from_the_snapshots_in_each_window():
+    m = MarketFactory(volume_total=10_000, volume_24h=0, trades_24h=500)
+    for ago, total, trades in ((timedelta(hours=24, minutes=5), 4_000, 380), (timedelta(hours=1), 8_000, 470),
+                               (timedelta(0), 10_000, 500)):
+        MarketSnapshotFactory(market=m, taken_at=NOW - ago, volume_total=total, volume_24h=0, trades_24h=trades)
+    market_velocity_refresh(now=NOW)
+    v = row(m)
+    # Cumulative volume: 6,000 over 24 h 5 min, of which 24 h count; 2,000 in the last hour, and 5 min of it.
+    assert v.backend_volume_24h == pytest.approx(6000 * 24 / (24 + 5 / 60))
+    assert v.backend_volume_1h == pytest.approx(2000)
+    assert v.backend_volume_5m == pytest.approx(2000 / 12)
+    # Trades from the rolling 24 h count: 30 more than an hour ago, plus the hour that left the day (470 / 24).
+    assert v.backend_trades_24h == 500
+    assert v.backend_trades_1h == round(30 + 470 / 24)
+    assert v.backend_trades_5m == round((30 + 470 / 24) / 12)
+
+
+def test_the_backends_usual_day_is_the_mean_day_of_the_last_week_of_history():
+    week_old, young, new = (MarketFactory(volume_total=0, volume_24h=0) for _ in range(3))
+    for m, history in ((week_old, ((9 * 24, 0), (7 * 24, 1_000), (1 / 12, 15_000))),
+                       (young, ((3 * 24, 0), (1 / 12, 6_000))), (new, ((10, 0), (1 / 12, 3_000)))):
+        for hours_ago, total in history:
+            MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=hours_ago), volume_total=total,
+                                  volume_24h=0)
+    market_velocity_refresh(now=NOW)
+    assert row(week_old).backend_daily_volume_7d == pytest.approx(14_000 / (7 * 24 - 1 / 12) * 24)
+    assert row(young).backend_daily_volume_7d == pytest.approx(6_000 / (3 * 24 - 1 / 12) * 24)  # the days it has
+    assert row(new).backend_daily_volume_7d == 0  # less than a day of history: no usual day yet
+
+
+def test_the_backends_rolling_volume_counts_when_the_total_does_not_move():
+    m = MarketFactory(volume_total=0, volume_24h=2_400)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=24), volume_total=0, volume_24h=2_400)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=2), volume_total=0, volume_24h=2_400)
+    market_velocity_refresh(now=NOW)
+    v = row(m)
+    assert v.backend_volume_24h == 2_400
+    # A steady day: the hour that came in is as large as the one that dropped out.
+    assert v.backend_volume_1h == pytest.approx(100, rel=0.01)
 
 
 def test_a_market_younger_than_the_window_is_compared_with_its_first_snapshot():
@@ -104,17 +143,17 @@ def test_a_market_younger_than_the_window_is_compared_with_its_first_snapshot():
     assert row(m).odds_change_1h == pytest.approx(0.30)
 
 
-def test_the_volume_spike_moves_with_snapshots_not_with_the_clock():
-    m = MarketFactory(volume_total=10_000)
-    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=25), volume_total=1_000)
-    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=70), volume_total=5_000)
-    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=10), volume_total=9_000)
+def test_the_backends_volume_moves_with_snapshots_not_with_the_clock():
+    m = MarketFactory(volume_total=10_000, volume_24h=0)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(hours=25), volume_total=1_000, volume_24h=0)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=70), volume_total=5_000, volume_24h=0)
+    MarketSnapshotFactory(market=m, taken_at=NOW - timedelta(minutes=10), volume_total=9_000, volume_24h=0)
     market_velocity_refresh(now=NOW)
     first = row(m)
     market_velocity_refresh(now=NOW + timedelta(minutes=3))
     again = row(m)
-    assert first.volume_spike_ratio == pytest.approx((4000 / 1) / (8000 / (24 + 50 / 60)))
-    assert again.volume_spike_ratio == first.volume_spike_ratio
+    assert first.backend_volume_1h == pytest.approx(4000)  # the last snapshot stands for now
+    assert again.backend_volume_1h == first.backend_volume_1h
     assert again.computed_at == NOW  # nothing changed, so the row was not rewritten
 
 
@@ -122,7 +161,8 @@ def test_a_market_without_snapshots_has_no_change():
     m = MarketFactory(probability=0.70)
     market_velocity_refresh(now=NOW)
     v = row(m)
-    assert (v.odds_change_1h, v.odds_change_24h, v.volume_spike_ratio, v.participant_delta_24h) == (0, 0, 0, 0)
+    assert (v.odds_change_1h, v.odds_change_24h, v.participant_delta_24h) == (0, 0, 0)
+    assert (v.backend_volume_5m, v.backend_volume_1h, v.backend_volume_24h, v.backend_trades_24h) == (0, 0, 0, 0)
 
 
 def test_rising_is_the_spec_formula_of_the_odds_move_and_the_trades_in_24_hours():
