@@ -21,6 +21,20 @@ from tracking.velocity import TrendingRow, trending_inputs
 CHUNK = 5000
 
 
+def market_movers_list(*, limit):
+    """(as_of, items) for GET /api/trending?kind=movers: the open markets whose odds moved most in 24 h, weighted
+    by their trading activity (the global rising score, markets/scores.py), best first; items have no inputs.
+    Three queries whatever `limit` is."""
+    rows = list(
+        MarketVelocity.objects.filter(scope="global", rising_score__gt=0, market__status=Market.Status.OPEN)
+        .select_related("market")
+        .prefetch_related("market__tags")
+        .order_by("-rising_score", "market__market_id")[:limit]
+    )
+    run = TaskRun.objects.filter(name="markets.velocity_refresh").values_list("last_success_at", flat=True).first()
+    return run or max((r.computed_at for r in rows), default=None), [(row, None) for row in rows]
+
+
 def market_trending_list(*, scope, limit):
     """(as_of, items) for GET /api/trending: the open markets trending in `scope`, best first.
 

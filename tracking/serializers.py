@@ -1,6 +1,7 @@
 """Output and query serializers of GET /api/trending."""
 from rest_framework import serializers
 
+from markets.movement import movement_badge
 from markets.scores import TRENDING_EVIDENCE_HALF
 from markets.serializers import MarketSerializer
 
@@ -52,13 +53,20 @@ class TrendingItemSerializer(serializers.Serializer):
     backend_daily_volume_7d = serializers.FloatField(help_text="The backend's mean daily volume over 7 days.")
     ctr_24h = serializers.FloatField()
     odds_change_1h = serializers.FloatField()
-    odds_change_24h = serializers.FloatField()
+    odds_change_24h = serializers.FloatField(help_text="Probability now minus 24 h ago (0.12 = 12 points).")
+    badge = serializers.SerializerMethodField(
+        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.'
+    )
     participant_delta_24h = serializers.IntegerField()
     computed_at = serializers.DateTimeField(help_text="When the velocity fields were computed.")
-    inputs = TrendingInputsSerializer()
+    inputs = TrendingInputsSerializer(allow_null=True, help_text="The trending score's terms; null for movers.")
+
+    def get_badge(self, velocity) -> str | None:
+        return movement_badge(velocity.odds_change_24h)
 
 
 class TrendingSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["trending", "movers"])
     scope = serializers.CharField()
     as_of = serializers.DateTimeField(allow_null=True, help_text="The time the trending scores were computed as of.")
     results = TrendingItemSerializer(many=True)
@@ -71,3 +79,14 @@ class TrendingQuerySerializer(serializers.Serializer):
         help_text='"global" (default) or a country code, e.g. IL.',
     )
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
+    kind = serializers.ChoiceField(
+        choices=["trending", "movers"], required=False, default="trending",
+        help_text="trending (default): the busiest markets by their trending score; movers: the biggest odds moves of "
+        "24 h weighted by trading activity (the rising score), global only.",
+    )
+
+    def validate(self, attrs):
+        if attrs["kind"] == "movers" and attrs["scope"] != "global":
+            raise serializers.ValidationError({"scope": ["Movers are global: the trading backend's odds know no "
+                                                         "country. Leave scope out or send scope=global."]})
+        return attrs

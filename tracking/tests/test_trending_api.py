@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from markets.models import Market
+from markets.models import Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from ops.services import periodic_task_run
 from personalization.services import market_trending_refresh_configured
@@ -76,7 +76,7 @@ def test_a_bad_scope_or_limit_is_a_400_naming_the_field(scored, query):
 
 def test_an_unknown_country_or_no_runs_yet_is_an_empty_list():
     body = APIClient().get("/api/trending?scope=FR").json()
-    assert body == {"scope": "FR", "as_of": None, "results": []}
+    assert body == {"kind": "trending", "scope": "FR", "as_of": None, "results": []}
 
 
 def test_the_query_count_does_not_grow_with_the_list(scored, django_assert_num_queries):
@@ -91,3 +91,24 @@ def test_the_schema_declares_the_query_the_serializer_checks():
     parameters = {parameter["name"]: parameter["schema"] for parameter in operation["parameters"]}
     assert parameters["scope"]["pattern"] == "^(global|[A-Za-z]{2})$"
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 100)
+
+
+def test_movers_list_the_biggest_odds_moves_weighted_by_trading_with_their_badge(scored, now):
+    for market_id, change, rising in (("hot", 0.12, 0.4), ("warm", -0.31, 0.9), ("thin-in-israel", 0.02, 0.1)):
+        MarketVelocity.objects.filter(market__market_id=market_id, scope="global").update(
+            odds_change_24h=change, rising_score=rising)
+    MarketVelocity.objects.filter(market__market_id="closed").update(rising_score=5.0)
+    body = APIClient().get("/api/trending?kind=movers").json()
+    assert body["kind"] == "movers" and body["scope"] == "global"
+    assert [r["market"]["market_id"] for r in body["results"]] == ["warm", "hot", "thin-in-israel"]
+    assert [r["badge"] for r in body["results"]] == ["▼ 31 pts today", "▲ 12 pts today", None]
+    assert all(r["inputs"] is None for r in body["results"])
+    trending = APIClient().get("/api/trending").json()["results"]
+    assert all(r["inputs"] is not None and "badge" in r for r in trending)
+
+
+def test_movers_are_global_only_and_an_unknown_kind_is_a_400(scored):
+    response = APIClient().get("/api/trending?kind=movers&scope=IL")
+    assert response.status_code == 400 and "global" in response.json()["scope"][0]
+    response = APIClient().get("/api/trending?kind=losers")
+    assert response.status_code == 400 and set(response.json()) == {"kind"}
