@@ -18,7 +18,10 @@ from personalization.feed_configs import feed_config_activate, feed_config_save_
 from personalization.models import Experiment, ExperimentChange, FeedConfig, RankingModel
 from personalization.ranking.config import LEARNED
 from personalization.ranking.experiments import (
+    CTR_RELATIVE_EFFECT,
+    PREFERENCE_EFFECT,
     Z95,
+    always_valid,
     difference,
     mean_estimate,
     preference,
@@ -198,7 +201,10 @@ def experiment_metrics(*, experiment, now):
         }
         if k:
             diff, low, high, p = difference(ctr, estimates[0])
-            summary["ctr_vs_first"] = {"diff": diff, "low": low, "high": high, "p": p}
+            se = float(np.hypot(ctr[1], estimates[0][1]))
+            av_low, av_high, av_p = always_valid(diff, se, CTR_RELATIVE_EFFECT * estimates[0][0])
+            summary["ctr_vs_first"] = {"diff": diff, "low": av_low, "high": av_high, "p": av_p,
+                                       "fixed_low": low, "fixed_high": high, "fixed_p": p}
         result["arms"].append(summary)
     if experiment.mode == Experiment.Mode.INTERLEAVE:
         result["preference"] = _preference(rows, names)
@@ -240,8 +246,12 @@ def _preference(rows, names):
             clicks[r.feed_request_id][names.index(r.arm)] += bool(r.events & CLICKS)
     wins = [sum(1 for a, b in clicks.values() if a > b), sum(1 for a, b in clicks.values() if b > a)]
     share, low, high, p = preference(*wins)
-    return {"feeds": len(clicks), "wins": dict(zip(names[:2], wins, strict=True)), "share_first": share,
-            "low": low, "high": high, "p": p}
+    decided = sum(wins)
+    av_low, av_high, av_p = (always_valid(share - 0.5, 0.5 / np.sqrt(decided), PREFERENCE_EFFECT) if decided
+                             else (float("nan"),) * 3)
+    return {"feeds": len(clicks), "decided": decided, "wins": dict(zip(names[:2], wins, strict=True)),
+            "share_first": share, "low": 0.5 + av_low, "high": 0.5 + av_high, "p": av_p,
+            "fixed_low": low, "fixed_high": high, "fixed_p": p}
 
 
 def _verdict(result):

@@ -334,6 +334,26 @@ def test_interleaving_metrics_give_the_preferred_arm_with_a_binomial_interval(
     metrics = experiment_metrics(experiment=e, now=now + timedelta(minutes=1))
     pref = metrics["preference"]
     assert pref["feeds"] == 40 and pref["wins"] == {"control": 0, "treatment": 40}
-    assert pref["share_first"] == 0 and pref["high"] < 0.5 and pref["p"] < 1e-6
+    assert pref["share_first"] == 0 and pref["high"] < 0.5 and pref["p"] < 0.01 and pref["fixed_p"] < 1e-6
     assert metrics["verdict"].startswith("treatment is preferred")
     assert "srm" not in metrics
+
+
+def test_the_always_valid_test_keeps_its_level_when_an_editor_looks_again_and_again_and_a_fixed_one_does_not():
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal((2000, 500))  # A/A: no effect; looks after every 10 observations
+    looks = np.arange(10, 501, 10)
+    means = np.cumsum(data, axis=1)[:, looks - 1] / looks
+    se = 1 / np.sqrt(looks)
+    from personalization.ranking.experiments import always_valid, difference
+
+    ever_valid = ever_fixed = 0
+    for row in means:
+        ps = [always_valid(m, s, 0.2)[2] for m, s in zip(row, se, strict=True)]
+        fixed = [difference((m, s), (0.0, 0.0))[3] for m, s in zip(row, se, strict=True)]
+        ever_valid += min(ps) < 0.05
+        ever_fixed += min(fixed) < 0.05
+    assert ever_valid / len(means) <= 0.05 < 0.2 < ever_fixed / len(means)
+    # And it still finds a real effect.
+    low, high, p = always_valid(0.5, 0.1, 0.2)
+    assert p < 0.001 and low > 0 and low < 0.5 < high

@@ -49,8 +49,9 @@ def test_an_aa_split_of_users_with_one_feed_rarely_calls_a_difference():
     rng = np.random.default_rng(3)
     users = synthetic_users(400, 0.07, 0.07, rng)
     result = aa_calibration(users)
-    assert result["salts"] == 20 and result["significant"] <= 2 and result["srm_alarms"] == 0
-    assert 0.1 < np.median(result["p_values"]) < 0.9  # roughly uniform, not piled at 0
+    assert result["salts"] == 20 and result["significant"] <= 1 and result["srm_alarms"] == 0
+    # The always-valid p is conservative at any one look: at most its level of false calls, and p piled near 1.
+    assert result["false_positive_rate"] <= 0.05 and np.median(result["p_values"]) > 0.5
 
 
 def test_power_grows_with_users_and_interleaving_needs_fewer_for_a_clear_preference():
