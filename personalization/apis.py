@@ -108,7 +108,11 @@ class FeedApi(CallerApi):
 
 
 class RankApi(CallerApi):
-    """Given markets in the caller's rank order, with scores (search, related markets, evaluation)."""
+    """Given markets in the caller's rank order, with scores (search, related markets, evaluation).
+
+    Order: the markets the feed could show first, by score, best first; then those a cap or a hide
+    keeps out of the feed (`left_out_by` says which), by score. Each id is ranked once: ids sent more
+    than once are listed in `duplicates`, unknown, closed and resolved ones in `unknown`."""
 
     # At most 500 ids of 200 characters fit well under the limit; the parser also refuses deep JSON.
     parser_classes = [LimitedJSONParser]
@@ -123,8 +127,13 @@ class RankApi(CallerApi):
             user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
             country=data.get("geo", ""), now=request_now(request),
         )
+        seen, duplicates = set(), []
+        for market_id in data["market_ids"]:
+            if market_id in seen and market_id not in duplicates:
+                duplicates.append(market_id)
+            seen.add(market_id)
         payload = {
-            "user_key": caller.user_key, "degraded": degraded, "unknown": unknown,
+            "user_key": caller.user_key, "degraded": degraded, "unknown": unknown, "duplicates": duplicates,
             "ranked": ranked_payload(catalog, ranked, with_components=caller.is_staff),
         }
         return Response(RankResponseSerializer(payload).data)

@@ -114,6 +114,9 @@ class RankResponseSerializer(serializers.Serializer):
     degraded = serializers.BooleanField()
     ranked = RankedSerializer(many=True)
     unknown = serializers.ListField(child=serializers.CharField(), help_text="Unknown, closed or resolved markets.")
+    duplicates = serializers.ListField(
+        child=serializers.CharField(), help_text="Ids sent more than once (each is ranked once), in first-seen order."
+    )
 
 
 class AffinitySerializer(serializers.Serializer):

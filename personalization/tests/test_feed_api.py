@@ -180,7 +180,19 @@ def test_rank_orders_the_given_markets_and_lists_unknown_ones(catalog):
     ).json()
     assert [r["market_id"] for r in body["ranked"]] == ["crypto-2", "sports-3"]
     assert body["ranked"][0]["score"] > body["ranked"][1]["score"]
-    assert body["unknown"] == ["nope", "resolved-one"]
+    assert body["unknown"] == ["nope", "resolved-one"] and body["duplicates"] == []
+
+
+def test_rank_ranks_a_repeated_id_once_and_says_so_and_puts_left_out_markets_last(catalog):
+    client = APIClient()
+    client.post("/api/track", make_event(market_id="crypto-1", event_type="participate"), format="json")
+    client.post("/api/track", make_event(market_id="crypto-2", event_type="hide"), format="json")
+    body = client.post("/api/rank", {"market_ids": ["crypto-2", "sports-3", "crypto-3", "sports-3", "crypto-2",
+                                                    "sports-3"]}, format="json").json()
+    ranked = body["ranked"]
+    assert {r["market_id"] for r in ranked[:2]} == {"crypto-3", "sports-3"} and ranked[2]["market_id"] == "crypto-2"
+    assert [r["left_out_by"] for r in ranked] == [None, None, "hidden"] and ranked[0]["score"] >= ranked[1]["score"]
+    assert body["duplicates"] == ["sports-3", "crypto-2"] and body["unknown"] == []
 
 
 def test_a_new_active_config_is_used_without_a_restart(catalog, django_capture_on_commit_callbacks):
