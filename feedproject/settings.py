@@ -30,6 +30,14 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-dev-only-key-never-used-with-debug-off"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# CORS: same origin only unless origins are listed ("https://app.example.com,https://m.example.com"). A
+# listed frontend calls /api/ with the X-User-Key header, not cookies, so no credentials are allowed.
+CORS_ALLOWED_ORIGINS = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "content-type", "authorization", "x-user-key", "x-request-id")
+CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -45,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "corsheaders",
     "ops",
     "markets",
     "tracking",
@@ -56,6 +65,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so its one line per request times and sees every answer (docs/runbook.md, "Logs").
     "feedproject.request_log.RequestLogMiddleware",
+    # Before anything that may answer: a preflight gets its CORS headers (docs/configuration.md, "CORS").
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
