@@ -10,12 +10,14 @@
   `as_of` (replays, evaluators; docs/replay.md). A separate permission: acting for users does not
   let a token move the clock, nor the reverse.
 """
+import re
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
 
 from feedproject.cache import cache_get, cache_set
 
@@ -24,6 +26,7 @@ SERVICE_PERMISSION = "tracking.act_for_any_user"
 REPLAY_PERMISSION = "ops.replay_as_of"
 SERVICE_CHECK_SECONDS = 60  # a revoked service or replay permission stops working within this time
 USER_KEY_HEADER = "HTTP_X_USER_KEY"
+_UNSIGNED_KEY = re.compile(r"^a:[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,17 @@ def anonymous_key_unsign(token):
 
 
 def anonymous_key_presented(request):
-    """The user_key of the valid signed key the request carries (header, else cookie), or None."""
-    return anonymous_key_unsign(request.META.get(USER_KEY_HEADER) or request.COOKIES.get(settings.ANON_KEY_COOKIE))
+    """The user_key of the valid signed key the request carries (header, else cookie), or None.
+
+    A header holding a bare user_key (`a:<32 hex>`, what `user_key` shows) is a client bug that would
+    silently start a new visitor and lose the old one's history: it is a 400 that says what to send."""
+    header = request.META.get(USER_KEY_HEADER)
+    if header and _UNSIGNED_KEY.match(header):
+        raise ValidationError({"X-User-Key": [
+            "This is a user_key, not the signed key: send the anon_key an earlier answer gave you "
+            "(the user key followed by its signature), unchanged."
+        ]})
+    return anonymous_key_unsign(header or request.COOKIES.get(settings.ANON_KEY_COOKIE))
 
 
 def anonymous_key_new():

@@ -32,7 +32,7 @@ _FIELD_ERRORS = {
     },
 }
 _WHEN = {
-    400: "A query parameter or body field is invalid.",
+    400: "A query parameter or body field is invalid (or X-User-Key holds a bare user_key, not the signed key).",
     401: "The token is invalid, or the operation needs one.",
     403: "The caller may not do this (act for another user, change markets, pass as_of, run the periodic tasks); "
     "or a session without its CSRF token.",
@@ -49,8 +49,29 @@ _RETRY_AFTER = {
 }
 
 
+USER_KEY_SCHEME = "userKey"
+USER_KEY_SECURITY_SCHEME = {
+    "type": "apiKey", "in": "header", "name": "X-User-Key",
+    "description": "An anonymous visitor's signed key. Store the `anon_key` an answer gives you (it looks like "
+    "`a:3f2c…:1wXyZ…:Ab…`, the user key with its signature) and send it back on every request; do not send "
+    "`user_key` (`a:3f2c…`), which is refused with a 400 so a visitor never silently becomes someone new. "
+    "Without any key, the first answer issues one. Browsers on this site carry it as the `feed_uk` cookie instead.",
+}
+
+
 class ErrorsAutoSchema(AutoSchema):
-    """AutoSchema that adds, to each operation, the 4xx answers of the DRF machinery its view uses, and the 503."""
+    """AutoSchema that adds, to each operation, the 4xx answers of the DRF machinery its view uses, and the 503;
+    and, to the operations of a visitor's own data (CallerApi), the anonymous key as a security scheme."""
+
+    def get_auth(self):
+        auth = super().get_auth()
+        if isinstance(self.view, CallerApi):
+            self.registry.register_on_missing(ResolvedComponent(
+                name=USER_KEY_SCHEME, type=ResolvedComponent.SECURITY_SCHEMA, object=USER_KEY_SCHEME,
+                schema=USER_KEY_SECURITY_SCHEME,
+            ))
+            auth = [{USER_KEY_SCHEME: []}, *(a for a in auth if a != {})]
+        return auth
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -69,7 +90,7 @@ class ErrorsAutoSchema(AutoSchema):
         authenticators = view.get_authenticators()
         unsafe = self.method not in ("GET", "HEAD", "OPTIONS")
         statuses = set()
-        if has_body or has_query:
+        if has_body or has_query or isinstance(view, CallerApi):  # CallerApi: an unsigned X-User-Key
             statuses.add(400)
         if authenticators:
             statuses.add(401)

@@ -126,3 +126,26 @@ def test_an_accept_header_asking_for_something_else_gets_the_documented_406():
     response = APIClient().get("/api/trending", HTTP_ACCEPT="application/xml")
     assert response.status_code == 406
     assert set(response.json()) == {"detail"}
+
+
+def test_the_anonymous_key_is_a_security_scheme_of_the_visitor_operations():
+    schema = APIClient().get("/api/schema/?format=json").json()
+    scheme = schema["components"]["securitySchemes"]["userKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-User-Key")
+    assert "anon_key" in scheme["description"] and "do not send" in scheme["description"]
+    for path, method in (("/api/feed", "get"), ("/api/track", "post"), ("/api/profile", "get")):
+        operation = schema["paths"][path][method]
+        assert {"userKey": []} in operation["security"] and "400" in operation["responses"]
+    assert {"userKey": []} not in schema["paths"]["/api/markets"]["get"].get("security", [])
+
+
+def test_a_bare_user_key_in_the_header_is_a_clear_400_and_the_signed_key_works():
+    client = APIClient()
+    first = client.get("/api/feed?limit=1").json()
+    response = APIClient().get("/api/feed?limit=1", HTTP_X_USER_KEY=first["user_key"])
+    assert response.status_code == 400 and "anon_key" in response.json()["X-User-Key"][0]
+    again = APIClient().get("/api/feed?limit=1", HTTP_X_USER_KEY=first["anon_key"]).json()
+    assert again["user_key"] == first["user_key"]
+    # A tampered or expired key is no client bug to refuse: it gets a fresh key, as before.
+    fresh = APIClient().get("/api/feed?limit=1", HTTP_X_USER_KEY=first["anon_key"] + "x").json()
+    assert fresh["user_key"] != first["user_key"] and fresh["anon_key"]
