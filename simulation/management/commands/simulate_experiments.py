@@ -25,22 +25,24 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=3)
         parser.add_argument("--markets", type=int, default=2000)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--better", default="tuned", help="The config B of the A/B and the interleaving "
-                            "(same choices as simulate's --config-b; default: tuned).")
+        parser.add_argument("--config-a", default="default", help="Config A of the A/B and the interleaving, and "
+                            "both arms of the A/A (same choices as simulate's --config-a; default: the defaults).")
+        parser.add_argument("--better", default="tuned", help="Config B, the one expected to be better (same "
+                            "choices; default: tuned). The power is that of detecting B better than A.")
         parser.add_argument("--user-model", default="default", choices=sorted(USER_MODELS))
         parser.add_argument("--jobs", type=int, default=3)
         parser.add_argument("--out", default="var/simulation-experiments", metavar="DIR")
 
-    def handle(self, *args, users, days, markets, seed, better, user_model, jobs, out, **options):
+    def handle(self, *args, users, days, markets, seed, config_a, better, user_model, jobs, out, **options):
         if users < 10 or days < 1 or markets < 10:
             raise CommandError("--users must be >= 10, --days >= 1, --markets >= 10")
         try:
-            (_, v1), (label, params) = config_resolve("default"), config_resolve(better)
+            (label_a, v1), (label, params) = config_resolve(config_a), config_resolve(better)
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         world = {"users": users, "days": days, "markets": markets, "seed": seed, "start": DEFAULT_START.timestamp(),
                  "catalog": None, "user_model": user_model}
-        self.stdout.write(f"Experiments on {users} users x {days} days, seed {seed}: v1 against {label}.")
+        self.stdout.write(f"Experiments on {users} users x {days} days, seed {seed}: a = {label_a}, b = {label}.")
         document = comparison_run(world=world, arms=plan(v1, params), out_dir=out, jobs=jobs,
                                   log=lambda m: self.stderr.write(m))
         report = analyse(document["arms"], seed=seed)
