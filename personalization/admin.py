@@ -280,7 +280,10 @@ POOL_WORDS = {
 
 def _preview_row(item, catalog, params, quotas, model_version):
     """One preview row: the item, its market, why it has its slot, and its largest signed contributions."""
-    why = f"{POOL_WORDS.get(item.pool, item.pool)}, {quotas.get(item.pool, 0):.0%} of the slots"
+    share = quotas.get(item.pool, 0)
+    why = f"{POOL_WORDS.get(item.pool, item.pool)}, " + (
+        f"{share:.0%} of the slots" if share else "a slot another pool could not fill (its own quota is 0 here)"
+    )
     if item.reason == "followup":
         why = "re-shown: it changed enough since the user last saw it; " + why
     if item.propensity is not None:

@@ -644,7 +644,17 @@ def test_an_editor_logs_in_to_the_admin_and_its_lists_forms_and_widgets_work(bro
             "return [...document.styleSheets].some((s) => s.href && s.href.endsWith('/feed_preview.css')"
             " && s.cssRules.length > 0)"
         )
+        # A user's feed in it: one row per item with why and what made it, the same on a reload, fitting 1,400 px.
+        browser.set_window_size(1400, 900)
+        browser.get(site.url + "/admin/personalization/feedconfig/preview/?user_key=u%3A9&surface=home&limit=3")
+        rows = [r.text for r in browser.find_elements("css selector", "#preview-items tbody tr")]
+        assert len(rows) == 3 and all("of the slots" in r or "could not fill" in r or "pin" in r for r in rows), rows
+        assert browser.find_elements("css selector", "#preview-items .part")  # the signed contributions
+        browser.refresh()
+        assert [r.text for r in browser.find_elements("css selector", "#preview-items tbody tr")] == rows
+        assert browser.execute_script(WIDEST_JS) == []
         screenshot(browser, "admin_feed_preview.png")
+        browser.set_window_size(1280, 900)
 
 
 # Elements that stick out of the viewport sideways: none when the page needs no sideways scrolling.
