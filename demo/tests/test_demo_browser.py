@@ -568,21 +568,29 @@ def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser,
 # ----- the pages around the demo, under the same policy ------------------------------------
 
 
+EDITOR_PASSWORD = "a long enough password"
+
+
+def admin_login(browser, site):
+    """Log in to the admin as the "editor" superuser the test created, through the login form."""
+    browser.get(site.url + "/admin/login/")
+    browser.find_element("id", "id_username").send_keys("editor")
+    browser.find_element("id", "id_password").send_keys(EDITOR_PASSWORD)
+    browser.find_element("css selector", "#login-form [type=submit]").click()
+    wait_until(lambda: browser.find_elements("id", "user-tools"), "the admin index after login")
+
+
 def test_an_editor_logs_in_to_the_admin_and_its_lists_forms_and_widgets_work(browser, site):
     from selenium.webdriver.common.keys import Keys
 
     def editor_and_markets():
-        User.objects.create_superuser("editor", password="a long enough password")
+        User.objects.create_superuser("editor", password=EDITOR_PASSWORD)
         tags = [TagFactory(label=label) for label in ("Bitcoin", "Ethereum", "Solana")]
         return [MarketFactory(tags=[tag], image_url="").pk for tag in tags][0]
 
     market_pk = site.query(editor_and_markets)
     with no_js_errors(browser):
-        browser.get(site.url + "/admin/login/")
-        browser.find_element("id", "id_username").send_keys("editor")
-        browser.find_element("id", "id_password").send_keys("a long enough password")
-        browser.find_element("css selector", "#login-form [type=submit]").click()
-        wait_until(lambda: browser.find_elements("id", "user-tools"), "the admin index after login")
+        admin_login(browser, site)
 
         # Changelists: rows, the date drill-down, the filters, and the scripted actions bar.
         browser.get(site.url + "/admin/markets/market/")
@@ -680,7 +688,7 @@ def test_an_editor_reads_the_live_dashboard_and_drives_an_experiment_at_1400_px(
                "the first feed's impressions")
 
     def setup():
-        User.objects.create_superuser("editor", password="a long enough password")
+        User.objects.create_superuser("editor", password=EDITOR_PASSWORD)
         now = timezone.now()
         params = default_params()
         a = feed_config_save_version(surface="home", params=params, note="a", created_by=None, activate=True)
@@ -696,11 +704,7 @@ def test_an_editor_reads_the_live_dashboard_and_drives_an_experiment_at_1400_px(
     experiment_pk = site.query(setup)
     browser.set_window_size(1400, 900)
     with no_js_errors(browser):
-        browser.get(site.url + "/admin/login/")
-        browser.find_element("id", "id_username").send_keys("editor")
-        browser.find_element("id", "id_password").send_keys("a long enough password")
-        browser.find_element("css selector", "#login-form [type=submit]").click()
-        wait_until(lambda: browser.find_elements("id", "user-tools"), "the admin index after login")
+        admin_login(browser, site)
 
         browser.get(site.url + "/admin/personalization/dashboardsnapshot/")
         rows = browser.find_elements("css selector", "#dashboard-days tbody tr")
