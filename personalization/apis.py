@@ -98,7 +98,7 @@ class FeedApi(CallerApi):
         caller = self.caller(request, acting_for=q.get("user_key"))
         result = feed_build(
             user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
-            feed_request_id=q.get("feed_request_id"), now=request_now(request),
+            feed_request_id=q.get("feed_request_id"), now=request_now(request), category=q.get("category"),
         )
         # Logged as served once the answer has gone out: the served log costs the client no latency.
         after_response(functools.partial(feed_served_record, result))

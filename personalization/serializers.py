@@ -22,6 +22,18 @@ class FeedQuerySerializer(serializers.Serializer):
     feed_request_id = serializers.UUIDField(required=False, help_text="Repeat a request: same id, same feed.")
     debug = serializers.BooleanField(default=False, help_text="Staff only: also list the markets left out.")
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
+    category = CleanCharField(
+        max_length=64, required=False,
+        help_text="With surface=category (and only then): the category, e.g. Sports. A category with no open "
+        "market gives an empty feed.",
+    )
+
+    def validate(self, attrs):
+        if attrs["surface"] == "category" and not attrs.get("category"):
+            raise serializers.ValidationError({"category": ["Required with surface=category: which category?"]})
+        if attrs["surface"] != "category" and attrs.get("category"):
+            raise serializers.ValidationError({"category": ["Only with surface=category."]})
+        return attrs
 
 
 class ProfileQuerySerializer(serializers.Serializer):

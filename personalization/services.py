@@ -243,26 +243,28 @@ def _ranking_for(user_key, surface, now):
     return params, arm.model or _ranker(params, now), experiment, arm.name
 
 
-def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None):
-    """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config and model."""
+def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None, category=None):
+    """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config and model.
+    `category`: the category surface's one category."""
     feed_request_id = str(feed_request_id or uuid.uuid4())
     catalog, degraded = catalog_current(now=now)
     params, model, experiment, arm = _ranking_for(user_key, surface, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     seed = seed_for(user_key, feed_request_id)
     if experiment is not None and experiment.mode == Experiment.Mode.INTERLEAVE:
-        ranking, credits = _interleaved(catalog, user, experiment, surface=surface, now=now, limit=limit, seed=seed)
+        ranking, credits = _interleaved(catalog, user, experiment, surface=surface, now=now, limit=limit, seed=seed,
+                                        category=category)
         return FeedResult(feed_request_id, user_key, surface, now, degraded, credits[0][1] if credits else 0,
                           catalog, ranking, None, experiment.id, "", credits)
     ranking = rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed, surface=surface,
-                        model=model)
+                        model=model, category=category)
     return FeedResult(
         feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking,
         model.version if model else None, experiment.id if experiment else None, arm,
     )
 
 
-def _interleaved(catalog, user, experiment, *, surface, now, limit, seed):
+def _interleaved(catalog, user, experiment, *, surface, now, limit, seed, category=None):
     """Both arms rank the feed; team-draft interleaving merges them (ranking/experiments.py).
 
     Returns (Ranking, credits): each item keeps the arm ranking's reason and components; its
@@ -273,7 +275,7 @@ def _interleaved(catalog, user, experiment, *, surface, now, limit, seed):
         params = spec.params or base
         model = spec.model or _ranker(params, now)
         rankings.append(rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed,
-                                  surface=surface, model=model))
+                                  surface=surface, model=model, category=category))
         arms.append((spec.name, params.version, model.version if model else None, params.diversity.top_n))
     picks = team_draft(
         [[it.index for it in r.items] for r in rankings], limit=limit, rng=np.random.default_rng([seed, 1]),

@@ -44,10 +44,12 @@ def scores(catalog, user, params, now, surface="home", model=None):
     return scored
 
 
-def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None):
+def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None, category=None):
     """Compose a feed of up to `limit` items for `user` from `catalog` at time `now` (epoch seconds).
 
-    `model` is the learned ranker (learned.Model) when the config asks for it and one is active."""
+    `model` is the learned ranker (learned.Model) when the config asks for it and one is active.
+    `category` (the category surface): every pool holds only that category's markets, exploration
+    offers its tags the user has not shown taste for, and diversity works over its tags."""
     if not len(catalog) or limit <= 0:
         return Ranking(items=[])
     rng = np.random.default_rng(seed)
@@ -55,14 +57,23 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     f = scored.features
     elig = caps.eligibility(catalog, user, params, now)
     allowed = elig.allowed
+    if category is not None:
+        allowed = allowed & (catalog.category == catalog.category_code.get(category, -1))
 
     _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
-    (long_cat, _), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
+    (long_cat, long_tag), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
     rejected = features.rejected(user, now, params.exploration.rejection_memory_days)
     near_rejected = features.rejection_similarity(catalog, rejected)
-    # Exploration offers what the user has not turned down: not a near-duplicate, not the category.
-    explorable = allowed & (long_cat[catalog.category] < params.exploration.max_long_affinity)
-    explorable &= (near_rejected == 0) & ~np.isin(catalog.category, catalog.category[rejected])
+    # Exploration offers what the user has not turned down: not a near-duplicate, not the category
+    # (on a category's surface: tags of it the user has shown no taste for, not a rejected one's tags).
+    limit_affinity = params.exploration.max_long_affinity
+    if category is None:
+        explorable = allowed & (long_cat[catalog.category] < limit_affinity)
+        explorable &= (near_rejected == 0) & ~np.isin(catalog.category, catalog.category[rejected])
+    else:
+        explorable = allowed & (long_tag[catalog.tags].max(axis=1, initial=0.0) < limit_affinity)
+        rejected_tags = np.setdiff1d(catalog.tags[rejected], [len(catalog.tag_slugs)])
+        explorable &= (near_rejected == 0) & ~np.isin(catalog.tags, rejected_tags).any(axis=1)
     explore_key = (
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
@@ -100,8 +111,11 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     k = params.interest.prior_mass
     shares = (1 - scored.beta) * compose.category_shares(catalog, user.long, k)
     shares += scored.beta * compose.category_shares(catalog, user.session, k)
+    topics = catalog.category
+    if category is not None:  # one category: its diversity is over its markets' first tags
+        topics, shares = catalog.tags[:, 0], None
     picks = compose.Composer(
-        pools, pool_keys, catalog.category, catalog.has_image, quotas, params, limit, pinned, rng,
+        pools, pool_keys, topics, catalog.has_image, quotas, params, limit, pinned, rng,
         groups=features.duplicate_groups(catalog), shares=shares, lead=compose.intent_lead(params, scored.beta),
     ).compose()
 

@@ -153,6 +153,27 @@ def test_feed_and_rank_items_carry_the_24h_odds_change_and_its_badge(catalog):
     assert badges == {"politics-3": "▲ 12 pts today", "politics-4": None}
 
 
+def test_the_category_surface_serves_the_callers_feed_within_one_category(catalog):
+    client = APIClient()
+    client.post("/api/track", make_event(market_id="sports-1", event_type="participate"), format="json")
+    body = client.get("/api/feed?surface=category&category=Crypto&limit=12").json()
+    feed = items(body)
+    assert body["surface"] == "category" and len(feed) == 12 and {it["category"] for it in feed} == {"Crypto"}
+    assert set(ServedItem.objects.filter(feed_request_id=body["feed_request_id"]).values_list("surface", flat=True)) \
+        == {"category"}
+    assert items(client.get("/api/feed?surface=category&category=Weather").json()) == []
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("surface=category", "Required with surface=category"),
+    ("surface=home&category=Sports", "Only with surface=category"),
+    ("category=Sports", "Only with surface=category"),
+])
+def test_a_category_without_its_surface_or_the_surface_without_a_category_is_a_400(catalog, query, message):
+    response = APIClient().get(f"/api/feed?{query}")
+    assert response.status_code == 400 and message in response.json()["category"][0]
+
+
 def test_a_visitor_cannot_read_another_users_feed_or_profile(catalog):
     assert APIClient().get("/api/feed?user_key=u:1").status_code == 403
     assert APIClient().get("/api/profile?user_key=u:1").status_code == 403

@@ -20,8 +20,8 @@ PARAMS = FeedParams.from_dict()
 SPORTS_FAN = {("category", "Sports"): 20.0, ("tag", "sports-1"): 10.0}
 
 
-def feed(catalog, user, limit=20, params=PARAMS, seed=1, now=NOW):
-    return rank_feed(catalog, user, params, now=now, limit=limit, seed=seed)
+def feed(catalog, user, limit=20, params=PARAMS, seed=1, now=NOW, category=None):
+    return rank_feed(catalog, user, params, now=now, limit=limit, seed=seed, category=category)
 
 
 def ids(ranking):
@@ -665,3 +665,19 @@ def test_the_contributions_of_the_components_sum_to_the_final_score_with_their_s
     assert parts["cooldown"] <= 0 and parts["negative"] <= 0
     seen = features.contributions({name: float(scored.features[name][3]) for name in features.COMPONENTS}, PARAMS)
     assert seen["cooldown"] < 0 and seen["frequency"] < 0
+
+
+def test_a_category_feed_holds_only_that_category_explores_its_tags_and_varies_them():
+    markets = [{"category": "Sports", "tags": [tag], "trending": 0.2 + k / 100}
+               for tag in ("nba", "nfl", "tennis", "f1") for k in range(8)]
+    markets += [{"category": "Politics", "tags": ["congress"], "trending": 0.9} for _ in range(10)]
+    catalog = make_catalog(markets)
+    user = make_user(catalog, long={("category", "Sports"): 10.0, ("tag", "nba"): 10.0, ("category", "Politics"): 5})
+    nba = catalog.tag_code["nba"]
+    for seed in range(5):
+        items = feed(catalog, user, limit=20, seed=seed, category="Sports").items
+        assert len(items) == 20 and all(catalog.categories[catalog.category[it.index]] == "Sports" for it in items)
+        explored = [it for it in items if it.pool == "exploration"]
+        assert explored and all(catalog.tags[it.index, 0] != nba for it in explored)  # the tags new to the user
+        assert len({int(catalog.tags[it.index, 0]) for it in items[:9]}) >= 3  # not nine NBA markets
+    assert feed(catalog, user, limit=20, category="Weather").items == []
