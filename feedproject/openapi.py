@@ -97,7 +97,8 @@ class ErrorsAutoSchema(AutoSchema):
         csrf = unsafe and any(isinstance(a, SessionAuthentication) for a in authenticators)
         if csrf or isinstance(view, CallerApi) or self._needs_permission(view):
             statuses.add(403)
-        if any(parameter["in"] == "path" for parameter in operation.get("parameters", ())):
+        if any(parameter["in"] == "path" or parameter["name"] == "market_id"  # a market named in the query
+               for parameter in operation.get("parameters", ())):
             statuses.add(404)
         statuses.add(406)  # every APIView negotiates its renderer
         if has_body:

@@ -4,6 +4,7 @@ The caller's new anonymous key, when one was issued, is added by CallerApi.final
 """
 import functools
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -21,7 +22,7 @@ from personalization.serializers import (
     RankRequestSerializer,
     RankResponseSerializer,
 )
-from personalization.services import feed_build, feed_served_record, markets_rank
+from personalization.services import NotInCatalog, feed_build, feed_served_record, markets_rank
 
 
 def market_payload(catalog, i):
@@ -96,10 +97,14 @@ class FeedApi(CallerApi):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         caller = self.caller(request, acting_for=q.get("user_key"))
-        result = feed_build(
-            user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
-            feed_request_id=q.get("feed_request_id"), now=request_now(request), category=q.get("category"),
-        )
+        try:
+            result = feed_build(
+                user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
+                feed_request_id=q.get("feed_request_id"), now=request_now(request), category=q.get("category"),
+                market_id=q.get("market_id"),
+            )
+        except NotInCatalog:
+            raise Http404(f"No open market {q['market_id']!r}.") from None
         # Logged as served once the answer has gone out: the served log costs the client no latency.
         after_response(functools.partial(feed_served_record, result))
         return Response(

@@ -310,6 +310,32 @@ def experiment_running(surface, *, now):
     return experiment if experiment is not None and experiment.live(now) else None
 
 
+COENGAGEMENT_WINDOW = timedelta(days=30)
+COENGAGEMENT_HALF_LIFE_DAYS = 7.0
+COENGAGEMENT_USERS = 1000  # the most recent engagers of the market are enough to say who else they engage with
+
+
+def coengagement_load(*, market_pk, catalog, now):
+    """{catalog index: weight} of the open markets engaged with by users who engaged with `market_pk` in the last
+    30 days, each engagement weighted 2^(-age / 7 days), the market itself left out. Two queries."""
+    since = now - COENGAGEMENT_WINDOW
+    engagements = Interaction.objects.filter(event_type__in=ENGAGEMENTS, occurred_at__gte=since, occurred_at__lte=now)
+    users = list(
+        engagements.filter(market_id=market_pk).order_by("-occurred_at").values_list("user_key", flat=True)
+        .distinct()[:COENGAGEMENT_USERS]
+    )
+    if not users:
+        return {}
+    weights, t = defaultdict(float), now.timestamp()
+    index = catalog.index_of_pk
+    for other, at in engagements.filter(user_key__in=users).exclude(market_id=market_pk).values_list(
+        "market_id", Epoch("occurred_at")
+    ).iterator(chunk_size=CHUNK):
+        if other in index:
+            weights[index[other]] += 2.0 ** (-(t - at) / 86400 / COENGAGEMENT_HALF_LIFE_DAYS)
+    return dict(weights)
+
+
 def local_trending_min_users():
     """The smallest `features.local_min_users` of the active feed configs (the parameter's default without one).
 

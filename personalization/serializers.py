@@ -28,7 +28,17 @@ class FeedQuerySerializer(serializers.Serializer):
         "market gives an empty feed.",
     )
 
+    market_id = CleanCharField(
+        max_length=200, required=False,
+        help_text="With surface=market_related (and only then): the market whose related markets are asked for; "
+        "404 when it is not an open market.",
+    )
+
     def validate(self, attrs):
+        if attrs["surface"] == "market_related" and not attrs.get("market_id"):
+            raise serializers.ValidationError({"market_id": ["Required with surface=market_related: related to what?"]})
+        if attrs["surface"] != "market_related" and attrs.get("market_id"):
+            raise serializers.ValidationError({"market_id": ["Only with surface=market_related."]})
         if attrs["surface"] == "category" and not attrs.get("category"):
             raise serializers.ValidationError({"category": ["Required with surface=category: which category?"]})
         if attrs["surface"] != "category" and attrs.get("category"):

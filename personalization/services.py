@@ -24,8 +24,10 @@ from personalization.ranking.config import LEARNED
 from personalization.ranking.experiments import arm_assign, team_draft
 from personalization.ranking.features import COMPONENTS, duplicate_groups
 from personalization.ranking.rank import Ranking, rank_feed, scores, seed_for
+from personalization.ranking.related import related_scores
 from personalization.selectors import (
     catalog_current,
+    coengagement_load,
     experiment_running,
     feed_params_current,
     local_trending_min_users,
@@ -243,28 +245,41 @@ def _ranking_for(user_key, surface, now):
     return params, arm.model or _ranker(params, now), experiment, arm.name
 
 
-def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None, category=None):
+class NotInCatalog(LookupError):
+    """The market a related feed is asked for is not an open market."""
+
+
+def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_request_id=None, category=None,
+               market_id=None):
     """Rank a feed for `user_key`: the in-memory catalog, the user's own rows, the active config and model.
-    `category`: the category surface's one category."""
+    `category`: the category surface's one category; `market_id`: the market_related surface's market
+    (NotInCatalog when it is not open)."""
     feed_request_id = str(feed_request_id or uuid.uuid4())
     catalog, degraded = catalog_current(now=now)
     params, model, experiment, arm = _ranking_for(user_key, surface, now)
     user = user_data_load(user_key=user_key, catalog=catalog, now=now, country=country)
     seed = seed_for(user_key, feed_request_id)
+    related = None
+    if market_id is not None:
+        x = catalog.index_of_market_id.get(market_id)
+        if x is None:
+            raise NotInCatalog(market_id)
+        coengaged = coengagement_load(market_pk=int(catalog.pk[x]), catalog=catalog, now=now)
+        related = related_scores(catalog, x, coengaged)
     if experiment is not None and experiment.mode == Experiment.Mode.INTERLEAVE:
         ranking, credits = _interleaved(catalog, user, experiment, surface=surface, now=now, limit=limit, seed=seed,
-                                        category=category)
+                                        category=category, related=related)
         return FeedResult(feed_request_id, user_key, surface, now, degraded, credits[0][1] if credits else 0,
                           catalog, ranking, None, experiment.id, "", credits)
     ranking = rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed, surface=surface,
-                        model=model, category=category)
+                        model=model, category=category, related=related)
     return FeedResult(
         feed_request_id, user_key, surface, now, degraded, params.version, catalog, ranking,
         model.version if model else None, experiment.id if experiment else None, arm,
     )
 
 
-def _interleaved(catalog, user, experiment, *, surface, now, limit, seed, category=None):
+def _interleaved(catalog, user, experiment, *, surface, now, limit, seed, category=None, related=None):
     """Both arms rank the feed; team-draft interleaving merges them (ranking/experiments.py).
 
     Returns (Ranking, credits): each item keeps the arm ranking's reason and components; its
@@ -275,7 +290,7 @@ def _interleaved(catalog, user, experiment, *, surface, now, limit, seed, catego
         params = spec.params or base
         model = spec.model or _ranker(params, now)
         rankings.append(rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed,
-                                  surface=surface, model=model, category=category))
+                                  surface=surface, model=model, category=category, related=related))
         arms.append((spec.name, params.version, model.version if model else None, params.diversity.top_n))
     picks = team_draft(
         [[it.index for it in r.items] for r in rankings], limit=limit, rng=np.random.default_rng([seed, 1]),

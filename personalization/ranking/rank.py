@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from personalization.ranking import caps, compose, explain, features, learned
+from personalization.ranking.related import RELATED_DEPTH
+
+RELATED_SHARE = 0.7  # on the related surface, the personal pool's key: 0.7 relatedness + 0.3 the user's taste
 
 
 @dataclass
@@ -44,12 +47,15 @@ def scores(catalog, user, params, now, surface="home", model=None):
     return scored
 
 
-def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None, category=None):
+def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None, category=None, related=None):
     """Compose a feed of up to `limit` items for `user` from `catalog` at time `now` (epoch seconds).
 
     `model` is the learned ranker (learned.Model) when the config asks for it and one is active.
     `category` (the category surface): every pool holds only that category's markets, exploration
-    offers its tags the user has not shown taste for, and diversity works over its tags."""
+    offers its tags the user has not shown taste for, and diversity works over its tags.
+    `related` (the market_related surface): the relatedness of every market to the page's market
+    (ranking/related.py); the pools draw from the most related, and the personal pool orders them by
+    relatedness blended with the user's taste."""
     if not len(catalog) or limit <= 0:
         return Ranking(items=[])
     rng = np.random.default_rng(seed)
@@ -59,6 +65,9 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     allowed = elig.allowed
     if category is not None:
         allowed = allowed & (catalog.category == catalog.category_code.get(category, -1))
+    if related is not None:
+        allowed = allowed & np.isin(np.arange(len(catalog)), compose.top(related, allowed & np.isfinite(related)
+                                                                           & (related > 0), RELATED_DEPTH))
 
     _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
     (long_cat, long_tag), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
@@ -81,10 +90,16 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     # The personal pool ranks by what the user is known to like; what is popular, rising or boosted
     # has pools of its own, so it does not order this one too (docs/ranking.md).
     # Near-duplicates of what the user rejected go down in every pool (docs/ranking.md).
+    personal_key, local_key, global_key = scored.relevance, local, catalog.trending_global
+    if related is not None:  # relatedness first in every ranked pool; the user's taste or the trend second
+        closeness = np.where(np.isfinite(related), related, 0.0)
+        personal_key, local_key, global_key = (
+            RELATED_SHARE * closeness + (1 - RELATED_SHARE) * key for key in (personal_key, local, global_key)
+        )
     pool_keys = {
-        compose.PERSONAL: features.demoted(scored.relevance, near_rejected),
-        compose.LOCAL: features.demoted(local, near_rejected),
-        compose.GLOBAL: features.demoted(catalog.trending_global, near_rejected),
+        compose.PERSONAL: features.demoted(personal_key, near_rejected),
+        compose.LOCAL: features.demoted(local_key, near_rejected),
+        compose.GLOBAL: features.demoted(global_key, near_rejected),
         compose.EXPLORATION: compose.exploration_weights(explore_key),  # drawn from, by these weights
         compose.EDITORIAL: features.demoted(boost_values, near_rejected),
     }

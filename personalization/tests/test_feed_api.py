@@ -174,6 +174,46 @@ def test_a_category_without_its_surface_or_the_surface_without_a_category_is_a_4
     assert response.status_code == 400 and message in response.json()["category"][0]
 
 
+def test_the_related_surface_gives_markets_like_the_page_one_and_never_it_hidden_or_closed_ones():
+    nba = TagFactory(label="NBA")
+    page = MarketFactory(market_id="lakers-finals", title="Will the Lakers win the NBA Finals?", tags=[nba])
+    MarketFactory(market_id="celtics-finals", title="Will the Celtics win the NBA Finals?", tags=[nba])
+    MarketFactory(market_id="lebron-mvp", title="Will LeBron James win the NBA MVP?", tags=[nba])
+    MarketFactory(market_id="knicks-finals", title="Will the Knicks win the NBA Finals?", tags=[nba],
+                  status=Market.Status.RESOLVED)
+    for k, title in enumerate(("Bitcoin above its record?", "Snow in Miami?", "Senate passes the budget?")):
+        MarketFactory(market_id=f"other-{k}", title=title, category="Politics")
+    caches_reset()
+    client = APIClient()
+    client.post("/api/track", make_event(market_id="lebron-mvp", event_type="hide"), format="json")
+    body = client.get("/api/feed?surface=market_related&market_id=lakers-finals&limit=5").json()
+    related = [it["market_id"] for it in items(body)]
+    assert related and related[0] == "celtics-finals"
+    assert not {"lakers-finals", "lebron-mvp", "knicks-finals"} & set(related)
+    # Users who engaged with the page's market also bet on the snow one: for a new visitor it comes next.
+    for _ in range(4):
+        user = APIClient()
+        user.post("/api/track", {"events": [make_event(market_id="lakers-finals", event_type="participate"),
+                                            make_event(market_id="other-1", event_type="participate")]},
+                  format="json")
+    fresh = [it["market_id"] for it in items(APIClient().get(
+        "/api/feed?surface=market_related&market_id=lakers-finals&limit=5").json())]
+    assert "other-1" in fresh and not {"other-0", "other-2"} & set(fresh)  # unrelated in content and in use
+    assert "other-1" not in related
+    assert page.market_id not in fresh
+
+
+@pytest.mark.parametrize(("query", "status", "field"), [
+    ("surface=market_related", 400, "market_id"),
+    ("surface=home&market_id=sports-1", 400, "market_id"),
+    ("surface=market_related&market_id=nope", 404, "detail"),
+    ("surface=market_related&market_id=resolved-one", 404, "detail"),
+])
+def test_a_related_feed_needs_an_open_market(catalog, query, status, field):
+    response = APIClient().get(f"/api/feed?{query}")
+    assert response.status_code == status and field in response.json()
+
+
 def test_a_visitor_cannot_read_another_users_feed_or_profile(catalog):
     assert APIClient().get("/api/feed?user_key=u:1").status_code == 403
     assert APIClient().get("/api/profile?user_key=u:1").status_code == 403

@@ -20,8 +20,8 @@ PARAMS = FeedParams.from_dict()
 SPORTS_FAN = {("category", "Sports"): 20.0, ("tag", "sports-1"): 10.0}
 
 
-def feed(catalog, user, limit=20, params=PARAMS, seed=1, now=NOW, category=None):
-    return rank_feed(catalog, user, params, now=now, limit=limit, seed=seed, category=category)
+def feed(catalog, user, limit=20, params=PARAMS, seed=1, now=NOW, category=None, related=None):
+    return rank_feed(catalog, user, params, now=now, limit=limit, seed=seed, category=category, related=related)
 
 
 def ids(ranking):
@@ -681,3 +681,27 @@ def test_a_category_feed_holds_only_that_category_explores_its_tags_and_varies_t
         assert explored and all(catalog.tags[it.index, 0] != nba for it in explored)  # the tags new to the user
         assert len({int(catalog.tags[it.index, 0]) for it in items[:9]}) >= 3  # not nine NBA markets
     assert feed(catalog, user, limit=20, category="Weather").items == []
+
+
+def test_related_markets_come_by_content_coengagement_and_question_never_the_market_itself():
+    from personalization.ranking.related import related_scores
+
+    markets = [
+        {"category": "Sports", "tags": ["nba"], "title": "Will the Lakers win the NBA Finals?", "event": 1},
+        {"category": "Sports", "tags": ["nba"], "title": "Will the Celtics win the NBA Finals?", "event": 1},
+        {"category": "Sports", "tags": ["nba"], "title": "Will LeBron James win the NBA MVP award?"},
+        {"category": "Crypto", "tags": ["bitcoin"], "title": "Will Bitcoin close above the record high?"},
+        {"category": "Politics", "tags": ["congress"], "title": "Will the Senate pass the budget bill?"},
+        {"category": "Weather", "tags": ["snow"], "title": "Will it snow in Miami this winter?"},
+    ]
+    catalog = make_catalog(markets)
+    content_only = related_scores(catalog, 0, {})
+    assert content_only[0] == -np.inf
+    assert content_only[1] > content_only[2] > max(content_only[3:])  # same event, then same words
+    # Users who engaged with the Lakers market also engaged with the snow one: it rises above the others.
+    lifted = related_scores(catalog, 0, {5: 3.0})
+    assert lifted[5] > max(lifted[3], lifted[4]) and lifted[5] > content_only[5]
+    user = make_user(catalog, seen={2: {"hidden": True}})
+    items = feed(catalog, user, limit=6, related=content_only).items
+    assert 0 not in [it.index for it in items] and 2 not in [it.index for it in items]
+    assert items[0].index == 1
