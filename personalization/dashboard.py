@@ -104,33 +104,35 @@ def _svg(fig):
 
 def dashboard_charts(data):
     """name -> data URI of an SVG chart (an <img> shows it under the site's CSP)."""
-    days = [d["day"][5:] for d in data["days"]]
+    days = [d["day"] for d in data["days"]]
     if not days:
         return {}
+    x = list(range(len(days)))  # positions, labelled with the days (strings would be parsed as dates, noisily)
     charts = {}
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
     for pool in POOLS:
-        points = {p["day"][5:]: p["ctr"] * 100 for p in data["pool"] if p["name"] == pool}
+        points = {p["day"]: p["ctr"] * 100 for p in data["pool"] if p["name"] == pool}
         if points:
-            ax.plot(days, [points.get(d) for d in days], marker="o", markersize=3, label=pool)
-    ax.plot(days, [d["ctr"] * 100 for d in data["days"]], color="black", linewidth=2, label="all")
+            ax.plot(x, [points.get(d, float("nan")) for d in days], marker="o", markersize=3, label=pool)
+    ax.plot(x, [d["ctr"] * 100 for d in data["days"]], color="black", linewidth=2, label="all")
     ax.set(title="CTR per day by pool", ylabel="% of rendered items")
-    ax.grid(alpha=0.3)
+    _day_axis(ax, days)
     ax.legend(fontsize=7, ncol=3)
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     charts["ctr_by_pool"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    ax.plot(days, [d["coverage"] * 100 for d in data["days"]], marker="o", markersize=3, label="coverage")
-    ax.plot(days, [d["repeat_feed_share"] * 100 for d in data["days"]], marker="o", markersize=3,
-            label="repeat feeds")
-    ax.plot(days, [d["hide_rate"] * 100 for d in data["days"]], marker="o", markersize=3, label="hides")
+    for key, label in (("coverage", "coverage"), ("repeat_feed_share", "repeat feeds"), ("hide_rate", "hides")):
+        ax.plot(x, [d[key] * 100 for d in data["days"]], marker="o", markersize=3, label=label)
     ax.set(title="Coverage, repeat feeds and hides per day", ylabel="%")
-    ax.grid(alpha=0.3)
+    _day_axis(ax, days)
     ax.legend(fontsize=7)
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     charts["health"] = _svg(fig)
     return charts
+
+
+def _day_axis(ax, days):
+    ax.set_xticks(range(len(days)), [day[5:] for day in days], rotation=45, fontsize=7)
+    ax.grid(alpha=0.3)
 
 
 def dashboard_refresh(*, now):
