@@ -74,16 +74,19 @@ def dashboard_compute(*, now):
             "repeat_feed_share": len(feeds[day] & repeated) / len(feeds[day]) if feeds[day] else 0.0,
             "coverage": len(markets[day]) / open_markets if open_markets else 0.0,
         })
-    titles = dict(Market.objects.filter(pk__in=list(top)).values_list("pk", "title"))
-    ids = dict(Market.objects.filter(pk__in=list(top)).values_list("pk", "market_id"))
     best = sorted(top.items(), key=lambda kv: (-kv[1]["clicks"], -kv[1]["impressions"], kv[0]))[:TOP_MARKETS]
+    names = {pk: (market_id, title) for pk, market_id, title in
+             Market.objects.filter(pk__in=[pk for pk, _ in best]).values_list("pk", "market_id", "title")}
+    top_markets = []
+    for pk, counts in best:
+        market_id, title = names.get(pk, (str(pk), ""))
+        top_markets.append({"market_id": market_id, "title": title, **_rates(counts)})
     return {
         "as_of": now.isoformat(), "since": start.date().isoformat(), "rendered_items": len(rows),
         "open_markets": open_markets, "days": days,
         **{group: [{"day": day, "name": name, **_rates(counts)}
                    for (day, name), counts in sorted(by[group].items())] for group in ("pool", "surface", "ranker")},
-        "top_markets": [{"market_id": ids.get(pk, str(pk)), "title": titles.get(pk, ""), **_rates(counts)}
-                        for pk, counts in best],
+        "top_markets": top_markets,
         "experiments": [
             {"id": e.pk, "name": e.name, "surface": e.surface, "mode": e.mode, "verdict": e.metrics.get("verdict", ""),
              "alarm": bool(e.metrics.get("srm", {}).get("alarm")),

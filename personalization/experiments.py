@@ -18,13 +18,12 @@ from personalization.feed_configs import feed_config_activate, feed_config_save_
 from personalization.models import Experiment, ExperimentChange, FeedConfig, RankingModel
 from personalization.ranking.config import LEARNED
 from personalization.ranking.experiments import (
-    CTR_RELATIVE_EFFECT,
-    PREFERENCE_EFFECT,
     Z95,
-    always_valid,
+    ctr_always_valid,
     difference,
     mean_estimate,
     preference,
+    preference_always_valid,
     ratio_estimate,
     sample_ratio_mismatch,
 )
@@ -201,8 +200,7 @@ def experiment_metrics(*, experiment, now):
         }
         if k:
             diff, low, high, p = difference(ctr, estimates[0])
-            se = float(np.hypot(ctr[1], estimates[0][1]))
-            av_low, av_high, av_p = always_valid(diff, se, CTR_RELATIVE_EFFECT * estimates[0][0])
+            _, av_low, av_high, av_p = ctr_always_valid(ctr, estimates[0])
             summary["ctr_vs_first"] = {"diff": diff, "low": av_low, "high": av_high, "p": av_p,
                                        "fixed_low": low, "fixed_high": high, "fixed_p": p}
         result["arms"].append(summary)
@@ -246,11 +244,9 @@ def _preference(rows, names):
             clicks[r.feed_request_id][names.index(r.arm)] += bool(r.events & CLICKS)
     wins = [sum(1 for a, b in clicks.values() if a > b), sum(1 for a, b in clicks.values() if b > a)]
     share, low, high, p = preference(*wins)
-    decided = sum(wins)
-    av_low, av_high, av_p = (always_valid(share - 0.5, 0.5 / np.sqrt(decided), PREFERENCE_EFFECT) if decided
-                             else (float("nan"),) * 3)
-    return {"feeds": len(clicks), "decided": decided, "wins": dict(zip(names[:2], wins, strict=True)),
-            "share_first": share, "low": 0.5 + av_low, "high": 0.5 + av_high, "p": av_p,
+    _, av_low, av_high, av_p = preference_always_valid(*wins)
+    return {"feeds": len(clicks), "decided": sum(wins), "wins": dict(zip(names[:2], wins, strict=True)),
+            "share_first": share, "low": av_low, "high": av_high, "p": av_p,
             "fixed_low": low, "fixed_high": high, "fixed_p": p}
 
 

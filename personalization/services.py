@@ -241,8 +241,14 @@ def _ranking_for(user_key, surface, now):
     if experiment is None:
         return params, _ranker(params, now), None, ""
     arm = experiment.arms[arm_assign(experiment.salt, user_key, [a.share for a in experiment.arms])]
-    params = arm.params or params
-    return params, arm.model or _ranker(params, now), experiment, arm.name
+    return (*_arm_ranking(arm, params, now), experiment, arm.name)
+
+
+def _arm_ranking(arm, active_params, now):
+    """(params, model) of an experiment arm: its config (else the surface's active one) and its model (else
+    the formula or the active model, as those params say)."""
+    params = arm.params or active_params
+    return params, arm.model or _ranker(params, now)
 
 
 class NotInCatalog(LookupError):
@@ -284,11 +290,10 @@ def _interleaved(catalog, user, experiment, *, surface, now, limit, seed, catego
 
     Returns (Ranking, credits): each item keeps the arm ranking's reason and components; its
     propensity is dropped (the merge changes the chance an exploration pick had)."""
-    base = feed_params_current(surface, now=now)
+    active = feed_params_current(surface, now=now)
     rankings, arms = [], []
     for spec in experiment.arms[:2]:
-        params = spec.params or base
-        model = spec.model or _ranker(params, now)
+        params, model = _arm_ranking(spec, active, now)
         rankings.append(rank_feed(catalog, user, params, now=now.timestamp(), limit=limit, seed=seed,
                                   surface=surface, model=model, category=category, related=related))
         arms.append((spec.name, params.version, model.version if model else None, params.diversity.top_n))

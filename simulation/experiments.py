@@ -14,11 +14,9 @@ import numpy as np
 from personalization.experiments import CLICKS, ENGAGED, REJECTED, experiment_metrics
 from personalization.models import Experiment
 from personalization.ranking.experiments import (
-    CTR_RELATIVE_EFFECT,
-    PREFERENCE_EFFECT,
-    always_valid,
     arm_assign,
-    difference,
+    ctr_always_valid,
+    preference_always_valid,
     ratio_estimate,
     sample_ratio_mismatch,
 )
@@ -73,9 +71,8 @@ def _ab_test(rows):
     for arm, impressions, clicks in rows:
         by_arm[arm].append((clicks, impressions))
     estimates = {arm: ratio_estimate([c for c, _ in v], [i for _, i in v]) for arm, v in by_arm.items()}
-    diff, _, _, _ = difference(estimates["b"], estimates["a"])
-    se = float(np.hypot(estimates["a"][1], estimates["b"][1]))
-    return diff, always_valid(diff, se, CTR_RELATIVE_EFFECT * estimates["a"][0])[2]
+    diff, _, _, p = ctr_always_valid(estimates["b"], estimates["a"])
+    return diff, p
 
 
 def aa_calibration(users, salts=AA_SALTS):
@@ -123,11 +120,7 @@ def interleaving_power(users, sizes, rng):
         return wins[rng.integers(len(wins), size=n)].sum(axis=0)
 
     def test(total):
-        decided = int(total.sum())
-        if not decided:
-            return False
-        share = total[0] / decided
-        p = always_valid(share - 0.5, 0.5 / np.sqrt(decided), PREFERENCE_EFFECT)[2]
+        share, _, _, p = preference_always_valid(int(total[0]), int(total[1]))
         return bool(np.isfinite(p) and p < ALPHA and share < 0.5)
 
     return _power(draw, test, sizes, rng)

@@ -25,14 +25,22 @@ def market_movers_list(*, limit):
     """(as_of, items) for GET /api/trending?kind=movers: the open markets whose odds moved most in 24 h, weighted
     by their trading activity (the global rising score, markets/scores.py), best first; items have no inputs.
     Three queries whatever `limit` is."""
+    as_of, rows = _scored_velocities(scope="global", score="rising_score", task="markets.velocity_refresh",
+                                     limit=limit)
+    return as_of, [(row, None) for row in rows]
+
+
+def _scored_velocities(*, scope, score, task, limit):
+    """(as_of, rows): the open markets of `scope` with `score` above 0, best first, with their markets and tags;
+    as of the last success of the task that computes the score. Three queries."""
     rows = list(
-        MarketVelocity.objects.filter(scope="global", rising_score__gt=0, market__status=Market.Status.OPEN)
+        MarketVelocity.objects.filter(scope=scope, **{f"{score}__gt": 0}, market__status=Market.Status.OPEN)
         .select_related("market")
         .prefetch_related("market__tags")
-        .order_by("-rising_score", "market__market_id")[:limit]
+        .order_by(f"-{score}", "market__market_id")[:limit]
     )
-    run = TaskRun.objects.filter(name="markets.velocity_refresh").values_list("last_success_at", flat=True).first()
-    return run or max((r.computed_at for r in rows), default=None), [(row, None) for row in rows]
+    run = TaskRun.objects.filter(name=task).values_list("last_success_at", flat=True).first()
+    return run or max((r.computed_at for r in rows), default=None), rows
 
 
 def market_trending_list(*, scope, limit):
@@ -42,14 +50,8 @@ def market_trending_list(*, scope, limit):
     trending formula's terms recomputed from the buckets as of the last trending run, so a
     reader can see why a market ranks where it does. Four queries whatever `limit` is.
     """
-    rows = list(
-        MarketVelocity.objects.filter(scope=scope, trending_score__gt=0, market__status=Market.Status.OPEN)
-        .select_related("market")
-        .prefetch_related("market__tags")
-        .order_by("-trending_score", "market__market_id")[:limit]
-    )
-    run = TaskRun.objects.filter(name="markets.trending_refresh").values_list("last_success_at", flat=True).first()
-    as_of = run or max((r.computed_at for r in rows), default=None)
+    as_of, rows = _scored_velocities(scope=scope, score="trending_score", task="markets.trending_refresh",
+                                     limit=limit)
     inputs = {}
     if rows and as_of:
         for values in trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope, traded=False):

@@ -128,6 +128,25 @@ def always_valid(diff, se, tau, alpha=0.05):
     return diff - half, diff + half, p
 
 
+def ctr_always_valid(estimate, baseline):
+    """An arm's CTR (value, se) against the baseline arm's by the always-valid test, the mixture scaled to a
+    CTR_RELATIVE_EFFECT change of the baseline: (diff, low, high, p)."""
+    (a, sa), (b, sb) = estimate, baseline
+    diff = a - b
+    return (diff, *always_valid(diff, float(np.hypot(sa, sb)), CTR_RELATIVE_EFFECT * b))
+
+
+def preference_always_valid(wins_first, wins_second):
+    """Interleaving's first-arm share of the decided feeds by the always-valid test against 1/2:
+    (share, low, high, p), the interval on the share; NaNs without a decided feed."""
+    decided = wins_first + wins_second
+    if not decided:
+        return (float("nan"),) * 4
+    share = wins_first / decided
+    low, high, p = always_valid(share - 0.5, 0.5 / np.sqrt(decided), PREFERENCE_EFFECT)
+    return share, 0.5 + low, 0.5 + high, p
+
+
 def sample_ratio_mismatch(counts, shares):
     """Chi-square test of the users per arm against the configured shares: (statistic, p, alarm)."""
     counts = np.asarray(counts, float)

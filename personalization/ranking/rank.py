@@ -65,9 +65,10 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     allowed = elig.allowed
     if category is not None:
         allowed = allowed & (catalog.category == catalog.category_code.get(category, -1))
-    if related is not None:
-        allowed = allowed & np.isin(np.arange(len(catalog)), compose.top(related, allowed & np.isfinite(related)
-                                                                           & (related > 0), RELATED_DEPTH))
+    if related is not None:  # the RELATED_DEPTH most related of the allowed markets
+        closest = compose.top(related, allowed & np.isfinite(related) & (related > 0), RELATED_DEPTH)
+        allowed = np.zeros(len(catalog), dtype=bool)
+        allowed[closest] = True
 
     _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
     (long_cat, long_tag), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
