@@ -12,6 +12,7 @@ NEWS_24H, NEWS_7D, SPORTS_BOOST = 0.8, 0.5, 0.5
 COMPONENTS = (
     "interest", "similarity", "depth", "freshness", "followup", "negative", "trending", "rising", "editorial",
     "news_boost", "sports_boost", "cooldown", "frequency", "hits_long", "hits_session",
+    "interest_long", "interest_session", "popularity",
 )
 
 
@@ -188,7 +189,8 @@ def score(catalog, user, params, now, surface="home"):
     (long_cat, long_tag), (neg_cat, neg_tag) = affinity_tables(user.long, catalog, k)
     (sess_cat, sess_tag), _ = affinity_tables(user.session, catalog, k)
     beta = session_beta(user.session, params.interest.beta_max, params.interest.beta_k)
-    interest_ = (1 - beta) * interest(catalog, long_cat, long_tag) + beta * interest(catalog, sess_cat, sess_tag)
+    interest_long, interest_session = interest(catalog, long_cat, long_tag), interest(catalog, sess_cat, sess_tag)
+    interest_ = (1 - beta) * interest_long + beta * interest_session
     negative = np.maximum(neg_cat[catalog.category], neg_tag[catalog.tags].max(axis=1, initial=0.0))
     depth, followup, cooldown, frequency = user_state_features(catalog, user, now, params)
     trending_, _ = trending(
@@ -212,6 +214,11 @@ def score(catalog, user, params, now, surface="home"):
         "frequency": frequency,
         "hits_long": hits_long,
         "hits_session": hits_session,
+        # For the learned ranker (the formula does not sum them): the interest's two horizons apart,
+        # which the interest blends by beta, and how much the market trades against the rest of the catalog.
+        "interest_long": interest_long,
+        "interest_session": interest_session,
+        "popularity": catalog.popularity,
     }
     w = params.weights
     personal = (

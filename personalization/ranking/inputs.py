@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.stats import rankdata
 
 
 @dataclass
@@ -91,6 +92,10 @@ class Catalog:
         )
         self.event = np.full(len(self.pk), -1, dtype=np.int64) if self.event is None else np.asarray(self.event)
         self.question_group = question_groups(self.title_pattern, self.event)
+        # The share of the catalog each market out-trades by 24 h volume, in (0, 1]: popularity on a
+        # scale that does not depend on the catalog's currency or size (a feature of the learned ranker).
+        volume = np.nan_to_num(np.asarray(self.volume_24h, dtype=float))
+        self.popularity = rankdata(volume) / max(len(volume), 1) if len(volume) else np.empty(0)
 
     def __len__(self):
         return len(self.pk)

@@ -705,3 +705,24 @@ def test_related_markets_come_by_content_coengagement_and_question_never_the_mar
     items = feed(catalog, user, limit=6, related=content_only).items
     assert 0 not in [it.index for it in items] and 2 not in [it.index for it in items]
     assert items[0].index == 1
+
+
+def test_the_learned_rankers_own_components_split_the_horizons_and_rank_popularity():
+    catalog = make_catalog([
+        {"category": c, "tags": [t], "volume_24h": v}
+        for c, t, v in [("Sports", "nba", 50.0), ("Sports", "nfl", 900.0), ("Politics", "us", 10.0),
+                        ("Crypto", "btc", 0.0)]
+    ])
+    user = make_user(catalog, long={("category", "Sports"): 4.0, ("tag", "nba"): 2.0},
+                     session={("category", "Politics"): 1.0})
+    scored = features.score(catalog, user, PARAMS, NOW)
+    f, beta = scored.features, scored.beta
+    assert f["interest"] == pytest.approx((1 - beta) * f["interest_long"] + beta * f["interest_session"])
+    assert f["interest_long"][[0, 1]].min() > 0 and f["interest_long"][[2, 3]].max() == 0
+    assert f["interest_long"][0] > f["interest_long"][1]  # nba, not nfl
+    assert f["interest_session"][2] > 0 and f["interest_session"][[0, 1, 3]].max() == 0
+    # Each market's share of the catalog it out-trades by 24 h volume, in (0, 1].
+    assert f["popularity"].tolist() == [0.75, 1.0, 0.5, 0.25]
+    # The formula does not sum them: the final score is the sum of its terms without them.
+    components = {name: float(f[name][1]) for name in features.COMPONENTS}
+    assert sum(features.contributions(components, PARAMS).values()) == pytest.approx(scored.final[1])
