@@ -19,7 +19,16 @@ from feedproject.admin_kit import (
 )
 from feedproject.vocabulary import Surface, choices
 from markets.importers import CATEGORY_ALIASES, category_key
-from markets.models import CategoryAlias, EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity, Tag
+from markets.models import (
+    CategoryAlias,
+    EditorialBoost,
+    Event,
+    Market,
+    MarketSnapshot,
+    MarketVelocity,
+    Tag,
+    TrendingForecast,
+)
 from markets.services import catalog_version_bump, market_states_update
 from markets.validation import StateUpdate
 
@@ -486,3 +495,14 @@ class MarketVelocityAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("market")
+
+
+@admin.register(TrendingForecast)
+class TrendingForecastAdmin(ReadOnlyAdmin):
+    """The daily fits of trending's forecast: which coefficients trending uses, and why (docs/pipeline.md)."""
+
+    list_display = (
+        "fitted_at", "used", "intercept", "usual", "day", "deviation", "days", "rows", "held_out_error",
+        "reasoned_error", "note",
+    )
+    list_filter = ("used",)

@@ -237,3 +237,35 @@ class MarketVelocity(models.Model):
 
     def __str__(self):
         return f"{self.market_id}/{self.scope}"
+
+
+class TrendingForecast(models.Model):
+    """One fit of trending's next-day volume forecast on the platform's own history (docs/pipeline.md#trending).
+
+    Written by the daily `markets.trending_forecast_fit`; the newest row that is `used` and at most
+    FORECAST_MAX_AGE old weighs the backend's terms in trending, else the reasoned coefficients do.
+    """
+
+    fitted_at = models.DateTimeField(db_index=True)
+    used = models.BooleanField(help_text="Whether trending uses these coefficients (else the reasoned ones).")
+    intercept = models.FloatField(null=True, blank=True)
+    usual = models.FloatField(null=True, blank=True, help_text="Weight of ln(1 + the 7-day mean day).")
+    day = models.FloatField(null=True, blank=True, help_text="Weight of ln(1 + the last 24 h volume).")
+    deviation = models.FloatField(
+        null=True, blank=True, help_text="Weight of the last hour's deviation from the day, by its evidence."
+    )
+    days = models.PositiveIntegerField(help_text="Days of history (each with its next day) the fit saw.")
+    rows = models.PositiveIntegerField(help_text="Market-days fitted: the busiest markets of each day.")
+    held_out_error = models.FloatField(null=True, blank=True, help_text="Mean squared error in logs on the newest day.")
+    reasoned_error = models.FloatField(null=True, blank=True, help_text="The reasoned forecast's, on the same rows.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ("-fitted_at",)
+
+    def __str__(self):
+        return f"trending forecast of {self.fitted_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def coefficients(self):
+        return (self.intercept, self.usual, self.day, self.deviation) if self.used else None

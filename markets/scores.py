@@ -101,30 +101,100 @@ def backend_window(window_h, now_h, then_h, last_h, rolling_then, rolling_last, 
 TRENDING_PERSISTENCE = 0.5
 
 
-def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None):
-    """The log of the volume the next day is expected to trade, from the backend's last hour, day and week.
+def trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None):
+    """The three terms a next-day forecast combines, as an (n, 3) array of logs:
 
-    A forecast halfway between how fast the market trades now and how much it usually trades: a
-    deviation (news) is expected to half persist over the next day (TRENDING_PERSISTENCE), and
-    the usual level is the mean day of the last week.
-
-        now     = (1 - w) ln(1 + V_24h) + w ln(1 + 24 V_1h)        w = trades_1h / (trades_1h + half)
-        ln F    = (1 - PERSISTENCE) ln(1 + B) + PERSISTENCE now     B = the 7-day mean day (V_24h without one)
+        usual      ln(1 + B)                   B = the 7-day mean day (V_24h without one)
+        day        ln(1 + V_24h)
+        deviation  w (ln(1 + 24 V_1h) - day)   w = trades_1h / (trades_1h + half)
 
     The last hour counts by its evidence w (one trade in the hour says little, fifty say a lot);
-    without trade counts the current rate is the day's. Without a week of history B is what there
-    is; without a cumulative volume, the day. 0 for a market that traded nothing.
+    without trade counts the current rate is the day's. Without a week of history B is the day.
     """
     half = TRENDING_EVIDENCE_HALF if half is None else half
     v1, v24 = np.maximum(np.asarray(volume_1h, float), 0), np.maximum(np.asarray(volume_24h, float), 0)
-    week = np.maximum(np.asarray(daily_volume_7d, float), 0)
+    week = np.maximum(np.asarray(daily_volume_7d, float), 0) * np.ones_like(v24)
     n1 = np.maximum(np.asarray(trades_1h, float), 0)
     w = n1 / (n1 + half)
     day, hour = np.log1p(v24), np.log1p(24.0 * v1)
     usual = np.where(week > 0, np.log1p(week), day)
-    now = (1 - w) * day + w * hour
-    forecast = (1 - TRENDING_PERSISTENCE) * usual + TRENDING_PERSISTENCE * now
-    return np.where((v24 > 0) | (v1 > 0), forecast, 0.0)
+    return np.stack(np.broadcast_arrays(usual, day, w * (hour - day)), axis=-1)
+
+
+def trending_persistence_coefficients(persistence=None):
+    """(intercept, usual, day, deviation) of the reasoned forecast: halfway between how fast the
+    market trades now and how much it usually trades, ln F = (1 - P) usual + P now, now = day + deviation."""
+    p = TRENDING_PERSISTENCE if persistence is None else persistence
+    return (0.0, 1.0 - p, p, p)
+
+
+def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None, coefficients=None):
+    """The log of the volume the next day is expected to trade, from the backend's last hour, day and week.
+
+    `coefficients` (intercept, usual, day, deviation) weigh the terms of trending_backend_terms: a
+    forecast fitted on the platform's own history (trending_forecast_fit), or by default the
+    reasoned one — a deviation (news) half persists over the next day (TRENDING_PERSISTENCE), the
+    usual level is the mean day of the last week. 0 for a market that traded nothing; a traded
+    market's forecast is kept above 0, so it never ranks below one that did not trade.
+    """
+    terms = trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d, half)
+    intercept, *weights = trending_persistence_coefficients() if coefficients is None else coefficients
+    forecast = intercept + terms @ np.asarray(weights, dtype=float)
+    traded = (np.asarray(volume_24h, float) > 0) | (np.asarray(volume_1h, float) > 0)
+    return np.where(traded, np.maximum(forecast, FORECAST_FLOOR), 0.0)
+
+
+FORECAST_FLOOR = 1e-6  # a traded market's smallest forecast: above every market that did not trade
+# The markets a fit learns from, per day: the busiest by 24 h volume, those that compete for the top of
+# the trending list (a page shows 20). Fitting the whole catalog would fit the thin markets' noise, which
+# decides nothing at the top.
+FORECAST_HEAD = 100
+FORECAST_MIN_DAYS = 3  # days of history (each with its next day) before a fit may replace the reasoned forecast
+FORECAST_RIDGE = 1.0  # L2 strength; the terms are logs of similar scale, so one value suits any catalog's size
+
+
+def trending_forecast_fit(days):
+    """Fit the forecast's coefficients on the platform's own history; returns (coefficients or None, report).
+
+    `days`: oldest first, per day (terms, next-day volume, 24 h volume) over the markets that
+    traded: trending_backend_terms as of a day's end, what each then traded in the 24 h after,
+    and the 24 h volume that picks the day's head. A ridge regression of ln(1 + next-day volume) on
+    the terms of the FORECAST_HEAD busiest markets of each day. It is judged on the newest day,
+    held out, against the reasoned forecast (mean squared error in logs, on that day's head); it
+    replaces the reasoned one only when it forecasts that day better, and is then refitted on every
+    day. With fewer than FORECAST_MIN_DAYS days there is nothing to judge: None.
+    """
+    from sklearn.linear_model import Ridge
+
+    heads = []
+    for terms, next_volume, volume_24h in days:
+        head = np.argsort(-np.asarray(volume_24h, float), kind="stable")[:FORECAST_HEAD]
+        if len(head):
+            next_log = np.log1p(np.maximum(np.asarray(next_volume, float)[head], 0))
+            heads.append((np.asarray(terms, float)[head], next_log))
+    report = {"days": len(heads), "rows": int(sum(len(y) for _, y in heads))}
+    if len(heads) < FORECAST_MIN_DAYS:
+        report["note"] = f"fewer than {FORECAST_MIN_DAYS} days of history with their next day"
+        return None, report
+
+    def fitted(parts):
+        x = np.vstack([t for t, _ in parts])
+        y = np.concatenate([v for _, v in parts])
+        model = Ridge(alpha=FORECAST_RIDGE).fit(x, y)
+        return (float(model.intercept_), *(float(c) for c in model.coef_))
+
+    def error(coefficients, terms, y):
+        intercept, *weights = coefficients
+        return float(np.mean((intercept + terms @ np.asarray(weights) - y) ** 2))
+
+    held_terms, held_y = heads[-1]
+    candidate = fitted(heads[:-1])
+    report["held_out_error"] = error(candidate, held_terms, held_y)
+    report["reasoned_error"] = error(trending_persistence_coefficients(), held_terms, held_y)
+    if report["held_out_error"] >= report["reasoned_error"]:
+        report["note"] = "the fit forecast the newest day no better than the reasoned forecast"
+        return None, report
+    return fitted(heads), report
 
 
 def backend_evidence(trades_24h, volume_24h, half=TRENDING_EVIDENCE_HALF):

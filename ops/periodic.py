@@ -48,6 +48,12 @@ PERIODIC_TASKS = {
             "the trading backend's volume and trades (from the snapshots), participant delta and rising score.",
         ),
         PeriodicTaskSpec(
+            "markets.trending_forecast_fit", {"minute": "50", "hour": "0"}, DAY, 10 * MINUTE, 2 * DAY + HOUR,
+            "Fit trending's next-day volume forecast on the last week of the backend's state history (the "
+            "busiest markets of each day); trending uses it when it forecasts the newest day better than the "
+            "reasoned weights.",
+        ),
+        PeriodicTaskSpec(
             "markets.trending_refresh", {"minute": "*/5"}, 5 * MINUTE, 10 * MINUTE, 20 * MINUTE,
             "Trending score (0-1, by rank within each scope) from the app's engagements and, globally, the "
             "backend's volume forecast; local scopes need the minimum number of engaged users.",

@@ -18,6 +18,7 @@ from simulation.market_series import HOURS_PER_DAY, rolling_sum
 PREFIX = "backtest-"
 START = datetime(2026, 9, 1, tzinfo=UTC)  # fixed, so a seeded run gives the same table on any day
 TASKS = ("markets.snapshots_refresh", "markets.velocity_refresh", "markets.trending_refresh")
+DAILY_TASKS = ("markets.trending_forecast_fit",)  # run at a period end that is a day's end, as the live beat does
 RANKERS = ("trending", "volume_24h", "mean_7d")
 TOP = 20
 
@@ -143,10 +144,12 @@ def backtest_run(series, *, period_hours, step_hours=1, warmup_days=7, log=None)
         if due or evaluate:
             replay.push(hour)
         if evaluate:
-            report = periodic_tasks_run_here(names=list(TASKS), at=replay.time_after(hour))
+            at = replay.time_after(hour)
+            names = [*TASKS[:2], *(DAILY_TASKS if (hour + 1) % HOURS_PER_DAY == 0 else ()), *TASKS[2:]]
+            report = periodic_tasks_run_here(names=names, at=at)
             failed = [run for run in report if run["outcome"] != "success"]
             if failed:
-                raise RuntimeError(f"periodic tasks did not run at {replay.time_after(hour)}: {failed}")
+                raise RuntimeError(f"periodic tasks did not run at {at}: {failed}")
             results.append(replay.evaluate(hour, period_hours, tie_break))
             if log:
                 log(period_row(results[-1]))

@@ -16,7 +16,7 @@ from markets.scores import (
 )
 from ops.models import TaskRun
 from tracking.models import Impression, Interaction, ServedItem
-from tracking.velocity import TrendingRow, trending_inputs
+from tracking.velocity import TrendingRow, trending_forecast_current, trending_inputs
 
 CHUNK = 5000
 
@@ -56,6 +56,7 @@ def market_trending_list(*, scope, limit):
     if rows and as_of:
         for values in trending_inputs(as_of, market_pks=[r.market_id for r in rows], scope=scope, traded=False):
             inputs[values[0]] = TrendingRow(*values)
+    forecast = trending_forecast_current(as_of) if rows and as_of and scope == "global" else None
     items = []
     for row in rows:
         got = inputs.get(row.market_id)
@@ -67,7 +68,7 @@ def market_trending_list(*, scope, limit):
             "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
             "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,
             "evidence": float(evidence_weight(e24)),
-            "backend_raw": float(trending_backend_raw(*backend)) if scope == "global" else 0.0,
+            "backend_raw": float(trending_backend_raw(*backend, coefficients=forecast)) if scope == "global" else 0.0,
             "backend_evidence": float(backend_evidence(row.backend_trades_24h, row.backend_volume_24h))
             if scope == "global" else 0.0,
         }))

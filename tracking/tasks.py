@@ -4,7 +4,7 @@ from celery import shared_task
 from ops.periodic import celery_task_options, task_now
 from ops.services import periodic_task_run
 from tracking.services import raw_events_retention_apply
-from tracking.velocity import market_velocity_refresh
+from tracking.velocity import market_velocity_refresh, trending_forecast_refit
 
 
 @shared_task(**celery_task_options("markets.velocity_refresh"))
@@ -17,3 +17,8 @@ def impressions_retention(at=None):
     return periodic_task_run(
         name="tracking.impressions_retention", run=raw_events_retention_apply, now=task_now(at)
     )
+
+
+@shared_task(**celery_task_options("markets.trending_forecast_fit"))
+def trending_forecast_fit(at=None):
+    return periodic_task_run(name="markets.trending_forecast_fit", run=trending_forecast_refit, now=task_now(at))

@@ -26,7 +26,7 @@ from feedproject.db import (
     temporary_table_index,
     transaction_jit_off,
 )
-from markets.models import Market, MarketSnapshot, MarketVelocity
+from markets.models import Market, MarketSnapshot, MarketVelocity, TrendingForecast
 from markets.scores import (
     backend_evidence,
     backend_window,
@@ -35,6 +35,8 @@ from markets.scores import (
     rising_move,
     rising_support_sql,
     trending_backend_raw,
+    trending_backend_terms,
+    trending_forecast_fit,
     trending_raw,
 )
 from markets.services import catalog_version_bump
@@ -386,10 +388,11 @@ class TrendingScores(NamedTuple):
     score: np.ndarray  # the mean of app and backend over the sources the scope has
 
 
-def trending_scores(rows, min_users):
+def trending_scores(rows, min_users, forecast=None):
     """TrendingScores for rows of trending_inputs: each source's raw score ranked within the scope and weighted by
     the evidence behind it, then averaged over the sources that have any activity in the scope.
 
+    `forecast`: the coefficients of the backend's next-day forecast (trending_forecast_current).
     A scope where only the app has activity (every country, or a site without a trading backend)
     scores by the app alone; a scope where only the backend has (a replayed history, or a market
     nobody opened in the app) by the backend alone; both, by their mean. A country scope ranks
@@ -404,7 +407,7 @@ def trending_scores(rows, min_users):
     app_raw = trending_raw(e1h.astype(float), e24)
     supported = (scopes == GLOBAL) | (users >= min_users)
     app = rank_normalise(app_raw, scopes, eligible=supported) * evidence_weight(e24)
-    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(v1h, v24, t1h, week), 0.0)
+    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(v1h, v24, t1h, week, coefficients=forecast), 0.0)
     backend = rank_normalise(backend_raw, scopes) * backend_evidence(t24, v24)
     sources = np.zeros(len(rows))
     for values in (app, backend):
@@ -424,7 +427,7 @@ def market_trending_refresh(*, now, min_users):
     table_writers_serialize(WRITERS_KEY)
     transaction_jit_off()  # one-off aggregates, as in market_velocity_refresh
     rows = trending_inputs(now)
-    scores = trending_scores(rows, min_users).score
+    scores = trending_scores(rows, min_users, trending_forecast_current(now)).score
     scored = {(row[0], row[1]): score for row, score in zip(rows, scores.tolist(), strict=True) if score > 0}
     current = {
         (pk, scope): score for pk, scope, score in
@@ -455,3 +458,47 @@ def market_trending_refresh(*, now, min_users):
     transaction.on_commit(catalog_version_bump)
     return {"scored": len(scored), "written": len(changed), "reset": len(current.keys() - scored.keys()),
             "min_local_users": min_users}
+
+
+# A fit older than this is stale (the daily task stopped): trending falls back to the reasoned forecast.
+FORECAST_MAX_AGE = timedelta(days=3)
+FORECAST_HISTORY_DAYS = 8  # days of state history a fit reads: seven days, each with the day after it
+
+
+def trending_forecast_current(now):
+    """The coefficients trending weighs the backend's terms with at `now`: the newest fit at or
+    before `now`, if trending may use it and it is fresh; else None (the reasoned forecast)."""
+    latest = TrendingForecast.objects.filter(fitted_at__lte=now, fitted_at__gt=now - FORECAST_MAX_AGE).first()
+    return latest.coefficients if latest else None
+
+
+def trending_forecast_refit(*, now):
+    """Fit trending's next-day forecast on the last week of the backend's state history; returns counts.
+
+    For each of the last seven day ends t = now - k days: the forecast's terms of every market as
+    of t (the same windows velocity computes, from the snapshots as of t) and what it traded in the
+    24 h after t (the 24 h window as of t + 1 day). markets.scores.trending_forecast_fit fits and
+    judges; the result is a TrendingForecast row, used or not, with its reason.
+    """
+    states = [_market_states(now - timedelta(days=k)) for k in range(FORECAST_HISTORY_DAYS - 1, -1, -1)]
+    days = []
+    for then, after in zip(states[:-1], states[1:], strict=True):
+        next_volume = dict(zip(after["pk"].tolist(), after["backend_volume_24h"].tolist(), strict=True))
+        traded = then["backend_volume_24h"] > 0
+        if not traded.any():
+            continue
+        terms = trending_backend_terms(*(then[name][traded] for name in (
+            "backend_volume_1h", "backend_volume_24h", "backend_trades_1h", "backend_daily_volume_7d",
+        )))
+        target = np.array([next_volume.get(pk, 0.0) for pk in then["pk"][traded].tolist()])
+        days.append((terms, target, then["backend_volume_24h"][traded]))
+    coefficients, report = trending_forecast_fit(days)
+    names = ("intercept", "usual", "day", "deviation")
+    # One row per fit time: a run repeated for the same `now` (a retry, a replay) rewrites it.
+    TrendingForecast.objects.update_or_create(fitted_at=now, defaults=dict(
+        used=coefficients is not None, days=report["days"], rows=report["rows"],
+        held_out_error=report.get("held_out_error"), reasoned_error=report.get("reasoned_error"),
+        note=report.get("note", ""), **dict(zip(names, coefficients or (None,) * 4, strict=True)),
+    ))
+    return {"used": coefficients is not None, "days": report["days"], "rows": report["rows"],
+            **({"coefficients": [round(c, 4) for c in coefficients]} if coefficients else {"note": report["note"]})}

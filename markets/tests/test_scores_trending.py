@@ -5,12 +5,16 @@ import numpy as np
 import pytest
 
 from markets.scores import (
+    FORECAST_HEAD,
     backend_evidence,
     backend_window,
     odds_move,
     rank_normalise,
     rising_score,
     trending_backend_raw,
+    trending_backend_terms,
+    trending_forecast_fit,
+    trending_persistence_coefficients,
     trending_raw,
 )
 
@@ -129,3 +133,52 @@ def test_backend_trending_is_halfway_between_the_current_rate_and_the_usual_week
     # It ranks below a market with the same day that is still as busy as its day.
     steady = trending_backend_raw([375], [9000], [100], [9000])
     assert steady[0] > got[0]
+
+
+def forecast_days(coefficients, days=6, markets=300, seed=0, noise=0.3):
+    """Days of (terms, next-day volume, 24 h volume) whose next day follows `coefficients` in logs."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(days):
+        v24 = np.exp(rng.normal(7, 2, markets))
+        week = v24 * np.exp(rng.normal(0, 0.5, markets))
+        v1 = v24 / 24 * np.exp(rng.normal(0, 0.7, markets))
+        terms = trending_backend_terms(v1, v24, np.full(markets, 1000.0), week)
+        intercept, *weights = coefficients
+        next_day = np.expm1(intercept + terms @ np.array(weights) + rng.normal(0, noise, markets))
+        out.append((terms, next_day, v24))
+    return out
+
+
+def test_the_forecast_fit_learns_the_persistence_of_the_platforms_own_history():
+    truth = (0.1, 0.2, 0.8, 0.7)  # trades near the current rate: a deviation mostly lasts
+    coefficients, report = trending_forecast_fit(forecast_days(truth))
+    assert coefficients[1:] == pytest.approx(truth[1:], abs=0.08)  # the intercept trades off with them a little
+    assert coefficients[0] == pytest.approx(truth[0], abs=0.3)
+    assert report["days"] == 6 and report["rows"] == 6 * FORECAST_HEAD  # the busiest markets of each day only
+    assert report["held_out_error"] < report["reasoned_error"]
+    # Used by trending, it ranks by those weights, not the reasoned halfway.
+    hot_hour, steady = trending_backend_raw([400, 40], [960, 960], [1000, 1000], [960, 960], coefficients=coefficients)
+    w = 1000 / (1000 + 5)  # the hour's evidence
+    assert hot_hour - steady == pytest.approx(coefficients[3] * w * (math.log1p(9600) - math.log1p(960)), rel=1e-6)
+
+
+def test_a_fit_with_too_little_history_or_no_better_than_the_reasoned_forecast_is_not_used():
+    coefficients, report = trending_forecast_fit(forecast_days((0, 0.5, 0.5, 0.5), days=2))
+    assert coefficients is None and "fewer than 3 days" in report["note"]
+    # The newest day behaves as the reasoned forecast says and the older ones do not: the fit loses on it.
+    days = forecast_days((3.0, 0.0, 0.2, 0.0), days=5, noise=0.05)
+    days += forecast_days((0, 0.5, 0.5, 0.5), days=1, noise=0.05)
+    coefficients, report = trending_forecast_fit(days)
+    assert coefficients is None and report["held_out_error"] > report["reasoned_error"]
+    assert "no better" in report["note"]
+
+
+def test_the_reasoned_forecast_is_the_fit_with_its_own_coefficients():
+    args = ([200, 5, 0], [1000, 1000, 0], [50, 50, 0], [800, 0, 0])
+    assert trending_backend_raw(*args).tolist() == pytest.approx(
+        trending_backend_raw(*args, coefficients=trending_persistence_coefficients()).tolist()
+    )
+    # A fit whose forecast is negative for a thin market keeps it above one that did not trade.
+    thin = trending_backend_raw([0, 0], [2, 0], [0, 0], coefficients=(-5.0, 0.0, 1.0, 0.0))
+    assert thin[0] > 0 and thin[1] == 0

@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.db import connection
 
-from markets.models import MarketSnapshot, MarketVelocity
+from markets.models import MarketSnapshot, MarketVelocity, TrendingForecast
 from markets.tasks import snapshots_refresh
 from markets.tests.factories import MarketFactory, MarketSnapshotFactory
 from ops.models import TaskRun
@@ -23,7 +23,7 @@ from personalization.tasks import (
     trending_refresh,
 )
 from tracking.models import Impression, MarketActivityUser
-from tracking.tasks import impressions_retention, velocity_refresh
+from tracking.tasks import impressions_retention, trending_forecast_fit, velocity_refresh
 from tracking.tests.pipeline_data import event, impression, ingest, ingest_impressions
 from tracking.velocity import market_velocity_refresh
 
@@ -62,13 +62,14 @@ def state():
         "snapshots": sorted(MarketSnapshot.objects.values_list("market_id", "taken_at", "probability")),
         "affinities": sorted(TopicAffinity.objects.values_list(
             "user_key", "horizon", "topic_type", "topic_value", "score", "updated_at")),
+        "forecasts": sorted(TrendingForecast.objects.values_list("fitted_at", "used", "days", "rows")),
         "impressions": Impression.objects.count(),
         "user_sets": MarketActivityUser.objects.count(),
     }
 
 
-ALL_TASKS = (snapshots_refresh, velocity_refresh, trending_refresh, session_expiry, affinity_decay,
-             ranking_model_nightly, experiment_metrics, dashboard_refresh, impressions_retention)
+ALL_TASKS = (snapshots_refresh, velocity_refresh, trending_forecast_fit, trending_refresh, session_expiry,
+             affinity_decay, ranking_model_nightly, experiment_metrics, dashboard_refresh, impressions_retention)
 
 
 @pytest.mark.django_db
@@ -81,6 +82,7 @@ def test_every_task_run_twice_leaves_the_state_of_one_run(traffic, frozen):
     assert state() == once
     assert once["velocity"] and once["affinities"] and len(once["snapshots"]) == 12
     assert once["impressions"] == 0  # all were 40 days old
+    assert len(once["forecasts"]) == 1
     assert TaskRun.objects.filter(last_success_at=NOW).count() == len(ALL_TASKS)
 
 

@@ -103,3 +103,27 @@ def test_the_command_refuses_a_database_with_markets_of_its_own():
 def test_the_command_refuses_a_run_too_small_to_score(options):
     with pytest.raises(CommandError, match="Needs at least"):
         call_command("backtest_trending", **options, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_the_replay_fits_trendings_forecast_once_a_day_and_trending_uses_the_current_fit(tmp_path):
+    from markets.models import MarketVelocity, TrendingForecast
+    from tracking.velocity import trending_forecast_current, trending_inputs, trending_scores
+
+    path = tmp_path / "result.json"
+    call_command("backtest_trending", markets=60, days=12, warmup_days=7, json_path=str(path), stdout=StringIO())
+    ends = [p["at"] for p in json.loads(path.read_text())["periods"]]
+    fits = list(TrendingForecast.objects.order_by("fitted_at"))
+    # One fit per day's end, each on the week before it (up to seven days, each with its next day).
+    assert [f.fitted_at.isoformat() for f in fits] == ends
+    assert [f.days for f in fits[:2]] == [6, 7] and all(f.rows > 6 * 10 for f in fits)  # the replay starts at day 0
+    assert all(f.used == (f.held_out_error < f.reasoned_error) and (f.used or f.note) for f in fits)
+    assert fits[-1].used, [(f.used, f.note) for f in fits]
+    # Trending at the last period end weighs the backend's terms with the fit current then.
+    last = fits[-1].fitted_at
+    assert trending_forecast_current(last) == fits[-1].coefficients
+    rows = [row for row in trending_inputs(last) if row[1] == "global"]
+    expected = dict(zip([row[0] for row in rows], trending_scores(rows, 5, fits[-1].coefficients).score, strict=True))
+    stored = dict(MarketVelocity.objects.filter(scope="global", trending_score__gt=0)
+                  .values_list("market_id", "trending_score"))
+    assert stored == pytest.approx({pk: s for pk, s in expected.items() if s > 0})

@@ -80,8 +80,8 @@ def test_an_unknown_country_or_no_runs_yet_is_an_empty_list():
 
 
 def test_the_query_count_does_not_grow_with_the_list(scored, django_assert_num_queries):
-    # velocities with markets, their tags, the trending run, the inputs aggregate
-    with django_assert_num_queries(4):
+    # velocities with markets, their tags, the trending run, the inputs aggregate, the current forecast fit
+    with django_assert_num_queries(5):
         assert len(APIClient().get("/api/trending?limit=100").json()["results"]) == 3
 
 
