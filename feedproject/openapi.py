@@ -77,6 +77,11 @@ class ErrorsAutoSchema(AutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", ()):
+            # A query serializer's deprecated field (a deprecated alias: feedproject.fields.resolve_alias) is a
+            # deprecated parameter, not only a deprecated schema.
+            if parameter.get("schema", {}).get("deprecated"):
+                parameter["deprecated"] = True
         responses = operation["responses"]
         for status in self._error_statuses(operation):
             responses.setdefault(str(status), self._error_response(status))

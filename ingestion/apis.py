@@ -10,7 +10,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
-from feedproject.fields import CleanCharField
+from feedproject.fields import CleanCharField, alias_resolved
 from feedproject.request_log import request_id
 from ingestion.serializers import (
     COUNTRY,
@@ -28,7 +28,8 @@ class _Envelope(serializers.Serializer):
     """Batch-level values; each event may override them."""
 
     sent_at = serializers.DateTimeField(required=False)
-    geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
+    country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
+    geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)  # deprecated alias of country
     feed_request_id = serializers.UUIDField(required=False, allow_null=True)
     surface = serializers.CharField(max_length=32, required=False)
     user_key = CleanCharField(max_length=64, required=False)
@@ -54,7 +55,10 @@ def _envelope(body, list_key, allowed):
     if not envelope.is_valid():
         field, messages = next(iter(envelope.errors.items()))
         raise ParseError(f"{field}: {messages[0]}")
-    return events, envelope.validated_data
+    defaults = alias_resolved(dict(envelope.validated_data), "country", ("geo_country",))
+    if "country" in defaults:
+        defaults["country"] = defaults["country"].upper()
+    return events, defaults
 
 
 class _IngestApi(CallerApi):
@@ -94,7 +98,7 @@ class TrackApi(_IngestApi):
     """Report what a user did: one event object, or up to 500 under `events`."""
 
     kind, list_key = INTERACTION, "events"
-    envelope_fields = frozenset({"sent_at", "geo_country", "user_key"})
+    envelope_fields = frozenset({"sent_at", "country", "geo_country", "user_key"})
 
     @extend_schema(
         request=TrackBatchSerializer,

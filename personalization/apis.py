@@ -99,7 +99,7 @@ class FeedApi(CallerApi):
         caller = self.caller(request, acting_for=q.get("user_key"))
         try:
             result = feed_build(
-                user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
+                user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("country", ""),
                 feed_request_id=q.get("feed_request_id"), now=request_now(request), category=q.get("category"),
                 market_id=q.get("market_id"),
             )
@@ -130,7 +130,7 @@ class RankApi(CallerApi):
         caller = self.caller(request, acting_for=data.get("user_key"))
         catalog, ranked, unknown, degraded = markets_rank(
             user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
-            country=data.get("geo", ""), now=request_now(request),
+            country=data.get("country", ""), now=request_now(request),
         )
         seen, duplicates = set(), []
         for market_id in data["market_ids"]:

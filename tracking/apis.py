@@ -1,4 +1,4 @@
-"""`GET /api/trending`: what trends in a scope, with the inputs of each score."""
+"""`GET /api/trending`: what trends globally or in a country, with the inputs of each score."""
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,10 +8,10 @@ from tracking.serializers import TrendingQuerySerializer, TrendingSerializer
 
 
 class TrendingApi(APIView):
-    """Markets trending in one scope, best first, with the inputs of their scores; or, with kind=movers, the
-    biggest odds moves of 24 h weighted by trading activity.
+    """Markets trending globally or in one `country` (`scope` is its deprecated name), best first, with the
+    inputs of their scores; or, with kind=movers, the biggest odds moves of 24 h weighted by trading activity.
 
-    A country scope lists only markets with enough distinct users who engaged there in 24 h
+    A country lists only markets with enough distinct users who engaged there in 24 h
     (the smallest `features.local_min_users` of the active feed configs, 5 by default).
     """
 
@@ -19,8 +19,8 @@ class TrendingApi(APIView):
     def get(self, request):
         query = TrendingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        scope, kind, limit = (query.validated_data[k] for k in ("scope", "kind", "limit"))
-        scope = scope if scope == "global" else scope.upper()
+        country, kind, limit = (query.validated_data[k] for k in ("country", "kind", "limit"))
+        scope = country or "global"
         if kind == "movers":
             as_of, items = market_movers_list(limit=limit)
         else:
@@ -29,4 +29,5 @@ class TrendingApi(APIView):
         for rank, (velocity, inputs) in enumerate(items, start=1):
             velocity.rank, velocity.inputs = rank, inputs
             results.append(velocity)
-        return Response(TrendingSerializer({"kind": kind, "scope": scope, "as_of": as_of, "results": results}).data)
+        payload = {"kind": kind, "country": country, "scope": scope, "as_of": as_of, "results": results}
+        return Response(TrendingSerializer(payload).data)

@@ -1,6 +1,8 @@
 """Output and query serializers of GET /api/trending."""
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from feedproject.fields import COUNTRY_PATTERN, alias_resolved
 from markets.movement import movement_badge
 from markets.scores import TRENDING_EVIDENCE_HALF
 from markets.serializers import MarketSerializer
@@ -67,16 +69,24 @@ class TrendingItemSerializer(serializers.Serializer):
 
 class TrendingSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["trending", "movers"])
-    scope = serializers.CharField()
+    country = serializers.CharField(allow_null=True, help_text="The country trending was asked for; null: global.")
+    scope = serializers.CharField(help_text='Deprecated: "global" or the country, as before `country`.')
     as_of = serializers.DateTimeField(allow_null=True, help_text="The time the trending scores were computed as of.")
     results = TrendingItemSerializer(many=True)
 
 
+@extend_schema_serializer(deprecate_fields=["scope"])
 class TrendingQuerySerializer(serializers.Serializer):
+    country = serializers.RegexField(
+        COUNTRY_PATTERN, required=False,
+        error_messages={"invalid": "Use a two-letter country code such as IL, or leave country out for global."},
+        help_text="A country code (any case), e.g. IL: what trends there. Left out: global.",
+    )
     scope = serializers.RegexField(
-        r"^(global|[A-Za-z]{2})$", required=False, default="global",
+        r"^(global|[A-Za-z]{2})$", required=False,
         error_messages={"invalid": 'Use "global" or a two-letter country code such as IL.'},
-        help_text='"global" (default) or a country code, e.g. IL.',
+        help_text='Deprecated: the old name of `country`; "global" (the default) or a country code. Given with a '
+        "different `country`, a 400 naming `country`.",
     )
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
     kind = serializers.ChoiceField(
@@ -86,7 +96,13 @@ class TrendingQuerySerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if attrs["kind"] == "movers" and attrs["scope"] != "global":
-            raise serializers.ValidationError({"scope": ["Movers are global: the trading backend's odds know no "
-                                                         "country. Leave scope out or send scope=global."]})
+        if str(attrs.get("scope", "")).lower() == "global":
+            attrs["scope"] = "global"
+        # scope=global names no country: with country=XX it disagrees, as another country would.
+        alias_resolved(attrs, "country", ("scope",))
+        country = attrs.get("country")
+        attrs["country"] = None if country in (None, "global") else country.upper()
+        if attrs["kind"] == "movers" and attrs["country"]:
+            raise serializers.ValidationError({"country": ["Movers are global: the trading backend's odds know no "
+                                                           "country. Leave country out."]})
         return attrs

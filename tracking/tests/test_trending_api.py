@@ -1,4 +1,4 @@
-"""GET /api/trending?scope=global|IL: trending markets of a scope with the inputs of their scores."""
+"""GET /api/trending[?country=IL]: trending markets, globally or in a country, with the inputs of their scores."""
 from datetime import timedelta
 
 import pytest
@@ -75,8 +75,8 @@ def test_a_bad_scope_or_limit_is_a_400_naming_the_field(scored, query):
 
 
 def test_an_unknown_country_or_no_runs_yet_is_an_empty_list():
-    body = APIClient().get("/api/trending?scope=FR").json()
-    assert body == {"kind": "trending", "scope": "FR", "as_of": None, "results": []}
+    body = APIClient().get("/api/trending?country=FR").json()
+    assert body == {"kind": "trending", "country": "FR", "scope": "FR", "as_of": None, "results": []}
 
 
 def test_the_query_count_does_not_grow_with_the_list(scored, django_assert_num_queries):
@@ -109,6 +109,6 @@ def test_movers_list_the_biggest_odds_moves_weighted_by_trading_with_their_badge
 
 def test_movers_are_global_only_and_an_unknown_kind_is_a_400(scored):
     response = APIClient().get("/api/trending?kind=movers&scope=IL")
-    assert response.status_code == 400 and "global" in response.json()["scope"][0]
+    assert response.status_code == 400 and "global" in response.json()["country"][0]
     response = APIClient().get("/api/trending?kind=losers")
     assert response.status_code == 400 and set(response.json()) == {"kind"}
