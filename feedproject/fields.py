@@ -88,3 +88,41 @@ def alias_resolved(attrs, name, aliases, *, same=_same_text):
     else:
         attrs[name] = value
     return attrs
+
+
+# The precision of the floats the feed, rank and trending answers send (docs/api-errors.md, "Numbers"): more
+# digits say nothing (a probability's 5th decimal is noise) and a binary float's tail (-0.025700000000000056)
+# only confuses a client.
+PROBABILITY_DECIMALS = 4  # probabilities and odds changes (0.1234 = 12.34 points)
+SCORE_DECIMALS = 4  # scores, their components, rates and the trending score's inputs
+MONEY_DECIMALS = 2  # volumes, in the market's currency
+
+
+def rounded(value, decimals):
+    """`value` rounded to `decimals` places as a plain float, never -0.0; None stays None."""
+    if value is None:
+        return None
+    return round(float(value), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+class RoundedFloatField(serializers.FloatField):
+    """A FloatField sent rounded to `decimals` places (PROBABILITY_DECIMALS, SCORE_DECIMALS, MONEY_DECIMALS)."""
+
+    def __init__(self, *, decimals, **kwargs):
+        self.decimals = decimals
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return rounded(super().to_representation(value), self.decimals)
+
+
+def probability_field(**kwargs):
+    return RoundedFloatField(decimals=PROBABILITY_DECIMALS, **kwargs)
+
+
+def score_field(**kwargs):
+    return RoundedFloatField(decimals=SCORE_DECIMALS, **kwargs)
+
+
+def money_field(**kwargs):
+    return RoundedFloatField(decimals=MONEY_DECIMALS, **kwargs)

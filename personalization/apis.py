@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from feedproject.after_response import after_response
 from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
+from feedproject.fields import MONEY_DECIMALS, PROBABILITY_DECIMALS, SCORE_DECIMALS, rounded
 from feedproject.vocabulary import Section
 from markets.movement import movement_badge
 from personalization.selectors import profile_get
@@ -32,9 +33,10 @@ def market_payload(catalog, i):
         "title": catalog.title[i],
         "category": catalog.categories[catalog.category[i]],
         "tags": display.tags_of(catalog, i),
-        "probability": float(catalog.probability[i]),
-        "volume_24h": float(catalog.volume_24h[i]),
-        "volume_total": float(display.volume_total[i]),
+        # round(), not feedproject.fields.rounded: on the hot path; these are never negative, so never -0.0.
+        "probability": round(float(catalog.probability[i]), PROBABILITY_DECIMALS),
+        "volume_24h": round(float(catalog.volume_24h[i]), MONEY_DECIMALS),
+        "volume_total": round(float(display.volume_total[i]), MONEY_DECIMALS),
         "image_url": display.image_url[i],
         "resolution_date": display.resolution_date[i],
         **movement(catalog, i),
@@ -42,7 +44,7 @@ def market_payload(catalog, i):
 
 
 def movement(catalog, i):
-    change = round(float(catalog.display.odds_change_24h[i]), 4)
+    change = round(float(catalog.display.odds_change_24h[i]), PROBABILITY_DECIMALS) + 0.0  # never -0.0
     return {"odds_change_24h": change, "badge": movement_badge(change)}
 
 
@@ -56,7 +58,7 @@ def feed_payload(result, *, with_components, with_filtered=False):
         entry.update(position=item.position, section=item.section, pool=item.pool, reason=item.reason,
                      reason_text=item.reason_text)
         if with_components:
-            entry["components"] = item.components
+            entry["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in item.components.items()}
         sections[item.section].append(entry)
     payload = {
         "feed_request_id": result.feed_request_id,
@@ -80,10 +82,10 @@ def ranked_payload(catalog, ranked, *, with_components):
     """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items."""
     items = []
     for rank, (i, score, components, left_out_by) in enumerate(ranked):
-        item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by,
-                **movement(catalog, i)}
+        item = {"market_id": catalog.market_id[i], "rank": rank, "score": rounded(score, SCORE_DECIMALS),
+                "left_out_by": left_out_by, **movement(catalog, i)}
         if with_components:
-            item["components"] = {k: round(v, 4) for k, v in components.items()}
+            item["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in components.items()}
         items.append(item)
     return items
 

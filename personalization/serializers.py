@@ -8,7 +8,15 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from feedproject.api import anon_key_field
-from feedproject.fields import COUNTRY_PATTERN, CleanCharField, StrictSerializer, alias_resolved
+from feedproject.fields import (
+    COUNTRY_PATTERN,
+    CleanCharField,
+    StrictSerializer,
+    alias_resolved,
+    money_field,
+    probability_field,
+    score_field,
+)
 from feedproject.vocabulary import Section, Surface, choices
 from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
 from personalization.ranking.compose import POOLS
@@ -67,7 +75,7 @@ class ProfileQuerySerializer(serializers.Serializer):
 
 
 def odds_change_field():
-    return serializers.FloatField(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
+    return probability_field(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
 
 
 def badge_field():
@@ -82,9 +90,9 @@ class FeedItemSerializer(serializers.Serializer):
     title = serializers.CharField()
     category = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
-    probability = serializers.FloatField()
-    volume_24h = serializers.FloatField()
-    volume_total = serializers.FloatField()
+    probability = probability_field()
+    volume_24h = money_field()
+    volume_total = money_field()
     image_url = serializers.CharField(allow_blank=True)
     resolution_date = serializers.DateTimeField(allow_null=True)
     odds_change_24h = odds_change_field()
@@ -99,7 +107,9 @@ class FeedItemSerializer(serializers.Serializer):
         choices=["personal", "trending_local", "trending_global", "exploration", "editorial", "followup"]
     )
     reason_text = serializers.CharField()
-    components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
+    components = serializers.DictField(
+        child=score_field(), required=False, help_text="Staff only."
+    )
 
 
 class FeedSectionsSerializer(serializers.Serializer):
@@ -144,11 +154,13 @@ class RankRequestSerializer(StrictSerializer):
 class RankedSerializer(serializers.Serializer):
     market_id = serializers.CharField()
     rank = serializers.IntegerField()
-    score = serializers.FloatField()
+    score = score_field()
     left_out_by = serializers.CharField(allow_null=True, help_text="The cap that keeps it out of the feed, if any.")
     odds_change_24h = odds_change_field()
     badge = badge_field()
-    components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
+    components = serializers.DictField(
+        child=score_field(), required=False, help_text="Staff only."
+    )
 
 
 class RankResponseSerializer(serializers.Serializer):

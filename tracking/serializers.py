@@ -2,7 +2,7 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from feedproject.fields import COUNTRY_PATTERN, alias_resolved
+from feedproject.fields import COUNTRY_PATTERN, alias_resolved, money_field, probability_field, score_field
 from markets.movement import movement_badge
 from markets.scores import TRENDING_EVIDENCE_HALF
 from markets.serializers import MarketSerializer
@@ -11,19 +11,19 @@ from markets.serializers import MarketSerializer
 class TrendingInputsSerializer(serializers.Serializer):
     activity_1h = serializers.IntegerField(help_text="Engagements (positive-weight interactions) in the last hour.")
     activity_24h = serializers.IntegerField(help_text="Engagements in the last 24 h.")
-    expected_1h = serializers.FloatField(help_text="activity_24h / 24, at least 1.")
-    spike = serializers.FloatField(help_text="(activity_1h - expected)^2 / expected when above expected, else 0.")
-    log_activity_24h = serializers.FloatField(help_text="ln(1 + activity_24h).")
-    raw = serializers.FloatField(help_text="spike + log term; ranked within the scope.")
-    evidence = serializers.FloatField(
+    expected_1h = score_field(help_text="activity_24h / 24, at least 1.")
+    spike = score_field(help_text="(activity_1h - expected)^2 / expected when above expected, else 0.")
+    log_activity_24h = score_field(help_text="ln(1 + activity_24h).")
+    raw = score_field(help_text="spike + log term; ranked within the scope.")
+    evidence = score_field(
         help_text=f"activity_24h / (activity_24h + {TRENDING_EVIDENCE_HALF:g}): trending_score is the rank share of "
         "raw in the scope times this (for the app's share of it)."
     )
-    backend_raw = serializers.FloatField(
+    backend_raw = score_field(
         help_text="Global scope: ln of the next day's expected volume on the trading backend, from its last hour, "
         "day and week (0 elsewhere)."
     )
-    backend_evidence = serializers.FloatField(
+    backend_evidence = score_field(
         help_text=f"backend trades 24 h / (trades + {TRENDING_EVIDENCE_HALF:g}), 1 without trade counts; "
         "trending_score is the mean of the app's and the backend's evidence-weighted rank shares."
     )
@@ -34,8 +34,8 @@ class TrendingItemSerializer(serializers.Serializer):
 
     rank = serializers.IntegerField()
     market = MarketSerializer()
-    trending_score = serializers.FloatField()
-    rising_score = serializers.FloatField()
+    trending_score = score_field()
+    rising_score = score_field()
     views_5m = serializers.IntegerField()
     views_1h = serializers.IntegerField()
     views_24h = serializers.IntegerField()
@@ -46,16 +46,16 @@ class TrendingItemSerializer(serializers.Serializer):
     unique_users_1h = serializers.IntegerField()
     unique_users_24h = serializers.IntegerField()
     engaged_users_24h = serializers.IntegerField(help_text="Users who engaged (not only saw it) in 24 h.")
-    backend_volume_5m = serializers.FloatField(help_text="Volume the trading backend traded in 5 min.")
-    backend_volume_1h = serializers.FloatField()
-    backend_volume_24h = serializers.FloatField()
+    backend_volume_5m = money_field(help_text="Volume the trading backend traded in 5 min.")
+    backend_volume_1h = money_field()
+    backend_volume_24h = money_field()
     backend_trades_5m = serializers.IntegerField(help_text="Trades on the trading backend in 5 min.")
     backend_trades_1h = serializers.IntegerField()
     backend_trades_24h = serializers.IntegerField()
-    backend_daily_volume_7d = serializers.FloatField(help_text="The backend's mean daily volume over 7 days.")
-    ctr_24h = serializers.FloatField()
-    odds_change_1h = serializers.FloatField()
-    odds_change_24h = serializers.FloatField(help_text="Probability now minus 24 h ago (0.12 = 12 points).")
+    backend_daily_volume_7d = money_field(help_text="The backend's mean daily volume over 7 days.")
+    ctr_24h = score_field()
+    odds_change_1h = probability_field()
+    odds_change_24h = probability_field(help_text="Probability now minus 24 h ago (0.12 = 12 points).")
     badge = serializers.SerializerMethodField(
         help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.'
     )
