@@ -1,10 +1,51 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from feedproject.fields import CleanCharField
+from feedproject.fields import CleanCharField, money_field, probability_field
 from markets.models import Event, Market
+from markets.movement import movement_badge
 from markets.services import RESULT_STATUSES
 from markets.validation import COUNT_MAX, MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX
+
+
+def odds_change_field():
+    return probability_field(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
+
+
+def badge_field():
+    return serializers.CharField(
+        allow_null=True,
+        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.',
+    )
+
+
+class MarketItemSerializer(serializers.Serializer):
+    """A market as a card shows it: the one item shape of every list a frontend renders (the feed on each
+    surface, /api/rank, /api/trending), each adding its own fields. The feed builds it by hand from the
+    in-memory catalog (personalization/apis.py:market_payload); the others from a Market (`market_item`)."""
+
+    market_id = serializers.CharField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField(), help_text="Tag labels.")
+    probability = probability_field()
+    volume_24h = money_field()
+    volume_total = money_field()
+    image_url = serializers.CharField(allow_blank=True, help_text="An http(s) URL or an inline data:image/ URI.")
+    resolution_date = serializers.DateTimeField(allow_null=True)
+    odds_change_24h = odds_change_field()
+    badge = badge_field()
+
+
+def market_item(market, *, odds_change_24h):
+    """MarketItemSerializer's fields of a Market (its tags prefetched), with the odds change it is shown with."""
+    return {
+        "market_id": market.market_id, "title": market.title, "category": market.category,
+        "tags": [tag.label for tag in market.tags.all()], "probability": market.probability,
+        "volume_24h": market.volume_24h, "volume_total": market.volume_total, "image_url": market.image_url,
+        "resolution_date": market.resolution_date, "odds_change_24h": odds_change_24h,
+        "badge": movement_badge(odds_change_24h),
+    }
 
 
 class EventSerializer(serializers.ModelSerializer):

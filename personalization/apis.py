@@ -27,6 +27,7 @@ from personalization.services import NotInCatalog, feed_build, feed_served_recor
 
 
 def market_payload(catalog, i):
+    """markets.serializers.MarketItemSerializer's fields from the in-memory catalog, by hand (the hot path)."""
     display = catalog.display
     return {
         "market_id": catalog.market_id[i],
@@ -82,8 +83,8 @@ def ranked_payload(catalog, ranked, *, with_components):
     """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items."""
     items = []
     for rank, (i, score, components, left_out_by) in enumerate(ranked):
-        item = {"market_id": catalog.market_id[i], "rank": rank, "score": rounded(score, SCORE_DECIMALS),
-                "left_out_by": left_out_by, **movement(catalog, i)}
+        item = {**market_payload(catalog, i), "rank": rank, "score": rounded(score, SCORE_DECIMALS),
+                "left_out_by": left_out_by}
         if with_components:
             item["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in components.items()}
         items.append(item)

@@ -13,11 +13,10 @@ from feedproject.fields import (
     CleanCharField,
     StrictSerializer,
     alias_resolved,
-    money_field,
-    probability_field,
     score_field,
 )
 from feedproject.vocabulary import Section, Surface, choices
+from markets.serializers import MarketItemSerializer
 from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
 from personalization.ranking.compose import POOLS
 
@@ -74,29 +73,9 @@ class ProfileQuerySerializer(serializers.Serializer):
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
 
-def odds_change_field():
-    return probability_field(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
+class FeedItemSerializer(MarketItemSerializer):
+    """A market of the feed (any surface, related markets included): the market item and its place and reason."""
 
-
-def badge_field():
-    return serializers.CharField(
-        allow_null=True,
-        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.',
-    )
-
-
-class FeedItemSerializer(serializers.Serializer):
-    market_id = serializers.CharField()
-    title = serializers.CharField()
-    category = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    probability = probability_field()
-    volume_24h = money_field()
-    volume_total = money_field()
-    image_url = serializers.CharField(allow_blank=True)
-    resolution_date = serializers.DateTimeField(allow_null=True)
-    odds_change_24h = odds_change_field()
-    badge = badge_field()
     position = serializers.IntegerField()
     section = serializers.ChoiceField(choices=[section.value for section in Section])
     pool = serializers.ChoiceField(
@@ -151,13 +130,12 @@ class RankRequestSerializer(StrictSerializer):
         return alias_resolved(super().validate(data), "country", ("geo",))
 
 
-class RankedSerializer(serializers.Serializer):
-    market_id = serializers.CharField()
+class RankedSerializer(MarketItemSerializer):
+    """A ranked market: the market item, its rank and score."""
+
     rank = serializers.IntegerField()
     score = score_field()
     left_out_by = serializers.CharField(allow_null=True, help_text="The cap that keeps it out of the feed, if any.")
-    odds_change_24h = odds_change_field()
-    badge = badge_field()
     components = serializers.DictField(
         child=score_field(), required=False, help_text="Staff only."
     )

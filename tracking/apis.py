@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracking.selectors import market_movers_list, market_trending_list
-from tracking.serializers import TrendingQuerySerializer, TrendingSerializer
+from tracking.serializers import TrendingQuerySerializer, TrendingSerializer, trending_item
 
 
 class TrendingApi(APIView):
@@ -25,9 +25,7 @@ class TrendingApi(APIView):
             as_of, items = market_movers_list(limit=limit)
         else:
             as_of, items = market_trending_list(scope=scope, limit=limit)
-        results = []
-        for rank, (velocity, inputs) in enumerate(items, start=1):
-            velocity.rank, velocity.inputs = rank, inputs
-            results.append(velocity)
+        results = [trending_item(velocity, rank=rank, inputs=inputs)
+                   for rank, (velocity, inputs) in enumerate(items, start=1)]
         payload = {"kind": kind, "country": country, "scope": scope, "as_of": as_of, "results": results}
         return Response(TrendingSerializer(payload).data)

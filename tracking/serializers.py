@@ -3,9 +3,8 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from feedproject.fields import COUNTRY_PATTERN, alias_resolved, money_field, probability_field, score_field
-from markets.movement import movement_badge
 from markets.scores import TRENDING_EVIDENCE_HALF
-from markets.serializers import MarketSerializer
+from markets.serializers import MarketItemSerializer, market_item
 
 
 class TrendingInputsSerializer(serializers.Serializer):
@@ -29,11 +28,10 @@ class TrendingInputsSerializer(serializers.Serializer):
     )
 
 
-class TrendingItemSerializer(serializers.Serializer):
-    """A trending market with the velocity it was scored from."""
+class TrendingItemSerializer(MarketItemSerializer):
+    """A trending market: the market item (as the feed's), its rank, and the velocity it was scored from."""
 
     rank = serializers.IntegerField()
-    market = MarketSerializer()
     trending_score = score_field()
     rising_score = score_field()
     views_5m = serializers.IntegerField()
@@ -55,16 +53,19 @@ class TrendingItemSerializer(serializers.Serializer):
     backend_daily_volume_7d = money_field(help_text="The backend's mean daily volume over 7 days.")
     ctr_24h = score_field()
     odds_change_1h = probability_field()
-    odds_change_24h = probability_field(help_text="Probability now minus 24 h ago (0.12 = 12 points).")
-    badge = serializers.SerializerMethodField(
-        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.'
-    )
     participant_delta_24h = serializers.IntegerField()
     computed_at = serializers.DateTimeField(help_text="When the velocity fields were computed.")
     inputs = TrendingInputsSerializer(allow_null=True, help_text="The trending score's terms; null for movers.")
 
-    def get_badge(self, velocity) -> str | None:
-        return movement_badge(velocity.odds_change_24h)
+
+VELOCITY_FIELDS = tuple(name for name in TrendingItemSerializer._declared_fields
+                        if name not in MarketItemSerializer._declared_fields and name not in ("rank", "inputs"))
+
+
+def trending_item(velocity, *, rank, inputs):
+    """TrendingItemSerializer's fields of a MarketVelocity (its market and tags loaded)."""
+    return {**market_item(velocity.market, odds_change_24h=velocity.odds_change_24h), "rank": rank, "inputs": inputs,
+            **{name: getattr(velocity, name) for name in VELOCITY_FIELDS}}
 
 
 class TrendingSerializer(serializers.Serializer):

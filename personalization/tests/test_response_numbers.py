@@ -31,8 +31,7 @@ def floats(value, key=""):
     """(key, float) for every float in a JSON value, at any depth."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if k != "market":  # trending's nested market: replaced by the feed's item shape next
-                yield from floats(v, k)
+            yield from floats(v, k)
     elif isinstance(value, list):
         for v in value:
             yield from floats(v, key)

@@ -45,9 +45,9 @@ def test_global_lists_open_markets_best_first_with_their_inputs(scored):
     assert response.status_code == 200
     body = response.json()
     assert body["scope"] == "global"
-    assert [r["market"]["market_id"] for r in body["results"]] == ["thin-in-israel", "hot", "warm"]
+    assert [r["market_id"] for r in body["results"]] == ["thin-in-israel", "hot", "warm"]
     top = body["results"][1]
-    assert top["rank"] == 2 and top["market"]["tags"] == ["NBA"]
+    assert top["rank"] == 2 and top["tags"] == ["NBA"]
     assert top["unique_users_24h"] == 6 and top["views_24h"] == 0
     assert top["inputs"]["activity_1h"] == 30 and top["inputs"]["activity_24h"] == 30
     four = 1e-4  # sent to 4 decimals (docs/api-errors.md, "Numbers")
@@ -61,7 +61,7 @@ def test_global_lists_open_markets_best_first_with_their_inputs(scored):
 def test_a_country_lists_only_markets_with_enough_users_there(scored):
     body = APIClient().get("/api/trending?scope=il").json()
     assert body["scope"] == "IL"
-    assert [r["market"]["market_id"] for r in body["results"]] == ["hot", "warm"]
+    assert [r["market_id"] for r in body["results"]] == ["hot", "warm"]
     assert body["results"][0]["trending_score"] == pytest.approx(30 / 35, abs=5e-5)  # first, 30 engagements
 
 
@@ -102,7 +102,7 @@ def test_movers_list_the_biggest_odds_moves_weighted_by_trading_with_their_badge
     MarketVelocity.objects.filter(market__market_id="closed").update(rising_score=5.0)
     body = APIClient().get("/api/trending?kind=movers").json()
     assert body["kind"] == "movers" and body["scope"] == "global"
-    assert [r["market"]["market_id"] for r in body["results"]] == ["warm", "hot", "thin-in-israel"]
+    assert [r["market_id"] for r in body["results"]] == ["warm", "hot", "thin-in-israel"]
     assert [r["badge"] for r in body["results"]] == ["▼ 31 pts today", "▲ 12 pts today", None]
     assert all(r["inputs"] is None for r in body["results"])
     trending = APIClient().get("/api/trending").json()["results"]
