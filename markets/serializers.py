@@ -37,6 +37,45 @@ class MarketItemSerializer(serializers.Serializer):
     badge = badge_field()
 
 
+# Markets of the demo catalog (`seed_demo`, seed 42: their ids do not depend on the day it runs), so an
+# example works in "Try it out" on a seeded site; feedproject/tests/test_openapi_examples.py checks them.
+EXAMPLE_MARKET_ID = "bitcoin-above-100k"
+EXAMPLE_RELATED_ID = "ai-frontier-release-anthropic"
+EXAMPLE_EVENT_MARKET_ID = "brasileirao-title-fluminense"
+EXAMPLE_SIBLING_ID = "brasileirao-title-corinthians"
+EXAMPLE_IMAGE = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnLz4="
+EXAMPLE_ITEMS = {
+    EXAMPLE_MARKET_ID: {
+        "market_id": EXAMPLE_MARKET_ID, "title": "Will Bitcoin close above $100k on Jan 28?", "category": "Crypto",
+        "tags": ["Bitcoin"], "probability": 0.3402, "volume_24h": 53956.39, "volume_total": 817883.31,
+        "image_url": EXAMPLE_IMAGE, "resolution_date": "2027-01-28T23:59:00Z", "odds_change_24h": -0.0786,
+        "badge": "▼ 8 pts today",
+    },
+    EXAMPLE_RELATED_ID: {
+        "market_id": EXAMPLE_RELATED_ID, "title": "Will Anthropic release a new frontier model before Dec 20?",
+        "category": "Science & Tech", "tags": ["AI"], "probability": 0.4418, "volume_24h": 19188.57,
+        "volume_total": 308549.06, "image_url": EXAMPLE_IMAGE, "resolution_date": "2026-12-20T23:59:00Z",
+        "odds_change_24h": 0.0123, "badge": None,
+    },
+}
+
+
+def example_market(market_id=EXAMPLE_EVENT_MARKET_ID):
+    """A MarketSerializer example (GET /api/markets, /api/markets/{id})."""
+    return {
+        "market_id": market_id, "title": "Will Fluminense win the Brasileirão this season?",
+        "description": "This market resolves to Yes if Fluminense finish first in the Brasileirão this season. "
+        "Otherwise it resolves to No.",
+        "category": "Sports", "tags": ["Brasileirão", "Soccer"],
+        "event": {"event_id": "demo-brasileirao-title", "title": "Who will win the Brasileirão this season?",
+                  "slug": "brasileirao-title", "series": ""},
+        "probability": 0.0171, "volume_24h": 14790.3, "volume_total": 100175.1, "trades_24h": 0,
+        "participant_count": 624, "image_url": EXAMPLE_IMAGE, "status": "open", "created_at": "2026-11-24T09:14:00Z",
+        "resolution_date": "2027-06-23T23:59:00Z", "event_start_at": None, "news_at": "2026-12-01T16:29:00Z",
+        "editorial_description": "",
+    }
+
+
 def market_item(market, *, odds_change_24h):
     """MarketItemSerializer's fields of a Market (its tags prefetched), with the odds change it is shown with."""
     return {

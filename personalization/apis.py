@@ -6,14 +6,16 @@ import functools
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
 from feedproject.after_response import after_response
 from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
 from feedproject.fields import MONEY_DECIMALS, PROBABILITY_DECIMALS, SCORE_DECIMALS, rounded
+from feedproject.openapi import EXAMPLE_ANON_KEY, EXAMPLE_FEED_REQUEST_ID, EXAMPLE_USER_KEY
 from feedproject.vocabulary import Section
 from markets.movement import movement_badge
+from markets.serializers import EXAMPLE_ITEMS, EXAMPLE_MARKET_ID, EXAMPLE_RELATED_ID
 from personalization.selectors import profile_get
 from personalization.serializers import (
     FeedQuerySerializer,
@@ -91,10 +93,53 @@ def ranked_payload(catalog, ranked, *, with_components):
     return items
 
 
+_FEED_EXAMPLES = [
+    OpenApiExample("the home feed", value="home", parameter_only=("surface", "query")),
+    OpenApiExample("related markets (with surface=market_related)", value=EXAMPLE_MARKET_ID,
+                   parameter_only=("market_id", "query")),
+    OpenApiExample("a category (with surface=category)", value="Crypto", parameter_only=("category", "query")),
+    OpenApiExample("Israel", value="IL", parameter_only=("country", "query")),
+    OpenApiExample("a feed served before", value=EXAMPLE_FEED_REQUEST_ID, parameter_only=("feed_request_id", "query")),
+    OpenApiExample("a feed", response_only=True, value={
+        "feed_request_id": EXAMPLE_FEED_REQUEST_ID, "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY,
+        "generated_at": "2026-11-26T10:00:00Z", "degraded": False, "surface": "home", "config_version": 2,
+        "model_version": None, "sections": {
+            "hero": [{**EXAMPLE_ITEMS[EXAMPLE_MARKET_ID], "position": 0, "section": "hero", "pool": "trending_global",
+                      "reason": "trending_global", "reason_text": "Trending worldwide"}],
+            "grid": [{**EXAMPLE_ITEMS[EXAMPLE_RELATED_ID], "position": 1, "section": "grid", "pool": "personal",
+                      "reason": "personal", "reason_text": "Because you viewed 2 AI markets"}],
+            "stream": [],
+        },
+    }),
+]
+_RANK_EXAMPLES = [
+    OpenApiExample("two markets", request_only=True,
+                   value={"market_ids": [EXAMPLE_RELATED_ID, EXAMPLE_MARKET_ID, EXAMPLE_RELATED_ID], "country": "IL"}),
+    OpenApiExample("ranked", response_only=True, value={
+        "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY, "degraded": False, "unknown": [],
+        "duplicates": [EXAMPLE_RELATED_ID], "ranked": [
+            {**EXAMPLE_ITEMS[EXAMPLE_MARKET_ID], "rank": 0, "score": 1.0096, "left_out_by": None},
+            {**EXAMPLE_ITEMS[EXAMPLE_RELATED_ID], "rank": 1, "score": 0.4127, "left_out_by": None},
+        ],
+    }),
+]
+_PROFILE_EXAMPLES = [OpenApiExample("a visitor", response_only=True, value={
+    "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY, "country": "IL",
+    "last_active_at": "2026-11-26T10:00:00Z", "session_started_at": "2026-11-26T09:40:00Z", "total_interactions": 3,
+    "affinities": {
+        "long": [{"topic_type": "category", "topic": "Crypto", "value": 2.4},
+                 {"topic_type": "tag", "topic": "Bitcoin", "value": 1.8}],
+        "session": [{"topic_type": "tag", "topic": "Bitcoin", "value": 1.2}],
+    },
+    "recent": [{"market_id": EXAMPLE_MARKET_ID, "event_type": "click", "occurred_at": "2026-11-26T09:59:00Z"}],
+})]
+
+
 class FeedApi(CallerApi):
     """The caller's ranked feed: hero, grid and stream, each item with its reason."""
 
-    @extend_schema(parameters=[FeedQuerySerializer, AsOfQuerySerializer], responses=FeedResponseSerializer)
+    @extend_schema(parameters=[FeedQuerySerializer, AsOfQuerySerializer], responses=FeedResponseSerializer,
+                   examples=_FEED_EXAMPLES)
     def get(self, request):
         query = FeedQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -125,7 +170,8 @@ class RankApi(CallerApi):
     # At most 500 ids of 200 characters fit well under the limit; the parser also refuses deep JSON.
     parser_classes = [LimitedJSONParser]
 
-    @extend_schema(request=RankRequestSerializer, parameters=[AsOfQuerySerializer], responses=RankResponseSerializer)
+    @extend_schema(request=RankRequestSerializer, parameters=[AsOfQuerySerializer], responses=RankResponseSerializer,
+                   examples=_RANK_EXAMPLES)
     def post(self, request):
         body = RankRequestSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
@@ -153,6 +199,7 @@ class ProfileApi(CallerApi):
     @extend_schema(
         parameters=[ProfileQuerySerializer],
         responses=ProfileResponseSerializer,
+        examples=_PROFILE_EXAMPLES,
     )
     def get(self, request):
         query = ProfileQuerySerializer(data=request.query_params)
