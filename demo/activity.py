@@ -138,7 +138,7 @@ class _Session:
         payload = {
             "event_id": self._id(event_type, market.market_id, at.isoformat()),
             "event_type": event_type, "market_id": market.market_id, "occurred_at": at.isoformat(),
-            "section": section, "position": position, "geo_country": self.user.country,
+            "section": section, "position": position, "country": self.user.country,
         }
         if feed_id:
             payload["feed_request_id"] = feed_id

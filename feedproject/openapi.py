@@ -44,6 +44,27 @@ _WHEN = {
     429: "Throttled: wait Retry-After seconds.",
     503: "The database is unavailable: nothing was stored; retry after Retry-After seconds.",
 }
+# One example body per error status, shown beside the shape (docs/api-errors.md).
+_ERROR_EXAMPLES = {
+    400: {"limit": ["Ensure this value is less than or equal to 100."]},
+    401: {"detail": "Invalid token."},
+    403: {"detail": "You do not have permission to perform this action."},
+    404: {"detail": "No market 'no-such-market'."},
+    406: {"detail": "Could not satisfy the request Accept header."},
+    411: {"detail": "A body needs a Content-Length: chunked bodies are not accepted."},
+    413: {"detail": "The body is over the size limit of 1048576 bytes."},
+    415: {"detail": "Unsupported media type \"text/plain\" in request."},
+    429: {"detail": "Request was throttled. Expected available in 42 seconds."},
+    503: {"detail": "The database is unavailable; retry the request shortly."},
+}
+
+# Example values every app's examples share. The market ids of the examples are in the demo catalog
+# (markets.serializers.EXAMPLE_*), so "Try it out" works on a seeded site (feedproject/tests/test_openapi_examples.py).
+EXAMPLE_USER_KEY = "a:3f2c9a1d2b104c39a3e1f1c9a1d2b10e"
+EXAMPLE_ANON_KEY = EXAMPLE_USER_KEY + ":1xZ3kK:iXG2hyj8RxiVDErtbDl02YMiTQf1y-JBFz43g6lA0Pg"
+EXAMPLE_FEED_REQUEST_ID = "1bdd874d-e461-4bf9-973c-13c79466818f"
+EXAMPLE_TIME = "2026-11-26T10:00:00Z"
+
 _RETRY_AFTER = {
     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."},
 }
@@ -77,6 +98,11 @@ class ErrorsAutoSchema(AutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", ()):
+            # A query serializer's deprecated field (a deprecated alias: feedproject.fields.resolve_alias) is a
+            # deprecated parameter, not only a deprecated schema.
+            if parameter.get("schema", {}).get("deprecated"):
+                parameter["deprecated"] = True
         responses = operation["responses"]
         for status in self._error_statuses(operation):
             responses.setdefault(str(status), self._error_response(status))
@@ -119,7 +145,8 @@ class ErrorsAutoSchema(AutoSchema):
             ref = self._component("FieldErrors", _FIELD_ERRORS)
         else:
             ref = self._component("Error", _DETAIL)
-        response = {"description": _WHEN[status], "content": {"application/json": {"schema": ref}}}
+        content = {"schema": ref, "examples": {"error": {"value": _ERROR_EXAMPLES[status]}}}
+        response = {"description": _WHEN[status], "content": {"application/json": content}}
         if status in (429, 503):
             response["headers"] = _RETRY_AFTER
         return response

@@ -10,7 +10,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
-from feedproject.fields import CleanCharField
+from feedproject.fields import CleanCharField, alias_resolved
+from feedproject.openapi import EXAMPLE_ANON_KEY, EXAMPLE_FEED_REQUEST_ID, EXAMPLE_USER_KEY
 from feedproject.request_log import request_id
 from ingestion.serializers import (
     COUNTRY,
@@ -20,6 +21,7 @@ from ingestion.serializers import (
     TrackBatchSerializer,
 )
 from ingestion.services import IMPRESSION, INTERACTION, events_ingest
+from markets.serializers import EXAMPLE_MARKET_ID
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ class _Envelope(serializers.Serializer):
     """Batch-level values; each event may override them."""
 
     sent_at = serializers.DateTimeField(required=False)
-    geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
+    country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)
+    geo_country = serializers.RegexField(COUNTRY, required=False, allow_blank=True)  # deprecated alias of country
     feed_request_id = serializers.UUIDField(required=False, allow_null=True)
     surface = serializers.CharField(max_length=32, required=False)
     user_key = CleanCharField(max_length=64, required=False)
@@ -54,7 +57,10 @@ def _envelope(body, list_key, allowed):
     if not envelope.is_valid():
         field, messages = next(iter(envelope.errors.items()))
         raise ParseError(f"{field}: {messages[0]}")
-    return events, envelope.validated_data
+    defaults = alias_resolved(dict(envelope.validated_data), "country", ("geo_country",))
+    if "country" in defaults:
+        defaults["country"] = defaults["country"].upper()
+    return events, defaults
 
 
 class _IngestApi(CallerApi):
@@ -90,11 +96,17 @@ class _IngestApi(CallerApi):
         return Response(payload, status=status.HTTP_200_OK)
 
 
+_RESULTS_EXAMPLE = OpenApiExample("results", response_only=True, value={
+    "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY, "accepted": 1, "duplicate": 0, "rejected": 0,
+    "results": [{"event_id": "0b6f4f4e-8a51-4c39-9d3e-3f1c9a1d2b10", "status": "accepted"}],
+})
+
+
 class TrackApi(_IngestApi):
     """Report what a user did: one event object, or up to 500 under `events`."""
 
     kind, list_key = INTERACTION, "events"
-    envelope_fields = frozenset({"sent_at", "geo_country", "user_key"})
+    envelope_fields = frozenset({"sent_at", "country", "geo_country", "user_key"})
 
     @extend_schema(
         request=TrackBatchSerializer,
@@ -114,15 +126,18 @@ class TrackApi(_IngestApi):
                         {
                             "event_id": "0b6f4f4e-8a51-4c39-9d3e-3f1c9a1d2b10",
                             "event_type": "click",
-                            "market_id": "will-lebron-win-all-star-mvp",
+                            "market_id": EXAMPLE_MARKET_ID,
                             "occurred_at": "2026-11-26T10:00:01Z",
                             "section": "grid",
                             "position": 3,
+                            "feed_request_id": EXAMPLE_FEED_REQUEST_ID,
+                            "country": "IL",
                         }
                     ],
                 },
                 request_only=True,
-            )
+            ),
+            _RESULTS_EXAMPLE,
         ],
     )
     def post(self, request):
@@ -138,6 +153,14 @@ class ImpressionsApi(_IngestApi):
     @extend_schema(
         request=ImpressionBatchSerializer, parameters=[IngestQuerySerializer, AsOfQuerySerializer],
         responses={200: IngestResponseSerializer},
+        examples=[
+            OpenApiExample("a feed's cards seen", request_only=True, value={
+                "feed_request_id": EXAMPLE_FEED_REQUEST_ID, "surface": "home", "sent_at": "2026-11-26T10:00:05Z",
+                "impressions": [{"event_id": "0b6f4f4e-8a51-4c39-9d3e-3f1c9a1d2b11", "market_id": EXAMPLE_MARKET_ID,
+                                 "shown_at": "2026-11-26T10:00:00Z", "section": "hero", "position": 0}],
+            }),
+            _RESULTS_EXAMPLE,
+        ],
     )
     def post(self, request):
         return super().post(request)

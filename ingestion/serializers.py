@@ -4,13 +4,13 @@ Requests are validated by tracking/validation.py; these serializers document the
 response is built by hand from IngestResult (cheaper than a serializer per event result);
 ingestion/tests/test_track_api.py checks it against IngestResponseSerializer key by key.
 """
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from feedproject.api import anon_key_field
+from feedproject.fields import COUNTRY_PATTERN as COUNTRY
 from feedproject.fields import CleanCharField
 from tracking.validation import IMPRESSION_FIELDS, INTERACTION_FIELDS
-
-COUNTRY = r"^[A-Za-z]{2}$"
 
 
 def _drf_field(field):
@@ -31,7 +31,9 @@ def _drf_field(field):
 
 
 def _serializer(name, fields):
-    return type(name, (serializers.Serializer,), {f.name: _drf_field(f) for f in fields.values()})
+    shape = type(name, (serializers.Serializer,), {f.name: _drf_field(f) for f in fields.values()})
+    deprecated = [f.name for f in fields.values() if f.deprecated]
+    return extend_schema_serializer(deprecate_fields=deprecated)(shape) if deprecated else shape
 
 
 InteractionEventSerializer = _serializer("InteractionEvent", INTERACTION_FIELDS)
@@ -48,12 +50,18 @@ class IngestQuerySerializer(serializers.Serializer):
     user_key = CleanCharField(max_length=64, required=False, help_text="As the body's `user_key`, which wins.")
 
 
+@extend_schema_serializer(deprecate_fields=["geo_country"])
 class TrackBatchSerializer(serializers.Serializer):
     """`POST /api/track`: one event object, or a batch under `events`."""
 
     events = InteractionEventSerializer(many=True, help_text="Up to 500 events.")
     sent_at = serializers.DateTimeField(required=False, help_text="Client clock when the batch was sent.")
-    geo_country = serializers.RegexField(COUNTRY, required=False)
+    country = serializers.RegexField(
+        COUNTRY, required=False, help_text="Every event's country unless it names its own."
+    )
+    geo_country = serializers.RegexField(
+        COUNTRY, required=False, help_text="Deprecated: the old name of `country`; with a different `country`, a 400."
+    )
     user_key = serializers.CharField(max_length=64, required=False, help_text=BATCH_USER_KEY_HELP)
 
 

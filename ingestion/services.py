@@ -17,6 +17,7 @@ from django.db import DataError, IntegrityError, transaction
 
 from feedproject.db import pipelined
 from feedproject.errors import error_summary
+from feedproject.fields import AliasConflict, resolve_alias
 from personalization.selectors import markets_for_ingest_cached
 from personalization.services import user_state_apply
 from tracking.services import (
@@ -84,7 +85,7 @@ def events_ingest(*, kind, raw_events, user_key, acting_service=False, defaults=
     """Validate and store a batch of raw event dicts of one kind; returns per-event results.
 
     `user_key` is the caller's identity (None for a service that names users per event).
-    `defaults` are batch-level values (sent_at, geo_country, feed_request_id, surface, user_key)
+    `defaults` are batch-level values (sent_at, country, feed_request_id, surface, user_key)
     that an event may override. Only a service (`acting_service`) may name another user, in an
     event's `user_key` or the batch's: one rule, so each event naming someone else is rejected.
     """
@@ -193,6 +194,13 @@ def _validate(fields, raw, *, user_key, acting_service, batch_user=None):
     if size > settings.TRACK_MAX_EVENT_BYTES:
         raise _Rejected("event", f"is {size} bytes, the limit is {settings.TRACK_MAX_EVENT_BYTES}")
     data = validate(raw, fields)
+    try:
+        country = resolve_alias(data, "country", ("geo_country",))  # both parsed upper-case already
+    except AliasConflict as conflict:
+        raise _Rejected(conflict.name, conflict.message) from None
+    data.pop("geo_country", None)
+    if country:
+        data["country"] = country
     named_user = data.get("user_key") or batch_user
     if named_user and named_user != user_key and not acting_service:
         raise _Rejected("user_key", "only a service token may send events for another user")
@@ -218,7 +226,7 @@ def _build_event(kind, data, markets, defaults, user_key, received_at, latest):
         dwell_ms=data.get("dwell_ms"),
         section=data.get("section") or "",
         position=data.get("position"),
-        geo_country=(data.get("geo_country") or defaults.get("geo_country") or "").upper(),
+        geo_country=(data.get("country") or defaults.get("country") or "").upper(),
         feed_request_id=data.get("feed_request_id") or defaults.get("feed_request_id"),
         surface=data.get("surface") or defaults.get("surface") or "home",
         metadata=data.get("metadata") or {},

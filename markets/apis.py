@@ -11,16 +11,22 @@ from rest_framework.views import APIView
 
 from feedproject.api import AsOfQuerySerializer, LimitedJSONParser, json_body, request_now
 from feedproject.fields import UNSTORABLE
+from feedproject.openapi import EXAMPLE_TIME
 from feedproject.request_log import request_id
 from markets.models import Market
 from markets.selectors import event_siblings, market_get, markets_list
 from markets.serializers import (
+    EXAMPLE_EVENT_MARKET_ID,
+    EXAMPLE_MARKET_ID,
+    EXAMPLE_RELATED_ID,
+    EXAMPLE_SIBLING_ID,
     MarketDetailSerializer,
     MarketListQuerySerializer,
     MarketSerializer,
     MarketStateSerializer,
     MarketStatesPushSerializer,
     MarketStatesResultSerializer,
+    example_market,
 )
 from markets.services import REJECTED, RESULT_STATUSES, market_states_update
 from markets.validation import MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX, Invalid, future_limit, state_update_parse
@@ -45,6 +51,23 @@ class MarketPagination(LimitOffsetPagination):
     max_limit = 200
     limit_query_description = "Markets per page: 50 when absent, 0 or negative; at most 200."
 
+    def get_paginated_response_schema(self, schema):
+        """DRF's page shape, with the example values of this API (a page of the demo catalog)."""
+        page = super().get_paginated_response_schema(schema)
+        examples = {"count": 300, "next": "https://example.org/api/markets?limit=1&offset=1", "previous": None}
+        for name, value in examples.items():
+            page["properties"][name]["example"] = value
+        return page
+
+
+_DETAIL_EXAMPLES = [
+    OpenApiExample("a demo market", value=EXAMPLE_EVENT_MARKET_ID, parameter_only=("market_id", "path")),
+]
+_DETAIL_EXAMPLE = {**example_market(), "event_siblings": [
+    {"market_id": EXAMPLE_SIBLING_ID, "title": "Will Corinthians win the Brasileirão this season?",
+     "probability": 0.1544, "status": "open"},
+]}
+
 
 class MarketListApi(generics.ListAPIView):
     """Markets, newest volume first; filter by status, category, tag (slug) or a title search."""
@@ -52,7 +75,16 @@ class MarketListApi(generics.ListAPIView):
     serializer_class = MarketSerializer
     pagination_class = MarketPagination
 
-    @extend_schema(parameters=[MarketListQuerySerializer])
+    @extend_schema(
+        parameters=[MarketListQuerySerializer],
+        examples=[
+            OpenApiExample("a category", value="Sports", parameter_only=("category", "query")),
+            OpenApiExample("title words", value="Brasileirão", parameter_only=("q", "query")),
+            OpenApiExample("open only", value="open", parameter_only=("status", "query")),
+            # A page of it: drf-spectacular puts the market in the paginator's envelope (MarketPagination).
+            OpenApiExample("a page", response_only=True, value=example_market()),
+        ],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -74,7 +106,9 @@ class MarketDetailApi(APIView):
             return [CanChangeMarkets()]
         return [permissions.AllowAny()]
 
-    @extend_schema(responses=MarketDetailSerializer)
+    @extend_schema(responses=MarketDetailSerializer, examples=[*_DETAIL_EXAMPLES, OpenApiExample(
+        "a market", response_only=True, value=_DETAIL_EXAMPLE,
+    )])
     def get(self, request, market_id):
         return Response(_market_detail(_market_or_404(market_id)))
 
@@ -83,6 +117,12 @@ class MarketDetailApi(APIView):
         description="The same fields and rules as one update of POST /api/markets/state; `at` defaults to the "
         "request's time. A state older than the market's current one is stored as history and the market "
         "is returned unchanged.",
+        examples=[
+            *_DETAIL_EXAMPLES,
+            OpenApiExample("new odds", request_only=True,
+                           value={"at": EXAMPLE_TIME, "probability": 0.0171, "volume_24h": 14790.3, "trades_24h": 12}),
+            OpenApiExample("the market now", response_only=True, value=_DETAIL_EXAMPLE),
+        ],
     )
     def patch(self, request, market_id):
         _market_or_404(market_id)
@@ -120,12 +160,18 @@ class MarketStatesPushApi(APIView):
             OpenApiExample(
                 "batch",
                 value={"updates": [
-                    {"market_id": "fed-cut-march", "at": "2026-11-26T10:00:00Z", "probability": 0.62,
-                     "volume_24h": 125000.0, "trades_24h": 840},
-                    {"market_id": "btc-100k", "at": "2026-11-26T09:59:30Z", "status": "closed"},
+                    {"market_id": EXAMPLE_MARKET_ID, "at": "2026-11-26T10:00:00Z", "probability": 0.3402,
+                     "volume_24h": 53956.39, "trades_24h": 840},
+                    {"market_id": EXAMPLE_RELATED_ID, "at": "2026-11-26T09:59:30Z", "participant_count": 1200},
                 ]},
                 request_only=True,
-            )
+            ),
+            OpenApiExample("results", response_only=True, value={
+                "applied": 1, "history": 1, "unchanged": 0, "duplicate": 0, "rejected": 0, "results": [
+                    {"market_id": EXAMPLE_MARKET_ID, "status": "applied"},
+                    {"market_id": EXAMPLE_RELATED_ID, "status": "history"},
+                ],
+            }),
         ],
     )
     def post(self, request):

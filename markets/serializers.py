@@ -1,10 +1,90 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from feedproject.fields import CleanCharField
+from feedproject.fields import CleanCharField, money_field, probability_field
 from markets.models import Event, Market
+from markets.movement import movement_badge
 from markets.services import RESULT_STATUSES
 from markets.validation import COUNT_MAX, MARKET_ID_MAX_LENGTH, STATE_UPDATES_MAX
+
+
+def odds_change_field():
+    return probability_field(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
+
+
+def badge_field():
+    return serializers.CharField(
+        allow_null=True,
+        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.',
+    )
+
+
+class MarketItemSerializer(serializers.Serializer):
+    """A market as a card shows it: the one item shape of every list a frontend renders (the feed on each
+    surface, /api/rank, /api/trending), each adding its own fields. The feed builds it by hand from the
+    in-memory catalog (personalization/apis.py:market_payload); the others from a Market (`market_item`)."""
+
+    market_id = serializers.CharField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField(), help_text="Tag labels.")
+    probability = probability_field()
+    volume_24h = money_field()
+    volume_total = money_field()
+    image_url = serializers.CharField(allow_blank=True, help_text="An http(s) URL or an inline data:image/ URI.")
+    resolution_date = serializers.DateTimeField(allow_null=True)
+    odds_change_24h = odds_change_field()
+    badge = badge_field()
+
+
+# Markets of the demo catalog (`seed_demo`, seed 42: their ids do not depend on the day it runs), so an
+# example works in "Try it out" on a seeded site; feedproject/tests/test_openapi_examples.py checks them.
+EXAMPLE_MARKET_ID = "bitcoin-above-100k"
+EXAMPLE_RELATED_ID = "ai-frontier-release-anthropic"
+EXAMPLE_EVENT_MARKET_ID = "brasileirao-title-fluminense"
+EXAMPLE_SIBLING_ID = "brasileirao-title-corinthians"
+EXAMPLE_IMAGE = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnLz4="
+EXAMPLE_ITEMS = {
+    EXAMPLE_MARKET_ID: {
+        "market_id": EXAMPLE_MARKET_ID, "title": "Will Bitcoin close above $100k on Jan 28?", "category": "Crypto",
+        "tags": ["Bitcoin"], "probability": 0.3402, "volume_24h": 53956.39, "volume_total": 817883.31,
+        "image_url": EXAMPLE_IMAGE, "resolution_date": "2027-01-28T23:59:00Z", "odds_change_24h": -0.0786,
+        "badge": "▼ 8 pts today",
+    },
+    EXAMPLE_RELATED_ID: {
+        "market_id": EXAMPLE_RELATED_ID, "title": "Will Anthropic release a new frontier model before Dec 20?",
+        "category": "Science & Tech", "tags": ["AI"], "probability": 0.4418, "volume_24h": 19188.57,
+        "volume_total": 308549.06, "image_url": EXAMPLE_IMAGE, "resolution_date": "2026-12-20T23:59:00Z",
+        "odds_change_24h": 0.0123, "badge": None,
+    },
+}
+
+
+def example_market(market_id=EXAMPLE_EVENT_MARKET_ID):
+    """A MarketSerializer example (GET /api/markets, /api/markets/{id})."""
+    return {
+        "market_id": market_id, "title": "Will Fluminense win the Brasileirão this season?",
+        "description": "This market resolves to Yes if Fluminense finish first in the Brasileirão this season. "
+        "Otherwise it resolves to No.",
+        "category": "Sports", "tags": ["Brasileirão", "Soccer"],
+        "event": {"event_id": "demo-brasileirao-title", "title": "Who will win the Brasileirão this season?",
+                  "slug": "brasileirao-title", "series": ""},
+        "probability": 0.0171, "volume_24h": 14790.3, "volume_total": 100175.1, "trades_24h": 0,
+        "participant_count": 624, "image_url": EXAMPLE_IMAGE, "status": "open", "created_at": "2026-11-24T09:14:00Z",
+        "resolution_date": "2027-06-23T23:59:00Z", "event_start_at": None, "news_at": "2026-12-01T16:29:00Z",
+        "editorial_description": "",
+    }
+
+
+def market_item(market, *, odds_change_24h):
+    """MarketItemSerializer's fields of a Market (its tags prefetched), with the odds change it is shown with."""
+    return {
+        "market_id": market.market_id, "title": market.title, "category": market.category,
+        "tags": [tag.label for tag in market.tags.all()], "probability": market.probability,
+        "volume_24h": market.volume_24h, "volume_total": market.volume_total, "image_url": market.image_url,
+        "resolution_date": market.resolution_date, "odds_change_24h": odds_change_24h,
+        "badge": movement_badge(odds_change_24h),
+    }
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 """`GET /healthz`: for monitors and ops; 503 when the database is down or a periodic task is stale.
 `POST /api/ops/periodic-tasks/run`: the periodic tasks as of a given time, for replay tokens."""
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -46,6 +46,15 @@ class PeriodicTasksRunApi(APIView):
         description="200 with each task's outcome: success (with its result), skipped (another run holds "
         "its lock) or failed (with the error; the other tasks still run). Service tokens with the "
         "ops.replay_as_of permission only.",
+        examples=[
+            OpenApiExample("trending as of a time", request_only=True,
+                           value={"at": "2026-11-26T10:00:00Z", "only": ["velocity_refresh", "trending_refresh"]}),
+            OpenApiExample("outcomes", response_only=True, value={"at": "2026-11-26T10:00:00Z", "tasks": [
+                {"name": "markets.velocity_refresh", "outcome": "success", "duration_ms": 42,
+                 "result": {"as_of": "2026-11-26T10:00:00+00:00", "rows": 7}},
+                {"name": "markets.trending_refresh", "outcome": "skipped", "duration_ms": 0},
+            ]}),
+        ],
     )
     def post(self, request):
         body = PeriodicTasksRunRequestSerializer(data=json_body(request))

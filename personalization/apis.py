@@ -6,13 +6,16 @@ import functools
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
 from feedproject.after_response import after_response
 from feedproject.api import AsOfQuerySerializer, CallerApi, LimitedJSONParser, json_body, request_now
+from feedproject.fields import MONEY_DECIMALS, PROBABILITY_DECIMALS, SCORE_DECIMALS, rounded
+from feedproject.openapi import EXAMPLE_ANON_KEY, EXAMPLE_FEED_REQUEST_ID, EXAMPLE_USER_KEY
 from feedproject.vocabulary import Section
 from markets.movement import movement_badge
+from markets.serializers import EXAMPLE_ITEMS, EXAMPLE_MARKET_ID, EXAMPLE_RELATED_ID
 from personalization.selectors import profile_get
 from personalization.serializers import (
     FeedQuerySerializer,
@@ -26,15 +29,17 @@ from personalization.services import NotInCatalog, feed_build, feed_served_recor
 
 
 def market_payload(catalog, i):
+    """markets.serializers.MarketItemSerializer's fields from the in-memory catalog, by hand (the hot path)."""
     display = catalog.display
     return {
         "market_id": catalog.market_id[i],
         "title": catalog.title[i],
         "category": catalog.categories[catalog.category[i]],
         "tags": display.tags_of(catalog, i),
-        "probability": float(catalog.probability[i]),
-        "volume_24h": float(catalog.volume_24h[i]),
-        "volume_total": float(display.volume_total[i]),
+        # round(), not feedproject.fields.rounded: on the hot path; these are never negative, so never -0.0.
+        "probability": round(float(catalog.probability[i]), PROBABILITY_DECIMALS),
+        "volume_24h": round(float(catalog.volume_24h[i]), MONEY_DECIMALS),
+        "volume_total": round(float(display.volume_total[i]), MONEY_DECIMALS),
         "image_url": display.image_url[i],
         "resolution_date": display.resolution_date[i],
         **movement(catalog, i),
@@ -42,7 +47,7 @@ def market_payload(catalog, i):
 
 
 def movement(catalog, i):
-    change = round(float(catalog.display.odds_change_24h[i]), 4)
+    change = round(float(catalog.display.odds_change_24h[i]), PROBABILITY_DECIMALS) + 0.0  # never -0.0
     return {"odds_change_24h": change, "badge": movement_badge(change)}
 
 
@@ -56,7 +61,7 @@ def feed_payload(result, *, with_components, with_filtered=False):
         entry.update(position=item.position, section=item.section, pool=item.pool, reason=item.reason,
                      reason_text=item.reason_text)
         if with_components:
-            entry["components"] = item.components
+            entry["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in item.components.items()}
         sections[item.section].append(entry)
     payload = {
         "feed_request_id": result.feed_request_id,
@@ -80,18 +85,61 @@ def ranked_payload(catalog, ranked, *, with_components):
     """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items."""
     items = []
     for rank, (i, score, components, left_out_by) in enumerate(ranked):
-        item = {"market_id": catalog.market_id[i], "rank": rank, "score": round(score, 6), "left_out_by": left_out_by,
-                **movement(catalog, i)}
+        item = {**market_payload(catalog, i), "rank": rank, "score": rounded(score, SCORE_DECIMALS),
+                "left_out_by": left_out_by}
         if with_components:
-            item["components"] = {k: round(v, 4) for k, v in components.items()}
+            item["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in components.items()}
         items.append(item)
     return items
+
+
+_FEED_EXAMPLES = [
+    OpenApiExample("the home feed", value="home", parameter_only=("surface", "query")),
+    OpenApiExample("related markets (with surface=market_related)", value=EXAMPLE_MARKET_ID,
+                   parameter_only=("market_id", "query")),
+    OpenApiExample("a category (with surface=category)", value="Crypto", parameter_only=("category", "query")),
+    OpenApiExample("Israel", value="IL", parameter_only=("country", "query")),
+    OpenApiExample("a feed served before", value=EXAMPLE_FEED_REQUEST_ID, parameter_only=("feed_request_id", "query")),
+    OpenApiExample("a feed", response_only=True, value={
+        "feed_request_id": EXAMPLE_FEED_REQUEST_ID, "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY,
+        "generated_at": "2026-11-26T10:00:00Z", "degraded": False, "surface": "home", "config_version": 2,
+        "model_version": None, "sections": {
+            "hero": [{**EXAMPLE_ITEMS[EXAMPLE_MARKET_ID], "position": 0, "section": "hero", "pool": "trending_global",
+                      "reason": "trending_global", "reason_text": "Trending worldwide"}],
+            "grid": [{**EXAMPLE_ITEMS[EXAMPLE_RELATED_ID], "position": 1, "section": "grid", "pool": "personal",
+                      "reason": "personal", "reason_text": "Because you viewed 2 AI markets"}],
+            "stream": [],
+        },
+    }),
+]
+_RANK_EXAMPLES = [
+    OpenApiExample("two markets", request_only=True,
+                   value={"market_ids": [EXAMPLE_RELATED_ID, EXAMPLE_MARKET_ID, EXAMPLE_RELATED_ID], "country": "IL"}),
+    OpenApiExample("ranked", response_only=True, value={
+        "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY, "degraded": False, "unknown": [],
+        "duplicates": [EXAMPLE_RELATED_ID], "ranked": [
+            {**EXAMPLE_ITEMS[EXAMPLE_MARKET_ID], "rank": 0, "score": 1.0096, "left_out_by": None},
+            {**EXAMPLE_ITEMS[EXAMPLE_RELATED_ID], "rank": 1, "score": 0.4127, "left_out_by": None},
+        ],
+    }),
+]
+_PROFILE_EXAMPLES = [OpenApiExample("a visitor", response_only=True, value={
+    "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY, "country": "IL",
+    "last_active_at": "2026-11-26T10:00:00Z", "session_started_at": "2026-11-26T09:40:00Z", "total_interactions": 3,
+    "affinities": {
+        "long": [{"topic_type": "category", "topic": "Crypto", "value": 2.4},
+                 {"topic_type": "tag", "topic": "Bitcoin", "value": 1.8}],
+        "session": [{"topic_type": "tag", "topic": "Bitcoin", "value": 1.2}],
+    },
+    "recent": [{"market_id": EXAMPLE_MARKET_ID, "event_type": "click", "occurred_at": "2026-11-26T09:59:00Z"}],
+})]
 
 
 class FeedApi(CallerApi):
     """The caller's ranked feed: hero, grid and stream, each item with its reason."""
 
-    @extend_schema(parameters=[FeedQuerySerializer, AsOfQuerySerializer], responses=FeedResponseSerializer)
+    @extend_schema(parameters=[FeedQuerySerializer, AsOfQuerySerializer], responses=FeedResponseSerializer,
+                   examples=_FEED_EXAMPLES)
     def get(self, request):
         query = FeedQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -99,7 +147,7 @@ class FeedApi(CallerApi):
         caller = self.caller(request, acting_for=q.get("user_key"))
         try:
             result = feed_build(
-                user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("geo", ""),
+                user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("country", ""),
                 feed_request_id=q.get("feed_request_id"), now=request_now(request), category=q.get("category"),
                 market_id=q.get("market_id"),
             )
@@ -122,7 +170,8 @@ class RankApi(CallerApi):
     # At most 500 ids of 200 characters fit well under the limit; the parser also refuses deep JSON.
     parser_classes = [LimitedJSONParser]
 
-    @extend_schema(request=RankRequestSerializer, parameters=[AsOfQuerySerializer], responses=RankResponseSerializer)
+    @extend_schema(request=RankRequestSerializer, parameters=[AsOfQuerySerializer], responses=RankResponseSerializer,
+                   examples=_RANK_EXAMPLES)
     def post(self, request):
         body = RankRequestSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
@@ -130,7 +179,7 @@ class RankApi(CallerApi):
         caller = self.caller(request, acting_for=data.get("user_key"))
         catalog, ranked, unknown, degraded = markets_rank(
             user_key=caller.user_key, market_ids=data["market_ids"], surface=data["surface"],
-            country=data.get("geo", ""), now=request_now(request),
+            country=data.get("country", ""), now=request_now(request),
         )
         seen, duplicates = set(), []
         for market_id in data["market_ids"]:
@@ -150,6 +199,7 @@ class ProfileApi(CallerApi):
     @extend_schema(
         parameters=[ProfileQuerySerializer],
         responses=ProfileResponseSerializer,
+        examples=_PROFILE_EXAMPLES,
     )
     def get(self, request):
         query = ProfileQuerySerializer(data=request.query_params)

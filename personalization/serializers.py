@@ -4,21 +4,43 @@ GET /api/rank and /api/profile are rendered through their response serializers. 
 builds its payload by hand (the serializer would cost more than a millisecond a feed), and
 personalization/tests/test_feed_api.py checks that payload against FeedResponseSerializer.
 """
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from feedproject.api import anon_key_field
-from feedproject.fields import CleanCharField, StrictSerializer
+from feedproject.fields import (
+    COUNTRY_PATTERN,
+    CleanCharField,
+    StrictSerializer,
+    alias_resolved,
+    score_field,
+)
 from feedproject.vocabulary import Section, Surface, choices
+from markets.serializers import MarketItemSerializer
 from personalization.ranking.caps import CAP_24H, COOLDOWN, FATIGUE, HIDDEN
 from personalization.ranking.compose import POOLS
 
 SURFACES = choices(Surface)
+COUNTRY_HELP = "The visitor's country (ISO 3166 two letters, any case), for local trending."
 
 
+def country_field():
+    return serializers.RegexField(COUNTRY_PATTERN, required=False, help_text=COUNTRY_HELP)
+
+
+def geo_alias_field():
+    return serializers.RegexField(
+        COUNTRY_PATTERN, required=False, help_text="Deprecated: the old name of `country`. Given with a different "
+        "`country`, a 400 naming `country`.",
+    )
+
+
+@extend_schema_serializer(deprecate_fields=["geo"])
 class FeedQuerySerializer(serializers.Serializer):
     surface = serializers.ChoiceField(choices=SURFACES, default="home")
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Country for local trending.")
+    country = country_field()
+    geo = geo_alias_field()
     feed_request_id = serializers.UUIDField(required=False, help_text="Repeat a request: same id, same feed.")
     debug = serializers.BooleanField(default=False, help_text="Staff only: also list the markets left out.")
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
@@ -35,6 +57,7 @@ class FeedQuerySerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
+        alias_resolved(attrs, "country", ("geo",))
         if attrs["surface"] == "market_related" and not attrs.get("market_id"):
             raise serializers.ValidationError({"market_id": ["Required with surface=market_related: related to what?"]})
         if attrs["surface"] != "market_related" and attrs.get("market_id"):
@@ -50,29 +73,9 @@ class ProfileQuerySerializer(serializers.Serializer):
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
 
-def odds_change_field():
-    return serializers.FloatField(help_text="Probability now minus 24 h ago, in probability units (0.12 = 12 points).")
+class FeedItemSerializer(MarketItemSerializer):
+    """A market of the feed (any surface, related markets included): the market item and its place and reason."""
 
-
-def badge_field():
-    return serializers.CharField(
-        allow_null=True,
-        help_text='The move as a card shows it, e.g. "▲ 12 pts today", from 5 points in 24 h; else null.',
-    )
-
-
-class FeedItemSerializer(serializers.Serializer):
-    market_id = serializers.CharField()
-    title = serializers.CharField()
-    category = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    probability = serializers.FloatField()
-    volume_24h = serializers.FloatField()
-    volume_total = serializers.FloatField()
-    image_url = serializers.CharField(allow_blank=True)
-    resolution_date = serializers.DateTimeField(allow_null=True)
-    odds_change_24h = odds_change_field()
-    badge = badge_field()
     position = serializers.IntegerField()
     section = serializers.ChoiceField(choices=[section.value for section in Section])
     pool = serializers.ChoiceField(
@@ -83,7 +86,9 @@ class FeedItemSerializer(serializers.Serializer):
         choices=["personal", "trending_local", "trending_global", "exploration", "editorial", "followup"]
     )
     reason_text = serializers.CharField()
-    components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
+    components = serializers.DictField(
+        child=score_field(), required=False, help_text="Staff only."
+    )
 
 
 class FeedSectionsSerializer(serializers.Serializer):
@@ -113,21 +118,27 @@ class FeedResponseSerializer(serializers.Serializer):
     filtered = FilteredMarketSerializer(many=True, required=False, help_text="Staff with debug=1.")
 
 
+@extend_schema_serializer(deprecate_fields=["geo"])
 class RankRequestSerializer(StrictSerializer):
     market_ids = serializers.ListField(child=CleanCharField(max_length=200), min_length=1, max_length=500)
     surface = serializers.ChoiceField(choices=SURFACES, default="home")
-    geo = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
+    country = country_field()
+    geo = geo_alias_field()
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
 
+    def validate(self, data):
+        return alias_resolved(super().validate(data), "country", ("geo",))
 
-class RankedSerializer(serializers.Serializer):
-    market_id = serializers.CharField()
+
+class RankedSerializer(MarketItemSerializer):
+    """A ranked market: the market item, its rank and score."""
+
     rank = serializers.IntegerField()
-    score = serializers.FloatField()
+    score = score_field()
     left_out_by = serializers.CharField(allow_null=True, help_text="The cap that keeps it out of the feed, if any.")
-    odds_change_24h = odds_change_field()
-    badge = badge_field()
-    components = serializers.DictField(child=serializers.FloatField(), required=False, help_text="Staff only.")
+    components = serializers.DictField(
+        child=score_field(), required=False, help_text="Staff only."
+    )
 
 
 class RankResponseSerializer(serializers.Serializer):

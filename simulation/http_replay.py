@@ -37,7 +37,7 @@ class HttpReplay:
         user = world.users[user_index]
         query = {"user_key": user.key, "surface": "home", "limit": limit, "feed_request_id": feed_request_id}
         if user.country:
-            query["geo"] = user.country
+            query["country"] = user.country
         body = self._call("GET", "/api/feed", as_of=now, query=query)
         items = sorted((item for section in body["sections"].values() for item in section),
                        key=lambda item: item["position"])

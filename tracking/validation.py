@@ -37,6 +37,7 @@ class Field:
     high: int | None = None
     max_length: int | None = None
     help: str = ""
+    deprecated: bool = False  # a deprecated alias (feedproject.fields.resolve_alias): documented as deprecated
 
 
 def _parse(field, value):
@@ -170,7 +171,10 @@ INTERACTION_FIELDS = {
         Field("event_type", "choice", required=True, choices=tuple(sorted(EVENT_TYPES))),
         Field("occurred_at", "datetime", required=True),
         Field("dwell_ms", "int", low=0, high=86_400_000),
-        Field("geo_country", "country"),
+        Field("country", "country", help="The visitor's country (two letters, any case); overrides the batch's."),
+        Field("geo_country", "country", deprecated=True,
+              help="Deprecated: the old name of `country`. Given with a different `country`, the event is rejected "
+              "on `country`."),
         Field("surface", "str", max_length=32),
         Field("metadata", "object"),
     )

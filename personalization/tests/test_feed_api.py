@@ -364,6 +364,7 @@ def service_client():
     ("/api/feed?user_key=u:%001", "user_key"),
     ("/api/feed?feed_request_id=%00", "feed_request_id"),
     ("/api/feed?geo=%00", "geo"),
+    ("/api/feed?country=%00", "country"),
     ("/api/feed?surface=%00", "surface"),
     ("/api/profile?user_key=%00", "user_key"),
     ("/api/profile?user_key=u:%001", "user_key"),
@@ -390,7 +391,7 @@ def test_an_unknown_field_in_a_rank_body_is_a_400_naming_it_not_silently_dropped
     # A misspelt option (`surfce`) would otherwise rank for the default surface without a word.
     response = APIClient().post("/api/rank", {"market_ids": ["sports-1"], "surfce": "category"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"surfce": ["Unknown field; the fields are market_ids, surface, geo, user_key."]}
+    assert response.json() == {"surfce": ["Unknown field; the fields are market_ids, surface, country, geo, user_key."]}
 
 
 def test_a_served_feed_is_logged_item_by_item_and_joins_its_impressions(catalog):

@@ -15,7 +15,7 @@ def event(market, user, event_type, at, country="", **extra):
         "occurred_at": at.isoformat(), "user_key": user, **extra,
     }
     if country:
-        data["geo_country"] = country
+        data["country"] = country
     return data
 
 

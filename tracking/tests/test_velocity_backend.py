@@ -156,7 +156,7 @@ def test_the_trending_api_lists_a_market_traded_only_on_the_backend_with_its_bac
     trade_day(m, 300)
     refresh()
     body = APIClient().get("/api/trending").json()
-    assert [r["market"]["market_id"] for r in body["results"]] == ["traded-only"]
+    assert [r["market_id"] for r in body["results"]] == ["traded-only"]
     item = body["results"][0]
     assert item["backend_volume_24h"] == pytest.approx(300 * 24) and item["backend_trades_1h"] == 20
     assert item["inputs"]["activity_24h"] == 0 and item["inputs"]["backend_raw"] > 0

@@ -71,7 +71,7 @@
     if (Number.isInteger(c.position) && c.position >= 0) event.position = c.position;
     if (UUID_RE.test(c.feed_request_id || "")) event.feed_request_id = c.feed_request_id;
     if (c.surface) event.surface = c.surface;
-    if (/^[A-Z]{2}$/.test(c.geo_country || "")) event.geo_country = c.geo_country;
+    if (/^[A-Z]{2}$/.test(c.country || "")) event.country = c.country;
     if (Number.isInteger(c.dwell_ms)) event.dwell_ms = c.dwell_ms;
     if (c.metadata) event.metadata = c.metadata;
     return event;

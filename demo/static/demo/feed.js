@@ -162,7 +162,7 @@
   function context(item, feed) {
     return {
       section: item.section, position: item.position, feed_request_id: feed.feed_request_id,
-      surface: SURFACE, geo_country: geo,
+      surface: SURFACE, country: geo,
     };
   }
 
@@ -308,7 +308,7 @@
     try {
       await impressions.flush(); // what was seen counts before the next feed is ranked
       const query = new URLSearchParams({ surface: SURFACE, limit: String(LIMIT) });
-      if (geo) query.set("geo", geo);
+      if (geo) query.set("country", geo);
       const feed = await api.getJSON(`/api/feed?${query}`);
       feedCount += 1;
       render(feed);

@@ -17,7 +17,7 @@
     position: from.has("position") ? Number.parseInt(from.get("position"), 10) : undefined,
     feed_request_id: from.get("feed_request_id") || undefined,
     surface: "home",
-    geo_country: localStorage.getItem(GEO_KEY) || "",
+    country: localStorage.getItem(GEO_KEY) || "",
   };
 
   const els = {
