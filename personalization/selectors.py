@@ -40,6 +40,7 @@ from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.learned import Model
 from personalization.ranking.params import FeedParams
+from personalization.ranking.related import content_matrix
 from personalization.training import ACTIVE_MODEL_KEY
 from tracking.models import Impression, Interaction
 
@@ -114,7 +115,8 @@ class _Cached:
 def catalog_build():
     """Open markets as ranking arrays plus their display fields, read in streamed chunks.
 
-    A handful of queries whatever happens; rows are folded into arrays as they arrive, so
+    With the related surface's TF-IDF of the markets' texts (refitted only when the texts changed:
+    ranking/related.py). A handful of queries whatever happens; rows are folded into arrays as they arrive, so
     the peak memory is the arrays, not the rows (bench/feed.py at 50,000 markets). Every
     boost of an open market is loaded, ended or not: the catalog is shared by requests of
     any time, and the ranking keeps those whose window holds its own `now`.
@@ -213,6 +215,7 @@ def catalog_build():
         tag_labels=catalog.tag_labels,
         odds_change_24h=odds_change,
     )
+    content_matrix(catalog)  # the related surface's TF-IDF, fitted here so that no request pays for it
     return catalog
 
 
