@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count, Min, Q
+from django.db.models import Count, FloatField, Max, Min, Q, Sum, Value
+from django.db.models.functions import Power
 
-from feedproject.cache import cache_get
+from feedproject.cache import cache_get, cache_set
 from feedproject.db import Epoch
 from feedproject.vocabulary import ENGAGEMENTS
 from markets.models import EditorialBoost, Market, MarketVelocity, Tag
@@ -40,7 +41,13 @@ from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.learned import Model
 from personalization.ranking.params import FeedParams
-from personalization.ranking.related import content_matrix
+from personalization.ranking.related import (
+    COENGAGEMENT_HALF_LIFE_SECONDS,
+    COENGAGEMENT_MARKETS,
+    COENGAGEMENT_USERS,
+    COENGAGEMENT_WINDOW,
+    content_matrix,
+)
 from personalization.training import ACTIVE_MODEL_KEY
 from tracking.models import Impression, Interaction
 
@@ -313,30 +320,47 @@ def experiment_running(surface, *, now):
     return experiment if experiment is not None and experiment.live(now) else None
 
 
-COENGAGEMENT_WINDOW = timedelta(days=30)
-COENGAGEMENT_HALF_LIFE_DAYS = 7.0
-COENGAGEMENT_USERS = 1000  # the most recent engagers of the market are enough to say who else they engage with
+# A market with this many engagers or more has its co-engagement kept in the cache for a while: its
+# read sums thousands of engagements (bench/related_feed.py), and one more engagement moves it little.
+# Below, the read is cheap and always fresh, so a new market's first engagers count at once.
+COENGAGEMENT_CACHE_MIN_USERS = 50
+COENGAGEMENT_CACHE_SECONDS = 600
 
 
 def coengagement_load(*, market_pk, catalog, now):
-    """{catalog index: weight} of the open markets engaged with by users who engaged with `market_pk` in the last
-    30 days, each engagement weighted 2^(-age / 7 days), the market itself left out. Two queries."""
-    since = now - COENGAGEMENT_WINDOW
-    engagements = Interaction.objects.filter(event_type__in=ENGAGEMENTS, occurred_at__gte=since, occurred_at__lte=now)
-    users = list(
-        engagements.filter(market_id=market_pk).order_by("-occurred_at").values_list("user_key", flat=True)
-        .distinct()[:COENGAGEMENT_USERS]
-    )
-    if not users:
-        return {}
-    weights, t = defaultdict(float), now.timestamp()
+    """{catalog index: weight} of the open markets engaged with by the (at most 300 latest) users who
+    engaged with `market_pk` in the last 30 days, each engagement weighted 2^(-age / 7 days)
+    (ranking/related.py), the market itself left out; the 1,000 heaviest markets.
+
+    Two queries, the database summing the weights (no row per engagement here); for a market with 50
+    engagers or more, the result is cached and reused by requests whose `now` is within 10 minutes of
+    the one that computed it (another clock, a replay, computes its own).
+    """
+    key = f"coengagement:{market_pk}"
+    cached, _ = cache_get(key)
+    if cached is not None and abs(now.timestamp() - cached[0]) <= COENGAGEMENT_CACHE_SECONDS:
+        pairs = cached[1]
+    else:
+        engagements = Interaction.objects.filter(
+            event_type__in=ENGAGEMENTS, occurred_at__gte=now - COENGAGEMENT_WINDOW, occurred_at__lte=now
+        )
+        users = list(
+            engagements.filter(market_id=market_pk).values("user_key").annotate(last=Max("occurred_at"))
+            .order_by("-last", "user_key").values_list("user_key", flat=True)[:COENGAGEMENT_USERS]
+        )
+        if not users:
+            return {}
+        decay = Power(Value(2.0), (Epoch("occurred_at") - Value(now.timestamp()))
+                      / Value(COENGAGEMENT_HALF_LIFE_SECONDS))
+        pairs = list(
+            engagements.filter(user_key__in=users).exclude(market_id=market_pk).values("market_id")
+            .annotate(weight=Sum(decay, output_field=FloatField())).order_by("-weight", "market_id")
+            .values_list("market_id", "weight")[:COENGAGEMENT_MARKETS]
+        )
+        if len(users) >= COENGAGEMENT_CACHE_MIN_USERS:
+            cache_set(key, (now.timestamp(), pairs), COENGAGEMENT_CACHE_SECONDS)
     index = catalog.index_of_pk
-    for other, at in engagements.filter(user_key__in=users).exclude(market_id=market_pk).values_list(
-        "market_id", Epoch("occurred_at")
-    ).iterator(chunk_size=CHUNK):
-        if other in index:
-            weights[index[other]] += 2.0 ** (-(t - at) / 86400 / COENGAGEMENT_HALF_LIFE_DAYS)
-    return dict(weights)
+    return {index[pk]: weight for pk, weight in pairs if pk in index}
 
 
 def local_trending_min_users():

@@ -7,6 +7,7 @@ near-duplicate group (the outcomes of one event, the same title for another date
 A brand-new market with no engagement is related by content and question alone. docs/ranking.md.
 """
 import threading
+from datetime import timedelta
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -14,6 +15,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 # How the three relations blend (each in [0, 1]): content leads, since it exists for every market.
 CONTENT, COENGAGEMENT, SAME_QUESTION = 0.55, 0.30, 0.15
 RELATED_DEPTH = 200  # the related candidates the feed's pools draw from
+# Co-engagement: the engagements of the last 30 days, each weighted 2^(-age / 7 days), by the market's
+# latest engagers (they are enough to say what else its audience engages with), summed per market; the
+# heaviest markets are kept (the related pools draw from RELATED_DEPTH).
+COENGAGEMENT_WINDOW = timedelta(days=30)
+COENGAGEMENT_HALF_LIFE_SECONDS = 7 * 86400.0
+COENGAGEMENT_USERS = 300
+COENGAGEMENT_MARKETS = 1000
 
 
 def content_texts(catalog):
@@ -64,10 +72,10 @@ def content_fits():
     return _content.fits
 
 
-def related_scores(catalog, x, coengaged):
-    """Each market's relatedness to the market at catalog index `x`, in [0, 1]; X itself -inf.
-
-    `coengaged`: {catalog index: decayed co-engagement weight}."""
+def related_components(catalog, x, coengaged):
+    """(content, co-engagement, same question): each market's three relations to the market at catalog
+    index `x`, each in [0, 1]. `coengaged`: {catalog index: decayed co-engagement weight}, scaled here
+    so that the most co-engaged market is 1."""
     n = len(catalog)
     matrix = content_matrix(catalog)
     content = np.asarray((matrix @ matrix[x].T).toarray()).ravel() if matrix is not None else np.zeros(n)
@@ -78,6 +86,14 @@ def related_scores(catalog, x, coengaged):
         co /= co.max()
     groups = catalog.question_group
     same = (groups == groups[x]).astype(float)
+    return content, co, same
+
+
+def related_scores(catalog, x, coengaged):
+    """Each market's relatedness to the market at catalog index `x`, in [0, 1]; X itself -inf.
+
+    `coengaged`: {catalog index: decayed co-engagement weight}."""
+    content, co, same = related_components(catalog, x, coengaged)
     scores = CONTENT * content + COENGAGEMENT * co + SAME_QUESTION * same
     scores[x] = -np.inf
     return scores
