@@ -174,6 +174,7 @@ def main():
     parser.add_argument("--engagers", type=int, default=5000, help="users of the co-engagement traffic")
     parser.add_argument("--popular", type=int, default=20, help="the most engaged markets asked for")
     parser.add_argument("--profile", action="store_true", help="print the related requests' profile")
+    parser.add_argument("--keep", action="store_true", help="keep the test database (to look at query plans)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--targets", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -238,7 +239,8 @@ def main():
         if result["profile"]:
             print(result["profile"])
     finally:
-        teardown(connection)
+        if not args.keep:
+            teardown(connection)
 
 
 if __name__ == "__main__":

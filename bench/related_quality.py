@@ -115,14 +115,14 @@ class Coengagement:
     def of(self, x):
         users, ages = self.user[self.start[x]:self.start[x + 1]], self.age[self.start[x]:self.start[x + 1]]
         if not len(users):
-            return {}
+            return {}, 0
         _, first = np.unique(users, return_index=True)  # ages are sorted: a user's first is their latest
         latest = first[np.argsort(ages[first], kind="stable")][: related.COENGAGEMENT_USERS]
         co = np.asarray(self.weights[users[latest]].sum(axis=0)).ravel()
         co[x] = 0
         top = np.argsort(-co, kind="stable")[: related.COENGAGEMENT_MARKETS]
         top = top[co[top] > 0]
-        return dict(zip(top.tolist(), co[top].tolist(), strict=True))
+        return dict(zip(top.tolist(), co[top].tolist(), strict=True)), len(latest)
 
 
 def main():
@@ -131,6 +131,8 @@ def main():
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--users", type=int, default=20_000, help="simulated users of the co-engagement traffic")
+    parser.add_argument("--embedding", action="store_true",
+                        help="also WordLlama's static embeddings as content (needs wordllama installed)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -138,6 +140,10 @@ def main():
     related.content_matrix(catalog)
     print(f"{len(catalog):,} markets, {len(catalog.tag_slugs):,} tags; TF-IDF built in "
           f"{time.perf_counter() - started:.1f} s")
+    embedded = None
+    if args.embedding:
+        embedded, seconds = wordllama_embed(related.content_texts(catalog))
+        print(f"WordLlama embeddings built in {seconds:.1f} s ({embedded.shape[1]} dimensions)")
     rng = np.random.default_rng(args.seed)
     user, market, age = traffic_simulate(catalog, tag_lists, volume, np.random.default_rng([args.seed, 2]),
                                          args.users)
@@ -156,24 +162,36 @@ def main():
         f"blend without co-engagement ({c} + {q})": (c, 0.0, q),
         f"blend as served ({c} + {e} + {q})": (c, e, q),
     }
-    results, timings, covered = {name: ([], []) for name in variants}, [], 0
+    if embedded is not None:  # the embedding's cosine in place of the TF-IDF's
+        variants |= {"content (WordLlama embedding)": ("embedding", 1.0, 0.0, 0.0),
+                     f"blend, WordLlama as content ({c} + {q})": ("embedding", c, 0.0, q),
+                     f"blend, WordLlama as content ({c} + {e} + {q})": ("embedding", c, e, q)}
+    results, timings, covered, embedding_ms = {name: ([], []) for name in variants}, [], 0, []
     for x in queries:
-        coengaged = coengagement.of(x)
+        coengaged, engagers = coengagement.of(x)
         covered += bool(coengaged)
         t0 = time.perf_counter()
-        components = related.related_components(catalog, x, coengaged)
+        components = related.related_components(catalog, x, coengaged, engagers=engagers)
         timings.append(time.perf_counter() - t0)
         truth_event = same_event(x)
         noise = 1e-9 * rng.random(len(catalog))  # ties broken at random
+        if embedded is not None:
+            t0 = time.perf_counter()
+            by_embedding = np.maximum(embedded[x] @ embedded.T, 0.0)  # cosine, negatives as 0 (as TF-IDF)
+            embedding_ms.append((time.perf_counter() - t0) * 1000)
         for name, weights in variants.items():
-            score = sum(w * part for w, part in zip(weights, components, strict=True)) + noise
+            parts = components
+            if weights[0] == "embedding":
+                weights, parts = weights[1:], (by_embedding, *components[1:])
+            score = sum(w * part for w, part in zip(weights, parts, strict=True)) + noise
             score[x] = -np.inf
             top = np.argpartition(-score, 10)[:10]
             results[name][0].append(truth_event[top].mean())
             results[name][1].append(np.mean([bool(tag_sets[i] & tag_sets[x]) for i in top]))
-    served = related.related_scores(catalog, queries[0], coengagement.of(queries[0]))
+    coengaged, engagers = coengagement.of(queries[0])
+    served = related.related_scores(catalog, queries[0], coengaged, engagers=engagers)
     mixed = sum(w * p for w, p in zip(variants[f"blend as served ({c} + {e} + {q})"],
-                                      related.related_components(catalog, queries[0], coengagement.of(queries[0])),
+                                      related.related_components(catalog, queries[0], coengaged, engagers=engagers),
                                       strict=True))
     assert np.allclose(np.delete(served, queries[0]), np.delete(mixed, queries[0])), "the served blend differs"
     print(f"{len(queries)} markets X with another market of their event or series (seed {args.seed}); "
@@ -184,6 +202,21 @@ def main():
     ms = np.array(timings) * 1000
     print(f"\nthe three relations for one X over {len(catalog):,} markets: median {np.median(ms):.1f} ms, "
           f"p95 {np.percentile(ms, 95):.1f} ms")
+    if embedding_ms:
+        print(f"the embedding's cosine for one X: median {np.median(embedding_ms):.1f} ms")
+
+
+def wordllama_embed(texts):
+    """(L2-normalised embeddings, seconds): WordLlama's default static model (256 dimensions), whose weights
+    and tokenizer ship inside the wheel. Loaded from the package's own folder with downloads disabled:
+    its default lookup expects the tokenizer in a folder the wheel does not have and would ask the hub."""
+    import wordllama
+    from wordllama import WordLlama
+
+    started = time.perf_counter()
+    model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    vectors = np.asarray(model.embed(texts, norm=True, batch_size=256), dtype=np.float32)
+    return vectors, time.perf_counter() - started
 
 
 if __name__ == "__main__":

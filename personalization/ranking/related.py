@@ -22,6 +22,10 @@ COENGAGEMENT_WINDOW = timedelta(days=30)
 COENGAGEMENT_HALF_LIFE_SECONDS = 7 * 86400.0
 COENGAGEMENT_USERS = 300
 COENGAGEMENT_MARKETS = 1000
+# Co-engagement read from n engagers of X counts n / (n + 10) of its weight: with one or two, what else
+# they engaged with is mostly their other interests (on simulated traffic it lowered the blend's
+# precision, bench/related_quality.py), with dozens it is X's audience.
+COENGAGEMENT_PRIOR_USERS = 10
 
 
 def content_texts(catalog):
@@ -72,10 +76,11 @@ def content_fits():
     return _content.fits
 
 
-def related_components(catalog, x, coengaged):
+def related_components(catalog, x, coengaged, *, engagers):
     """(content, co-engagement, same question): each market's three relations to the market at catalog
-    index `x`, each in [0, 1]. `coengaged`: {catalog index: decayed co-engagement weight}, scaled here
-    so that the most co-engaged market is 1."""
+    index `x`, each in [0, 1]. `coengaged`: {catalog index: decayed co-engagement weight}, read from
+    `engagers` users who engaged with X; scaled here so that the most co-engaged market is
+    engagers / (engagers + 10)."""
     n = len(catalog)
     matrix = content_matrix(catalog)
     content = np.asarray((matrix @ matrix[x].T).toarray()).ravel() if matrix is not None else np.zeros(n)
@@ -83,17 +88,17 @@ def related_components(catalog, x, coengaged):
     if coengaged:
         index = np.fromiter(coengaged, dtype=np.int64)
         co[index] = np.fromiter(coengaged.values(), dtype=float)
-        co /= co.max()
+        co *= engagers / (engagers + COENGAGEMENT_PRIOR_USERS) / co.max()
     groups = catalog.question_group
     same = (groups == groups[x]).astype(float)
     return content, co, same
 
 
-def related_scores(catalog, x, coengaged):
+def related_scores(catalog, x, coengaged, *, engagers):
     """Each market's relatedness to the market at catalog index `x`, in [0, 1]; X itself -inf.
 
-    `coengaged`: {catalog index: decayed co-engagement weight}."""
-    content, co, same = related_components(catalog, x, coengaged)
+    `coengaged`: {catalog index: decayed co-engagement weight} read from `engagers` users."""
+    content, co, same = related_components(catalog, x, coengaged, engagers=engagers)
     scores = CONTENT * content + COENGAGEMENT * co + SAME_QUESTION * same
     scores[x] = -np.inf
     return scores

@@ -136,13 +136,14 @@ def test_coengagement_sums_the_engagers_other_engagements_decayed_by_age_within_
     engage("u:e", z, 0)
     engage("u:a", x, -1)  # after now: not yet
     catalog = catalog_build()
-    weights = coengagement_load(market_pk=x.pk, catalog=catalog, now=AT)
+    weights, engagers = coengagement_load(market_pk=x.pk, catalog=catalog, now=AT)
     index = catalog.index_of_pk
+    assert engagers == 2
     assert weights.keys() == {index[y.pk], index[z.pk]}
     assert weights[index[y.pk]] == pytest.approx(0.75)
     assert weights[index[z.pk]] == pytest.approx(1.0)
-    assert coengagement_load(market_pk=z.pk, catalog=catalog, now=AT)[index[x.pk]] == pytest.approx(2 ** (-1 / 7))
-    assert coengagement_load(market_pk=MarketFactory().pk, catalog=catalog, now=AT) == {}  # a new market
+    assert coengagement_load(market_pk=z.pk, catalog=catalog, now=AT)[0][index[x.pk]] == pytest.approx(2 ** (-1 / 7))
+    assert coengagement_load(market_pk=MarketFactory().pk, catalog=catalog, now=AT) == ({}, 0)  # a new market
 
 
 def test_a_much_engaged_markets_coengagement_is_reused_for_ten_minutes_of_the_request_clock(monkeypatch):
@@ -161,7 +162,7 @@ def test_a_much_engaged_markets_coengagement_is_reused_for_ten_minutes_of_the_re
     engage("u:a", y)
     catalog = catalog_build()
     index = catalog.index_of_pk
-    load = lambda market, now=AT: selectors.coengagement_load(market_pk=market.pk, catalog=catalog, now=now)  # noqa: E731
+    load = lambda market, now=AT: selectors.coengagement_load(market_pk=market.pk, catalog=catalog, now=now)[0]  # noqa: E731
     assert load(x).keys() == {index[y.pk]}
     engage("u:b", x)
     engage("u:b", z)
