@@ -2,14 +2,25 @@
 or series, or that share a tag (issue 14). Pure ranking code, no database.
 
     .venv/bin/python bench/related_quality.py ../shared/data/polymarket-gamma/markets.csv.gz
-    .venv/bin/python bench/related_quality.py PATH --queries 2000 --seed 3
+    .venv/bin/python bench/related_quality.py PATH --queries 2000 --seed 3 --users 40000
+    PYTHONPATH=WORDLLAMA_DIR .venv/bin/python bench/related_quality.py PATH --embedding
 
 Builds the ranking's Catalog from the Polymarket Gamma markets export (title, category, the event's
-tags, the event), then, for a seeded sample of markets X that have another market of their event or
-series, ranks every other market by (a) TF-IDF content alone, (b) the same question alone (event or
-title pattern), (c) the blend the related surface uses without co-engagement (this file has no
-users), and reports precision@10 of "same event or series" and of "shares a tag" (the tag "all",
-which Gamma puts on every event, does not count), and the scoring time per X.
+tags, the event), and simulated engagement traffic over it (the export has no users; the generator is
+`traffic_simulate`: users with 1-3 favourite events or tags who engage with several of their markets,
+plus a little noise, by the square root of traded volume, 0-35 days old). Then, for a seeded sample of
+markets X that have another market of their event or series, it ranks every other market by
+- content alone (TF-IDF), co-engagement alone (computed from the simulated traffic as
+  personalization.selectors.coengagement_load computes it from the database: X's latest 300 engagers
+  of 30 days, their other engagements decayed by 7-day half-lives), the same question alone (event or
+  title pattern);
+- the blend without co-engagement (what a brand-new market gets) and the blend as served
+  (ranking/related.py's related_scores, checked to be the same sum);
+- with --embedding, WordLlama's static embedding (weights inside its wheel: docs/ranking.md) in place
+  of the TF-IDF, alone and in both blends; wordllama is not a project requirement, so point
+  PYTHONPATH at a folder it is installed in (`pip install --target DIR wordllama`);
+and reports precision@10 of "same event or series" and of "shares a tag" (the tag "all", which Gamma
+puts on every event, does not count), and the scoring time per X.
 """
 import argparse
 import csv
