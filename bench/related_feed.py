@@ -5,14 +5,16 @@ markets).
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/related_feed.py --markets 10000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/related_feed.py --profile
 
-The bench creates and drops test_<name> beside the named database (which need not exist), as bench/feed.py.
+The bench creates and drops test_<name> beside the named database (which need not exist), as bench/feed.py
+(--keep leaves it, to look at query plans), and gives the serving process a cache key prefix of its own.
 
 The setup is bench/feed.py's (the Polymarket-shaped catalog, velocity rows in 50 countries, the user with
 300 affinities, 2,000 impressions and 200 interactions), with two additions the related surface reads:
 - titles of words, not numbers: each market tells one of n/4 stories (4 words of a Zipf vocabulary of
   3,000, shared by its ~4 markets) plus 3 words of its own, so the TF-IDF has real neighbours;
-- co-engagement traffic: --engagers users with 30 engagements each over 30 days, on markets drawn by a
-  Zipf popularity, so the most popular markets have well over the 1,000 engagers the surface reads.
+- co-engagement traffic: --engagers users with 30 engagements each over 30 days, a third within two
+  favourite stories and the rest on markets drawn by a Zipf popularity, so the most popular markets
+  have thousands of engagers (the surface reads their latest 1,200 engagements, at most 300 users).
 The related requests ask, in turn, for one of the --popular most engaged markets (the heaviest
 co-engagement read; each starts uncached, so its first request reads the database: 1 in 5 of them at
 the defaults) and one of as many markets drawn at random; the home and related requests are
