@@ -30,7 +30,7 @@ COUNTRIES = [f"C{i:02d}" for i in range(48)] + ["US", "IL"]
 USER = "u:bench"
 
 
-def build_catalog(n, rng, now):
+def build_catalog(n, rng, now, title=lambda i: f"Will bench event {i} happen?"):
     from feedproject.vocabulary import CATEGORIES
     from markets.models import Market, MarketVelocity, Tag
 
@@ -41,7 +41,7 @@ def build_catalog(n, rng, now):
     markets = Market.objects.bulk_create(
         [
             Market(
-                market_id=f"bench-{i}", title=f"Will bench event {i} happen?", category=rng.choice(CATEGORIES),
+                market_id=f"bench-{i}", title=title(i), category=rng.choice(CATEGORIES),
                 probability=rng.uniform(0.02, 0.98), volume_24h=rng.lognormvariate(8, 2),
                 volume_total=rng.lognormvariate(10, 2), image_url=f"https://img.example/{i}.png" if i % 4 else "",
                 created_at=now - timedelta(hours=rng.uniform(0, 24 * 60)),

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count, Min, Q
+from django.db.models import Count, FloatField, Min, Q, Sum, Value
+from django.db.models.functions import Power
 
-from feedproject.cache import cache_get
+from feedproject.cache import cache_get, cache_set
 from feedproject.db import Epoch
 from feedproject.vocabulary import ENGAGEMENTS
 from markets.models import EditorialBoost, Market, MarketVelocity, Tag
@@ -40,6 +41,13 @@ from personalization.ranking.config import PARAMS_BY_KEY
 from personalization.ranking.inputs import Boosts, Catalog, UserData
 from personalization.ranking.learned import Model
 from personalization.ranking.params import FeedParams
+from personalization.ranking.related import (
+    COENGAGEMENT_HALF_LIFE_SECONDS,
+    COENGAGEMENT_MARKETS,
+    COENGAGEMENT_USERS,
+    COENGAGEMENT_WINDOW,
+    content_matrix,
+)
 from personalization.training import ACTIVE_MODEL_KEY
 from tracking.models import Impression, Interaction
 
@@ -114,7 +122,8 @@ class _Cached:
 def catalog_build():
     """Open markets as ranking arrays plus their display fields, read in streamed chunks.
 
-    A handful of queries whatever happens; rows are folded into arrays as they arrive, so
+    With the related surface's TF-IDF of the markets' texts (refitted only when the texts changed:
+    ranking/related.py). A handful of queries whatever happens; rows are folded into arrays as they arrive, so
     the peak memory is the arrays, not the rows (bench/feed.py at 50,000 markets). Every
     boost of an open market is loaded, ended or not: the catalog is shared by requests of
     any time, and the ranking keeps those whose window holds its own `now`.
@@ -213,6 +222,7 @@ def catalog_build():
         tag_labels=catalog.tag_labels,
         odds_change_24h=odds_change,
     )
+    content_matrix(catalog)  # the related surface's TF-IDF, fitted here so that no request pays for it
     return catalog
 
 
@@ -310,30 +320,49 @@ def experiment_running(surface, *, now):
     return experiment if experiment is not None and experiment.live(now) else None
 
 
-COENGAGEMENT_WINDOW = timedelta(days=30)
-COENGAGEMENT_HALF_LIFE_DAYS = 7.0
-COENGAGEMENT_USERS = 1000  # the most recent engagers of the market are enough to say who else they engage with
+# A market with this many engagers or more has its co-engagement kept in the cache for a while: its
+# read sums thousands of engagements (bench/related_feed.py), and one more engagement moves it little.
+# Below, the read is cheap and always fresh, so a new market's first engagers count at once.
+COENGAGEMENT_CACHE_MIN_USERS = 50
+COENGAGEMENT_CACHE_SECONDS = 600
+COENGAGEMENT_READ_PER_USER = 4  # the engagers are found among the market's latest 4 x 300 engagements
 
 
 def coengagement_load(*, market_pk, catalog, now):
-    """{catalog index: weight} of the open markets engaged with by users who engaged with `market_pk` in the last
-    30 days, each engagement weighted 2^(-age / 7 days), the market itself left out. Two queries."""
-    since = now - COENGAGEMENT_WINDOW
-    engagements = Interaction.objects.filter(event_type__in=ENGAGEMENTS, occurred_at__gte=since, occurred_at__lte=now)
-    users = list(
-        engagements.filter(market_id=market_pk).order_by("-occurred_at").values_list("user_key", flat=True)
-        .distinct()[:COENGAGEMENT_USERS]
-    )
-    if not users:
-        return {}
-    weights, t = defaultdict(float), now.timestamp()
+    """({catalog index: weight}, engagers): the open markets engaged with by the users of the latest 1,200
+    engagements with `market_pk` in the last 30 days (at most 300 users), each engagement weighted 2^(-age / 7 days)
+    (ranking/related.py), the market itself left out; the 1,000 heaviest markets; and how many users those were.
+
+    Two queries, the database summing the weights (no row per engagement here); for a market with 50
+    engagers or more, the result is cached and reused by requests whose `now` is within 10 minutes of
+    the one that computed it (another clock, a replay, computes its own).
+    """
+    key = f"coengagement:{market_pk}"
+    cached, _ = cache_get(key)
+    if cached is not None and abs(now.timestamp() - cached[0]) <= COENGAGEMENT_CACHE_SECONDS:
+        pairs, engagers = cached[1], cached[2]
+    else:
+        engagements = Interaction.objects.filter(
+            event_type__in=ENGAGEMENTS, occurred_at__gte=now - COENGAGEMENT_WINDOW, occurred_at__lte=now
+        )
+        # The users of the market's latest engagements, read newest first down its (market, time) index:
+        # no sort of all its engagements by user, which costs tens of ms for a market with thousands.
+        latest = engagements.filter(market_id=market_pk).order_by("-occurred_at").values_list("user_key", flat=True)
+        users = list(dict.fromkeys(latest[: COENGAGEMENT_USERS * COENGAGEMENT_READ_PER_USER]))[:COENGAGEMENT_USERS]
+        if not users:
+            return {}, 0
+        decay = Power(Value(2.0), (Epoch("occurred_at") - Value(now.timestamp()))
+                      / Value(COENGAGEMENT_HALF_LIFE_SECONDS))
+        pairs = list(
+            engagements.filter(user_key__in=users).exclude(market_id=market_pk).values("market_id")
+            .annotate(weight=Sum(decay, output_field=FloatField())).order_by("-weight", "market_id")
+            .values_list("market_id", "weight")[:COENGAGEMENT_MARKETS]
+        )
+        engagers = len(users)
+        if engagers >= COENGAGEMENT_CACHE_MIN_USERS:
+            cache_set(key, (now.timestamp(), pairs, engagers), COENGAGEMENT_CACHE_SECONDS)
     index = catalog.index_of_pk
-    for other, at in engagements.filter(user_key__in=users).exclude(market_id=market_pk).values_list(
-        "market_id", Epoch("occurred_at")
-    ).iterator(chunk_size=CHUNK):
-        if other in index:
-            weights[index[other]] += 2.0 ** (-(t - at) / 86400 / COENGAGEMENT_HALF_LIFE_DAYS)
-    return dict(weights)
+    return {index[pk]: weight for pk, weight in pairs if pk in index}, engagers
 
 
 def local_trending_min_users():

@@ -270,8 +270,8 @@ def feed_build(*, user_key, surface="home", limit=20, country="", now, feed_requ
         x = catalog.index_of_market_id.get(market_id)
         if x is None:
             raise NotInCatalog(market_id)
-        coengaged = coengagement_load(market_pk=int(catalog.pk[x]), catalog=catalog, now=now)
-        related = related_scores(catalog, x, coengaged)
+        coengaged, engagers = coengagement_load(market_pk=int(catalog.pk[x]), catalog=catalog, now=now)
+        related = related_scores(catalog, x, coengaged, engagers=engagers)
     if experiment is not None and experiment.mode == Experiment.Mode.INTERLEAVE:
         ranking, credits = _interleaved(catalog, user, experiment, surface=surface, now=now, limit=limit, seed=seed,
                                         category=category, related=related)

@@ -203,6 +203,36 @@ def test_the_related_surface_gives_markets_like_the_page_one_and_never_it_hidden
     assert page.market_id not in fresh
 
 
+def test_the_related_content_is_built_with_the_catalog_and_refitted_only_when_the_texts_change():
+    from markets.services import catalog_version_bump
+    from personalization.ranking.related import content_fits
+
+    nba = TagFactory(label="NBA")
+    MarketFactory(market_id="lakers-finals", title="Will the Lakers win the NBA Finals?", tags=[nba])
+    MarketFactory(market_id="celtics-finals", title="Will the Celtics win the NBA Finals?", tags=[nba])
+    MarketFactory(market_id="snow", title="Snow in Miami this winter?", category="Politics")
+    caches_reset()
+    fits = content_fits()
+    warm, _ = catalog_current(now=timezone.now())  # what a process's first request, or a refresh, does
+    assert warm._related_tfidf is not None and content_fits() <= fits + 1
+    fits = content_fits()
+    client = APIClient()
+    url = "/api/feed?surface=market_related&market_id=lakers-finals&limit=5"
+    assert [it["market_id"] for it in items(client.get(url).json())][0] == "celtics-finals"
+    assert content_fits() == fits  # the first related request fitted nothing
+    # A refresh with the same texts (the trend moved) keeps the fitted TF-IDF; a new market refits it.
+    catalog_version_bump()
+    caches_reset()
+    assert catalog_current(now=timezone.now())[0] is not warm and content_fits() == fits
+    MarketFactory(market_id="clippers-finals", title="Will the Clippers win the NBA Finals?", tags=[nba])
+    catalog_version_bump()
+    caches_reset()
+    catalog_current(now=timezone.now())
+    assert content_fits() == fits + 1
+    assert "clippers-finals" in [it["market_id"] for it in items(client.get(url).json())][:2]
+    assert content_fits() == fits + 1
+
+
 @pytest.mark.parametrize(("query", "status", "field"), [
     ("surface=market_related", 400, "market_id"),
     ("surface=home&market_id=sports-1", 400, "market_id"),

@@ -695,12 +695,14 @@ def test_related_markets_come_by_content_coengagement_and_question_never_the_mar
         {"category": "Weather", "tags": ["snow"], "title": "Will it snow in Miami this winter?"},
     ]
     catalog = make_catalog(markets)
-    content_only = related_scores(catalog, 0, {})
+    content_only = related_scores(catalog, 0, {}, engagers=0)
     assert content_only[0] == -np.inf
     assert content_only[1] > content_only[2] > max(content_only[3:])  # same event, then same words
     # Users who engaged with the Lakers market also engaged with the snow one: it rises above the others.
-    lifted = related_scores(catalog, 0, {5: 3.0})
+    lifted = related_scores(catalog, 0, {5: 3.0}, engagers=40)
     assert lifted[5] > max(lifted[3], lifted[4]) and lifted[5] > content_only[5]
+    # Read from a single engager, the same co-engagement counts for less: it may be that user's other taste.
+    assert content_only[5] < related_scores(catalog, 0, {5: 3.0}, engagers=1)[5] < lifted[5]
     user = make_user(catalog, seen={2: {"hidden": True}})
     items = feed(catalog, user, limit=6, related=content_only).items
     assert 0 not in [it.index for it in items] and 2 not in [it.index for it in items]

@@ -104,3 +104,72 @@ def test_user_data_load_reads_the_session_counts_only_while_the_session_is_live(
     assert live.hits_long[("category", "Sports")][0] == 0
     idle = user_data_load(user_key="u:1", catalog=catalog, now=AT + timedelta(hours=1))  # the session ended
     assert idle.hits_session == {} and idle.hits_long
+
+
+def test_coengagement_sums_the_engagers_other_engagements_decayed_by_age_within_30_days():
+    import uuid
+
+    from markets.models import Market
+    from personalization.selectors import coengagement_load
+
+    x, y, z, gone = (MarketFactory() for _ in range(4))
+    gone_pk = gone.pk
+    Market.objects.filter(pk=gone_pk).update(status=Market.Status.RESOLVED)
+
+    def engage(user, market, days_ago, event_type="participate"):
+        at = AT - timedelta(days=days_ago)
+        Interaction.objects.create(event_id=uuid.uuid4(), user_key=user, market=market, event_type=event_type,
+                                   occurred_at=at, received_at=at)
+
+    engage("u:a", x, 1)
+    engage("u:a", y, 7)  # a half-life old: 0.5
+    engage("u:a", z, 0)  # 1.0
+    engage("u:b", x, 20)
+    engage("u:b", y, 14)  # 0.25
+    engage("u:b", y, 31)  # out of the window
+    engage("u:b", gone, 0)  # not an open market
+    engage("u:b", z, 0, event_type="skip_fast")  # not an engagement
+    engage("u:c", y, 0)  # never engaged with x
+    engage("u:d", x, 40)  # engaged with x outside the window: not an engager
+    engage("u:d", z, 0)
+    engage("u:e", x, 0, event_type="skip_fast")  # not an engagement of x
+    engage("u:e", z, 0)
+    engage("u:a", x, -1)  # after now: not yet
+    catalog = catalog_build()
+    weights, engagers = coengagement_load(market_pk=x.pk, catalog=catalog, now=AT)
+    index = catalog.index_of_pk
+    assert engagers == 2
+    assert weights.keys() == {index[y.pk], index[z.pk]}
+    assert weights[index[y.pk]] == pytest.approx(0.75)
+    assert weights[index[z.pk]] == pytest.approx(1.0)
+    assert coengagement_load(market_pk=z.pk, catalog=catalog, now=AT)[0][index[x.pk]] == pytest.approx(2 ** (-1 / 7))
+    assert coengagement_load(market_pk=MarketFactory().pk, catalog=catalog, now=AT) == ({}, 0)  # a new market
+
+
+def test_a_much_engaged_markets_coengagement_is_reused_for_ten_minutes_of_the_request_clock(monkeypatch):
+    import uuid
+
+    from personalization import selectors
+
+    monkeypatch.setattr(selectors, "COENGAGEMENT_CACHE_MIN_USERS", 2)
+    x, y, z, w = (MarketFactory() for _ in range(4))
+
+    def engage(user, market, at=AT):
+        Interaction.objects.create(event_id=uuid.uuid4(), user_key=user, market=market, event_type="click",
+                                   occurred_at=at, received_at=at)
+
+    engage("u:a", x)
+    engage("u:a", y)
+    catalog = catalog_build()
+    index = catalog.index_of_pk
+    load = lambda market, now=AT: selectors.coengagement_load(market_pk=market.pk, catalog=catalog, now=now)[0]  # noqa: E731
+    assert load(x).keys() == {index[y.pk]}
+    engage("u:b", x)
+    engage("u:b", z)
+    assert load(x).keys() == {index[y.pk], index[z.pk]}  # one engager was below the minimum: not cached
+    engage("u:c", x)
+    engage("u:c", w)
+    assert load(x).keys() == {index[y.pk], index[z.pk]}  # two engagers: cached
+    assert load(x, AT + timedelta(minutes=10)).keys() == {index[y.pk], index[z.pk]}
+    assert load(x, AT + timedelta(minutes=10, seconds=1)).keys() == {index[y.pk], index[z.pk], index[w.pk]}
+    assert load(x, AT - timedelta(days=1)) == {}  # another clock computes its own: nobody had engaged then
