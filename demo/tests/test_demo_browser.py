@@ -48,7 +48,7 @@ CATEGORIES = {
     "Crypto": ("#d97706", ["Bitcoin", "Ethereum"]),
     "Sports": ("#15803d", ["NBA", "Soccer"]),
     "Politics": ("#b91c1c", ["US Elections", "UK"]),
-    "Economy": ("#0369a1", ["Fed", "Inflation"]),
+    "Business": ("#0369a1", ["Fed", "Inflation"]),
     "Science & Tech": ("#6d28d9", ["AI", "Space"]),
     "Weather": ("#0e7490", ["Hurricanes", "Snow"]),
 }
@@ -153,7 +153,24 @@ def _image(colour, text):
 
 
 @pytest.fixture
-def catalog(site):
+def feed_configs(site):
+    """An active FeedConfig for each surface the pages ask for. The migrations make them, but a transactional
+    test's flush (PostgreSQL) removes them: the tests do not depend on their being there."""
+    from personalization.feed_configs import feed_config_save_version
+    from personalization.ranking.config import default_params
+
+    def save():
+        return {
+            surface: feed_config_save_version(surface=surface, params=default_params(), note="browser test",
+                                              created_by=None, activate=True)
+            for surface in ("home", "category", "market_related")
+        }
+
+    return site.query(save)
+
+
+@pytest.fixture
+def catalog(site, feed_configs):
     """12 open markets in each of 6 categories, every one with a picture and a global trending score."""
     markets = []
     for c, (category, (colour, tag_labels)) in enumerate(CATEGORIES.items()):
@@ -370,6 +387,66 @@ def test_a_visitor_sees_an_explained_feed_and_what_they_saw_is_reported_once(bro
     # Leaving the page sends whatever is still queued: nothing was, and nothing is reported twice.
     browser.get("about:blank")
     assert site.query(lambda: Impression.objects.filter(user_key=user_key).count()) == FEED_LIMIT
+
+
+def tab(driver, name):
+    return driver.find_element("css selector", f'#tabs .tab[data-category="{name}"]')
+
+
+def current_tab(driver):
+    return driver.find_element("css selector", '#tabs .tab[aria-current="page"]').get_attribute("data-category")
+
+
+def test_category_tabs_load_the_category_feed_and_the_url_keeps_the_tab(browser, site, catalog):
+    from feedproject.vocabulary import CATEGORIES as TAXONOMY
+
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        tabs = [t.get_attribute("data-category") for t in browser.find_elements("css selector", "#tabs .tab")]
+        assert tabs == ["", *TAXONOMY] and current_tab(browser) == ""
+        assert len({c["category"] for c in cards(browser)}) > 1
+
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "Crypto").click()
+        feed_request_id = feed_ready(browser, previous_feed_request_id=before)
+        crypto = cards(browser)
+        assert crypto and {c["category"] for c in crypto} == {"Crypto"}
+        assert len(crypto) == 12  # every open Crypto market of the catalog, and nothing else
+        assert browser.current_url.endswith("/?category=Crypto") and current_tab(browser) == "Crypto"
+        assert body_data(browser, "surface") == "category"
+        # What was seen on the tab is reported as seen on the category surface.
+        wait_until(lambda: site.query(lambda: Impression.objects.filter(
+            user_key=user_key, surface="category", feed_request_id=feed_request_id).exists()),
+            "an impression of the Crypto tab")
+
+        # A reload keeps the tab; a category with a space and an ampersand survives the URL.
+        browser.refresh()
+        feed_ready(browser)
+        assert current_tab(browser) == "Crypto" and {c["category"] for c in cards(browser)} == {"Crypto"}
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "Science & Tech").click()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert {c["category"] for c in cards(browser)} == {"Science & Tech"}
+        browser.refresh()
+        feed_ready(browser)
+        assert current_tab(browser) == "Science & Tech"
+
+        # Back goes to the previous tab; a category with no open market says so.
+        before = body_data(browser, "feedRequestId")
+        browser.back()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert current_tab(browser) == "Crypto" and {c["category"] for c in cards(browser)} == {"Crypto"}
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "World").click()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert cards(browser) == [] and "Nothing to show in World" in browser.find_element("id", "feed-status").text
+
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "").click()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert body_data(browser, "surface") == "home" and len({c["category"] for c in cards(browser)}) > 1
+        assert "category=" not in browser.current_url
 
 
 def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, catalog):

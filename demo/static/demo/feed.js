@@ -5,7 +5,6 @@
 
   const api = window.DemoApi;
   const LIMIT = 20;
-  const SURFACE = "home";
   // A card counts as seen when at least half of it stays in view this long (ms).
   const SEEN_RATIO = 0.5;
   const SEEN_MS = 500;
@@ -29,7 +28,7 @@
   const $ = (selector, root = document) => root.querySelector(selector);
   const els = {
     status: $("#feed-status"), refresh: $("#refresh"), geo: $("#geo"),
-    sections: { hero: $("#hero"), grid: $("#grid"), stream: $("#stream") },
+    sections: { hero: $("#hero"), grid: $("#grid"), stream: $("#stream") }, tabs: $("#tabs"),
     card: $("#tpl-card"), gone: $("#tpl-gone"),
     topicsSession: $("#topics-session"), topicsLong: $("#topics-long"), recent: $("#recent"), visitor: $("#visitor"),
   };
@@ -38,6 +37,16 @@
   const titles = new Map(); // market_id -> title, for the activity list
   let geo = localStorage.getItem(GEO_KEY) || "";
   let feedCount = 0;
+  // The category tab: "" is All (the home surface); the URL keeps it (?category=Sports), so a reload does too.
+  let category = categoryOfUrl();
+
+  function categoryOfUrl() {
+    return new URLSearchParams(location.search).get("category") || "";
+  }
+
+  function surface() {
+    return category ? "category" : "home";
+  }
 
   function status(text, kind = "") {
     els.status.textContent = text;
@@ -73,8 +82,8 @@
       window.addEventListener("pagehide", () => this.flush({ leaving: true }));
     }
 
-    observe(element, item, feedRequestId) {
-      this.cards.set(element, { item, feedRequestId });
+    observe(element, item, feedRequestId, surfaceName) {
+      this.cards.set(element, { item, feedRequestId, surface: surfaceName });
       this.observer.observe(element);
     }
 
@@ -125,32 +134,52 @@
       this.timers.delete(element);
       const card = this.cards.get(element);
       if (!card || (!acted && document.visibilityState !== "visible")) return;
-      const { item, feedRequestId } = card;
+      const { item, feedRequestId, surface: surfaceName } = card;
       const key = `${feedRequestId}:${item.market_id}`;
       if (this.seen.has(key)) return;
       this.seen.add(key);
       element.dataset.seen = "true";
       this.queue.push({
-        event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
-        section: item.section, position: item.position, shown_at: api.nowIso(),
+        surface: surfaceName,
+        impression: {
+          event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
+          section: item.section, position: item.position, shown_at: api.nowIso(),
+        },
       });
     }
 
+    /* The next batch: up to `size` queued impressions of one surface (a batch names one surface;
+     * switching tabs can leave two in the queue). */
+    take(size) {
+      const first = this.queue[0].surface;
+      const batch = [];
+      this.queue = this.queue.filter((entry) => {
+        if (entry.surface !== first || batch.length >= size) return true;
+        batch.push(entry);
+        return false;
+      });
+      return batch;
+    }
+
     body(batch) {
-      return { sent_at: api.nowIso(), surface: SURFACE, impressions: batch };
+      return { sent_at: api.nowIso(), surface: batch[0].surface, impressions: batch.map((e) => e.impression) };
     }
 
     flush({ leaving = false } = {}) {
       if (leaving) {
-        while (this.queue.length) api.postOnLeave("/api/impressions", this.body(this.queue.splice(0, 100)));
+        while (this.queue.length) api.postOnLeave("/api/impressions", this.body(this.take(100)));
         return Promise.resolve();
       }
       if (this.sending) return this.sending.then(() => this.flush());
       if (!this.queue.length) return Promise.resolve();
-      const batch = this.queue.splice(0, 200);
+      const batch = this.take(200);
       this.sending = api.postJSON("/api/impressions", this.body(batch))
-        .catch(() => this.queue.unshift(...batch)) // sent again on the next flush: event_ids make it safe
-        .finally(() => { this.sending = null; });
+        .then(() => true, () => {
+          this.queue.unshift(...batch); // sent again on the next flush: event_ids make it safe
+          return false;
+        })
+        .finally(() => { this.sending = null; })
+        .then((sent) => (sent && this.queue.length ? this.flush() : undefined)); // e.g. another surface's
       return this.sending;
     }
   }
@@ -162,7 +191,7 @@
   function context(item, feed) {
     return {
       section: item.section, position: item.position, feed_request_id: feed.feed_request_id,
-      surface: SURFACE, geo_country: geo,
+      surface: feed.surface, geo_country: geo,
     };
   }
 
@@ -170,6 +199,7 @@
     const query = new URLSearchParams({
       section: item.section, position: String(item.position), feed_request_id: feed.feed_request_id,
     });
+    if (feed.surface !== "home") query.set("surface", feed.surface);
     return `/markets/${encodeURIComponent(item.market_id)}?${query}`;
   }
 
@@ -261,7 +291,7 @@
           undo.hidden = false;
           undo.addEventListener("click", async () => {
             gone.replaceWith(node);
-            impressions.observe(node, item, feed.feed_request_id);
+            impressions.observe(node, item, feed.feed_request_id, feed.surface);
             await send("unhide");
             profileSoon();
           }, { once: true });
@@ -282,16 +312,21 @@
       const items = feed.sections[name] || [];
       const nodes = items.map((item) => card(item, feed));
       container.replaceChildren(...nodes);
-      nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id));
+      nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id, feed.surface));
       for (const item of items) titles.set(item.market_id, item.title);
     }
   }
 
   function summary(feed) {
     const items = ["hero", "grid", "stream"].flatMap((s) => feed.sections[s] || []);
-    if (!items.length) return "Nothing new to show right now: you have seen every open market recently.";
+    if (!items.length) {
+      return category
+        ? `Nothing to show in ${category} right now: no open market you have not seen recently.`
+        : "Nothing new to show right now: you have seen every open market recently.";
+    }
     const time = new Date(feed.generated_at).toLocaleTimeString();
-    const text = `${feedCount > 1 ? "New feed" : "Your feed"} at ${time}: ${items.length} markets`;
+    const where = category ? ` in ${category}` : "";
+    const text = `${feedCount > 1 ? "New feed" : "Your feed"}${where} at ${time}: ${items.length} markets`;
     // Items ranked on the visitor's own interests say so ("Because you saved 3 Crypto markets").
     const yours = items.filter((it) => it.reason === "followup" || it.reason_text.startsWith("Because you"));
     if (!yours.length) return `${text}. Open, save or bet on a few markets, then refresh: the feed follows you.`;
@@ -307,12 +342,15 @@
     status("Loading your feed…");
     try {
       await impressions.flush(); // what was seen counts before the next feed is ranked
-      const query = new URLSearchParams({ surface: SURFACE, limit: String(LIMIT) });
+      const query = new URLSearchParams({ surface: surface(), limit: String(LIMIT) });
+      if (category) query.set("category", category);
       if (geo) query.set("geo", geo);
       const feed = await api.getJSON(`/api/feed?${query}`);
       feedCount += 1;
       render(feed);
-      Object.assign(document.body.dataset, { userKey: feed.user_key, feedRequestId: feed.feed_request_id });
+      Object.assign(document.body.dataset, {
+        userKey: feed.user_key, feedRequestId: feed.feed_request_id, surface: feed.surface, category,
+      });
       els.visitor.textContent = `Your visitor key: ${feed.user_key}`;
       status(summary(feed) + (feed.degraded ? " (Some inputs were unavailable: the feed may be less fresh.)" : ""));
       setState("ready");
@@ -392,6 +430,47 @@
     profileTimer = setTimeout(loadProfile, 300);
   }
 
+  // ----- category tabs ------------------------------------------------------------------
+
+  function tabFor(name) {
+    const found = [...els.tabs.querySelectorAll(".tab")].find((tab) => tab.dataset.category === name);
+    if (found) return found;
+    // A category outside the taxonomy (an imported one kept as written), reached by its URL: a tab of its own.
+    const tab = document.createElement("a");
+    tab.className = "tab";
+    tab.dataset.category = name;
+    tab.href = `/?${new URLSearchParams({ category: name })}`;
+    tab.textContent = name;
+    els.tabs.append(tab);
+    return tab;
+  }
+
+  function markTab() {
+    const current = tabFor(category);
+    for (const tab of els.tabs.querySelectorAll(".tab")) {
+      if (tab === current) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+  }
+
+  els.tabs.addEventListener("click", (event) => {
+    const tab = event.target.closest(".tab");
+    if (!tab || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault(); // the page stays; the URL and the feed change
+    if (tab.dataset.category === category) return;
+    category = tab.dataset.category;
+    history.pushState(null, "", tab.href);
+    markTab();
+    window.scrollTo({ top: 0 });
+    loadFeed();
+  });
+  window.addEventListener("popstate", () => {
+    if (categoryOfUrl() === category) return;
+    category = categoryOfUrl();
+    markTab();
+    loadFeed();
+  });
+
   // ----- start ------------------------------------------------------------------------
 
   els.geo.value = geo;
@@ -407,5 +486,6 @@
   // Coming back with the back button may restore this page from the back/forward cache:
   // ask for a fresh feed, which knows what the visitor just did.
   window.addEventListener("pageshow", (event) => { if (event.persisted) loadFeed(); });
+  markTab();
   loadFeed();
 })();

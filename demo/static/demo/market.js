@@ -12,11 +12,12 @@
 
   // Where the visitor came from (the feed puts it in the link), so events keep their feed context.
   const from = new URLSearchParams(location.search);
+  const SURFACES = ["home", "category", "market_related"];
   const context = {
     section: from.get("section") || undefined,
     position: from.has("position") ? Number.parseInt(from.get("position"), 10) : undefined,
     feed_request_id: from.get("feed_request_id") || undefined,
-    surface: "home",
+    surface: SURFACES.includes(from.get("surface")) ? from.get("surface") : "home",
     geo_country: localStorage.getItem(GEO_KEY) || "",
   };
 
