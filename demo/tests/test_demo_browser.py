@@ -30,7 +30,7 @@ from markets.models import Event, Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.models import UserMarketState
 from personalization.selectors import caches_reset
-from tracking.models import Impression, Interaction
+from tracking.models import Impression, Interaction, ServedItem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -573,6 +573,67 @@ def test_cards_show_their_odds_moves_and_a_market_page_lists_its_events_other_ou
         browser.get(f"{site.url}/markets/{shown[5]}")
         wait_until(lambda: body_data(browser, "state") == "ready", "a market of no event")
         assert not browser.find_element("id", "event-outcomes").is_displayed()
+
+
+def related_ids(driver):
+    items = driver.find_elements("css selector", "#related .related-list li")
+    return [li.get_attribute("data-market-id") for li in items]
+
+
+def test_a_market_page_lists_related_markets_apart_from_its_events_other_outcomes(browser, site, catalog):
+    opened, *outcomes = "crypto-0", "crypto-2", "crypto-4"
+
+    def write():
+        event = Event.objects.create(event_id="crypto-cup", title="Which crypto question?")
+        Market.objects.filter(market_id__in=[opened, *outcomes]).update(event=event)
+        Market.objects.filter(market_id="crypto-6").update(status="closed")
+        caches_reset()
+
+    site.query(write)
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        browser.get(f"{site.url}/markets/{opened}")
+        wait_until(lambda: browser.execute_script("return document.getElementById('market-page').dataset.related"),
+                   "the related markets")
+        section = browser.find_element("id", "related")
+        assert section.is_displayed() and section.find_element("css selector", "h2").text == "Related markets"
+        related = related_ids(browser)
+        # Never the market itself, nor a closed one, nor one the event's list above already shows.
+        assert related and len(related) == len(set(related)) <= 6
+        assert not {opened, "crypto-6", *outcomes} & set(related), related
+        assert all(m in catalog for m in related)
+        assert browser.find_element("id", "event-outcomes").is_displayed()
+        links = section.find_elements("css selector", ".related-list a")
+        assert [a.text for a in links] == [catalog[m].title for m in related]
+        screenshot(browser, "demo_market_related.png")
+
+        first = related[0]
+        link = section.find_element("css selector", f'li[data-market-id="{first}"] a')
+        scroll_to(browser, link)
+        link.click()
+        wait_until(lambda: browser.current_url.split("?")[0].endswith(f"/markets/{first}")
+                   and body_data(browser, "state") == "ready", "the related market's page")
+        assert "surface=market_related" in browser.current_url
+        browser.get("about:blank")  # leaving sends the view, with the related list's context
+
+    def stored():
+        rows = list(Interaction.objects.filter(user_key=user_key, market__market_id=first).values_list(
+            "event_type", "section", "position", "feed_request_id"))
+        return rows if {r[0] for r in rows} >= {"click", "view_market"} else None
+
+    rows = wait_until(lambda: site.query(stored), "the click and the view of the related market")
+    # Both carry the related list's context: its feed_request_id (served on the market_related surface) and slot.
+    assert len({r[1:] for r in rows}) == 1 and rows[0][3] is not None, rows
+    served = site.query(lambda: ServedItem.objects.get(feed_request_id=rows[0][3], market__market_id=first))
+    assert served.surface == "market_related" and served.position == rows[0][2]
+
+    # A closed market has no related list, and asks for none (the API would answer 404).
+    with no_js_errors(browser):
+        browser.get(f"{site.url}/markets/crypto-6")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the closed market's page")
+        assert browser.execute_script("return document.getElementById('market-page').dataset.related") == "none"
+        assert not browser.find_element("id", "related").is_displayed()
 
 
 def test_a_hidden_market_never_comes_back(browser, site, catalog):
