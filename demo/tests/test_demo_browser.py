@@ -528,6 +528,88 @@ def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, cata
     screenshot(browser, "demo_feed_after.png")
 
 
+def saved_list(driver):
+    """The Saved panel as (market_id, link text, link path) rows."""
+    return [
+        (li.get_attribute("data-market-id"), li.find_element("css selector", "a").text,
+         li.find_element("css selector", "a").get_attribute("href").split("://", 1)[1].split("/", 1)[1])
+        for li in driver.find_elements("css selector", "#saved li[data-market-id]")
+    ]
+
+
+def save_button(driver, market_id):
+    return card_element(driver, market_id).find_element("css selector", '[data-action="bookmark"]')
+
+
+def test_saved_markets_are_listed_on_the_feed_from_both_pages_and_unsaving_removes_them(browser, site, catalog):
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        assert saved_list(browser) == [] and "Nothing saved yet" in browser.find_element("id", "saved").text
+        # What an earlier version of the pages stored under the same key (a list of ids) is read too.
+        browser.execute_script("localStorage.setItem('demo.saved', JSON.stringify(['sports-1']))")
+        browser.refresh()
+        feed_ready(browser)
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+        assert saved_list(browser)[0][2] == "markets/sports-1"
+
+        feed = [c["market_id"] for c in cards(browser) if c["market_id"] != "sports-1"]
+        first, second, on_page = feed[3], feed[4], feed[5]
+        for market_id in (first, second):
+            button = save_button(browser, market_id)
+            scroll_to(browser, button)
+            button.click()
+            wait_until(lambda button=button: button.get_attribute("aria-pressed") == "true", "the saved state")
+        assert saved_list(browser)[:2] == [
+            (m, catalog[m].title, f"markets/{m}") for m in (second, first)  # newest first
+        ]
+
+        # Unsave from the list: gone from it, and the card's button says Save again.
+        unsave = browser.find_element("css selector", f'#saved li[data-market-id="{first}"] .unsave')
+        scroll_to(browser, unsave)
+        unsave.click()
+        assert [row[0] for row in saved_list(browser)] == [second, "sports-1"]
+        assert save_button(browser, first).get_attribute("aria-pressed") == "false"
+        assert save_button(browser, first).text == "☆ Save"
+        # Unsave from a card's button; a reload agrees.
+        button = save_button(browser, second)
+        scroll_to(browser, button)
+        button.click()
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+        browser.refresh()
+        feed_ready(browser)
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+
+        # Saved on a market page: on the feed's list when the visitor comes back.
+        browser.get(f"{site.url}/markets/{on_page}")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+        bookmark = browser.find_element("id", "bookmark")
+        assert bookmark.get_attribute("aria-pressed") == "false"
+        bookmark.click()
+        assert bookmark.get_attribute("aria-pressed") == "true" and bookmark.text == "★ Saved"
+        browser.back()
+        feed_ready(browser)
+        assert saved_list(browser)[0] == (on_page, catalog[on_page].title, f"markets/{on_page}")
+        assert [row[0] for row in saved_list(browser)] == [on_page, "sports-1"]
+        # And from the market page.
+        browser.get(f"{site.url}/markets/{on_page}")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+        bookmark = browser.find_element("id", "bookmark")
+        assert bookmark.get_attribute("aria-pressed") == "true"
+        bookmark.click()
+        assert bookmark.get_attribute("aria-pressed") == "false"
+        browser.get(site.url + "/")
+        feed_ready(browser)
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+        assert browser.execute_script("return Object.keys(localStorage).filter((k) => /saved/i.test(k))") == [
+            "demo.saved"
+        ]
+    # Each save sent one bookmark; unsaving sends nothing (the API has no such event).
+    bookmarks = site.query(lambda: sorted(Interaction.objects.filter(user_key=user_key).exclude(
+        event_type="view_market").values_list("market__market_id", "event_type")))
+    assert bookmarks == sorted((m, "bookmark") for m in (first, second, on_page))
+
+
 def test_cards_show_their_odds_moves_and_a_market_page_lists_its_events_other_outcomes(browser, site, catalog):
     open_feed(browser, site)
     shown = [c["market_id"] for c in cards(browser)]

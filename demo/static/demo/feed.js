@@ -9,7 +9,6 @@
   const SEEN_RATIO = 0.5;
   const SEEN_MS = 500;
   const FLUSH_MS = 3000;
-  const SAVED_KEY = "demo.saved";
   const GEO_KEY = "demo.geo";
 
   const POOLS = {
@@ -30,10 +29,10 @@
     status: $("#feed-status"), refresh: $("#refresh"), geo: $("#geo"),
     sections: { hero: $("#hero"), grid: $("#grid"), stream: $("#stream") }, tabs: $("#tabs"),
     card: $("#tpl-card"), gone: $("#tpl-gone"),
+    saved: $("#saved"),
     topicsSession: $("#topics-session"), topicsLong: $("#topics-long"), recent: $("#recent"), visitor: $("#visitor"),
   };
 
-  const saved = new Set(JSON.parse(localStorage.getItem(SAVED_KEY) || "[]"));
   const titles = new Map(); // market_id -> title, for the activity list
   let geo = localStorage.getItem(GEO_KEY) || "";
   let feedCount = 0;
@@ -251,18 +250,51 @@
     $(".why-explain", node).textContent = poolExplain;
     components($(".components", node), item.components);
 
-    const save = $('[data-action="bookmark"]', node);
-    if (saved.has(item.market_id)) markSaved(save);
+    markSaved($('[data-action="bookmark"]', node), api.saved.has(item.market_id));
     for (const button of node.querySelectorAll("[data-action]")) {
       button.addEventListener("click", () => act(button.dataset.action, item, feed, node, button));
     }
     return node;
   }
 
-  function markSaved(button) {
-    button.textContent = "★ Saved";
-    button.setAttribute("aria-pressed", "true");
-    button.disabled = true;
+  function markSaved(button, on) {
+    button.textContent = on ? "★ Saved" : "☆ Save";
+    button.setAttribute("aria-pressed", String(on));
+    button.title = on ? "Saved in this browser: click to take it off your Saved list" : "";
+  }
+
+  /* The Saved list in the side panel, and every Save button on the page, from localStorage. */
+  function renderSaved() {
+    const list = api.saved.list();
+    if (!list.length) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.textContent = "Nothing saved yet: ☆ Save a market to keep it here.";
+      els.saved.replaceChildren(empty);
+    } else {
+      els.saved.replaceChildren(...list.map((entry) => {
+        const li = document.createElement("li");
+        li.dataset.marketId = entry.market_id;
+        const link = document.createElement("a");
+        link.href = `/markets/${encodeURIComponent(entry.market_id)}`;
+        link.textContent = entry.title || titles.get(entry.market_id) || entry.market_id;
+        const unsave = document.createElement("button");
+        unsave.type = "button";
+        unsave.className = "act unsave";
+        unsave.textContent = "Unsave";
+        unsave.setAttribute("aria-label", `Unsave ${link.textContent}`);
+        unsave.addEventListener("click", () => {
+          api.saved.remove(entry.market_id);
+          renderSaved();
+        });
+        li.append(link, unsave);
+        return li;
+      }));
+    }
+    const ids = new Set(list.map((entry) => entry.market_id));
+    for (const button of document.querySelectorAll('.card [data-action="bookmark"]')) {
+      markSaved(button, ids.has(button.closest(".card").dataset.marketId));
+    }
   }
 
   const GONE_TEXT = {
@@ -275,9 +307,13 @@
     impressions.recordNow(node);
     try {
       if (action === "bookmark") {
-        markSaved(button);
-        saved.add(item.market_id);
-        localStorage.setItem(SAVED_KEY, JSON.stringify([...saved]));
+        if (api.saved.has(item.market_id)) { // unsaving is this browser's list only: no event says "unsave"
+          api.saved.remove(item.market_id);
+          renderSaved();
+          return;
+        }
+        api.saved.add(item.market_id, item.title);
+        renderSaved();
         await send("bookmark");
       } else {
         const gone = els.gone.content.firstElementChild.cloneNode(true);
@@ -315,6 +351,7 @@
       nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id, feed.surface));
       for (const item of items) titles.set(item.market_id, item.title);
     }
+    renderSaved();
   }
 
   function summary(feed) {
@@ -353,8 +390,10 @@
       });
       els.visitor.textContent = `Your visitor key: ${feed.user_key}`;
       status(summary(feed) + (feed.degraded ? " (Some inputs were unavailable: the feed may be less fresh.)" : ""));
-      setState("ready");
       await loadProfile();
+      // Ready once the side panel has caught up and Refresh works again (a test waits for this).
+      els.refresh.disabled = false;
+      setState("ready");
     } catch (error) {
       status(`Could not load the feed (${error.message}).`, "error");
       setState("error");
@@ -486,6 +525,9 @@
   // Coming back with the back button may restore this page from the back/forward cache:
   // ask for a fresh feed, which knows what the visitor just did.
   window.addEventListener("pageshow", (event) => { if (event.persisted) loadFeed(); });
+  // Saved or unsaved on another page of the site (a market page in another tab): the list follows.
+  window.addEventListener("storage", (event) => { if (event.key === api.saved.key) renderSaved(); });
   markTab();
+  renderSaved();
   loadFeed();
 })();

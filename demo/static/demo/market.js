@@ -8,7 +8,6 @@
   const page = $("#market-page");
   const marketId = page.dataset.marketId;
   const GEO_KEY = "demo.geo";
-  const SAVED_KEY = "demo.saved";
 
   // Where the visitor came from (the feed puts it in the link), so events keep their feed context.
   const from = new URLSearchParams(location.search);
@@ -90,7 +89,7 @@
     for (const button of els.sides) button.disabled = !open;
     if (!open) els.betStatus.textContent = `This market is ${m.status}: betting is closed.`;
     renderOutcomes(m);
-    if (JSON.parse(localStorage.getItem(SAVED_KEY) || "[]").includes(marketId)) markSaved();
+    markSaved(api.saved.has(marketId));
     els.market.hidden = false;
     els.trade.hidden = false;
   }
@@ -174,10 +173,9 @@
     return li;
   }
 
-  function markSaved() {
-    els.bookmark.textContent = "★ Saved";
-    els.bookmark.setAttribute("aria-pressed", "true");
-    els.bookmark.disabled = true;
+  function markSaved(on) {
+    els.bookmark.textContent = on ? "★ Saved" : "☆ Save market";
+    els.bookmark.setAttribute("aria-pressed", String(on));
   }
 
   async function send(type, metadata) {
@@ -220,9 +218,13 @@
   });
 
   els.bookmark.addEventListener("click", async () => {
-    markSaved();
-    const list = JSON.parse(localStorage.getItem(SAVED_KEY) || "[]");
-    if (!list.includes(marketId)) localStorage.setItem(SAVED_KEY, JSON.stringify([...list, marketId]));
+    if (api.saved.has(marketId)) { // off the Saved list of this browser; the API has no "unsave"
+      api.saved.remove(marketId);
+      markSaved(false);
+      return;
+    }
+    api.saved.add(marketId, market ? market.title : "");
+    markSaved(true);
     try {
       await send("bookmark");
     } catch (error) {
