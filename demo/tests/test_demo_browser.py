@@ -290,13 +290,13 @@ def scroll_to(driver, element):
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
 
 
-def screenshot(driver, name):
+def screenshot(driver, name, width=1280):
     """The whole page as a PNG in SCREENSHOTS (for a person to look at; never committed)."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(height + 140, 6000))
+    driver.set_window_size(width, min(height + 140, 6000))
     path = SCREENSHOTS / name
     driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 900)
+    driver.set_window_size(width, 900)
     return path
 
 
@@ -752,6 +752,187 @@ def test_a_hidden_market_never_comes_back(browser, site, catalog):
         feed_ready(browser)
         seen.append({c["market_id"] for c in cards(browser)})
     assert all(shown and hidden not in shown for shown in seen)
+
+
+# ----- layout, as a visitor found it --------------------------------------------------------
+
+
+def rect(driver, element):
+    return driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];", element
+    )
+
+
+def overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+# The page needs no sideways scrolling (a row that scrolls inside itself, as the tabs do, is fine).
+NO_SIDEWAYS_JS = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def header_height(driver):
+    return driver.execute_script("return document.querySelector('.topbar').getBoundingClientRect().height")
+
+
+def viewport(driver, width, height=900):
+    """The window sized so that the page's viewport is `width` wide."""
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return window.innerWidth")
+    if inner != width:
+        driver.set_window_size(2 * width - inner, height)
+    assert driver.execute_script("return window.innerWidth") == width
+
+
+def test_at_400_px_the_stream_buttons_clear_the_titles_and_the_header_stays_short(browser, site, catalog):
+    with no_js_errors(browser):
+        for width in (400, 1280):
+            viewport(browser, width)
+            open_feed(browser, site)
+            for card in browser.find_elements("css selector", "#stream .card, #grid .card, #hero .card"):
+                title = rect(browser, card.find_element("css selector", ".card-title"))
+                for button in card.find_elements("css selector", ".card-actions button"):
+                    assert not overlaps(title, rect(browser, button)), (width, card.text, button.text)
+            # The header is sticky: it must leave a 900 px screen to the feed.
+            assert header_height(browser) < 100, (width, header_height(browser))
+            assert browser.execute_script(NO_SIDEWAYS_JS), width  # and no sideways scrolling
+            browser.get(f"{site.url}/markets/crypto-1")
+            wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+            assert header_height(browser) < 100, (width, header_height(browser))
+        viewport(browser, 400)
+        open_feed(browser, site)
+        screenshot(browser, "demo_feed_400.png", width=400)
+    viewport(browser, 1280)
+
+
+def test_the_market_page_shows_whole_figures_at_any_width(browser, site, catalog):
+    site.query(lambda: Market.objects.filter(market_id="crypto-1").update(
+        volume_total=319_700.0, volume_24h=1_234_567.0, participant_count=123_456))
+    site.query(caches_reset)
+    with no_js_errors(browser):
+        for width in (400, 700, 1280):
+            viewport(browser, width)
+            browser.get(f"{site.url}/markets/crypto-1")
+            wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+            assert browser.find_element("css selector", ".stat-volume").text == "$319.7K"
+            assert browser.find_element("css selector", ".stat-volume24").text == "$1.2M"
+            assert browser.find_element("css selector", ".stat-traders").text == "123,456"
+            for dd in browser.find_elements("css selector", ".stats dd"):
+                fits = browser.execute_script(
+                    "const e = arguments[0]; const box = e.parentElement.getBoundingClientRect();"
+                    " const r = e.getBoundingClientRect();"
+                    " return e.scrollWidth <= e.clientWidth && r.right <= box.right + 0.5;", dd)
+                assert fits, (width, dd.text)
+        screenshot(browser, "demo_market_400.png", width=400)
+    viewport(browser, 1280)
+
+
+def test_why_am_i_seeing_this_is_a_popover_that_leaves_the_layout_alone(browser, site, catalog):
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        for selector in ("#grid .card", "#stream .card", "#hero .card"):
+            card = browser.find_element("css selector", selector)
+            section = card.find_element("xpath", "..")
+            scroll_to(browser, card)
+            before = (rect(browser, card), rect(browser, section))
+            card.find_element("css selector", ".why summary").click()
+            popover = card.find_element("css selector", ".why-body")
+            assert popover.is_displayed() and popover.text
+            assert (rect(browser, card), rect(browser, section)) == before, selector
+            assert browser.execute_script(NO_SIDEWAYS_JS)
+            # Nothing covers it (it is on top of the cards after it), and Escape closes it.
+            browser.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", popover)
+            box = rect(browser, popover)
+            on_top = browser.execute_script(
+                "return arguments[0].contains(document.elementFromPoint(arguments[1], arguments[2]))",
+                popover, (box[0] + box[2]) / 2, box[3] - 4)
+            assert on_top, selector
+            if selector == "#grid .card":
+                screenshot(browser, "demo_feed_why.png")
+            browser.find_element("css selector", "body").send_keys("\ue00c")  # Escape
+            wait_until(lambda popover=popover: not popover.is_displayed(), "Escape to close the popover")
+        # One open at a time: opening another closes the first; a click elsewhere closes it.
+        first, second = browser.find_elements("css selector", "#grid .card")[:2]
+        first.find_element("css selector", ".why summary").click()
+        second.find_element("css selector", ".why summary").click()
+        assert not first.find_element("css selector", ".why-body").is_displayed()
+        assert second.find_element("css selector", ".why-body").is_displayed()
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.find_element("id", "feed-status").click()
+        assert not second.find_element("css selector", ".why-body").is_displayed()
+
+
+def test_the_side_panel_says_what_the_feed_knows_in_words(browser, site, catalog):
+    from personalization.models import TopicAffinity
+
+    open_feed(browser, site)
+    user_key = body_data(browser, "userKey")
+
+    def affinities(long, session):
+        TopicAffinity.objects.filter(user_key=user_key).delete()
+        now = timezone.now()
+        TopicAffinity.objects.bulk_create([
+            TopicAffinity(user_key=user_key, horizon=horizon, topic_type=kind, topic_value=value, score=score,
+                          updated_at=now)
+            for horizon, rows in (("long", long), ("session", session)) for kind, value, score in rows
+        ])
+
+    same = [("category", "Politics", 10.5), ("tag", "us-elections", 4.2), ("category", "Weather", -4.8)]
+    site.query(lambda: affinities(same, same))
+    with no_js_errors(browser):
+        browser.refresh()
+        feed_ready(browser)
+        panel = browser.find_element("css selector", ".sidebar .panel-knows")
+        text = panel.text
+        # No raw scores, no slugs: words, and the tag's label.
+        assert not re.search(r"\d+\.\d", text) and "#" not in text and "us-elections" not in text, text
+        assert "US Elections" in text and "Politics" in text and "Weather" in text
+        rows = {r.find_element("css selector", ".topic-name").text: r.find_element("css selector", ".topic-word").text
+                for r in panel.find_elements("css selector", "#topics-session .topic")}
+        assert rows == {"Politics": "Strong interest", "US Elections": "Interested", "Weather": "Not for you"}, rows
+        # The same list twice is shown once, labelled so.
+        assert not browser.find_element("id", "topics-long-block").is_displayed()
+        assert browser.find_element("id", "topics-session-title").text.lower() == "this session and long-term"
+        screenshot(browser, "demo_feed_panel.png")
+
+        site.query(lambda: affinities([("category", "Crypto", 2.5), ("tag", "bitcoin", 1.0)], same))
+        browser.refresh()
+        feed_ready(browser)
+        assert browser.find_element("id", "topics-long-block").is_displayed()
+        assert browser.find_element("id", "topics-session-title").text.lower() == "this session"
+        long_text = browser.find_element("id", "topics-long").text
+        assert "Crypto" in long_text and "Bitcoin" in long_text and "Some interest" in long_text, long_text
+
+
+# What the pages style a reason as (the class of .reason), from what its text says.
+REASON_STYLE = (
+    (re.compile(r"(Because you|Based on your past activity|Similar to markets you) .+"), "reason-personal"),
+    (re.compile(r"Trending (worldwide|in .+)|Popular right now"), "reason-trending"),
+    (re.compile(r"Something new for you in .+"), "reason-exploration"),
+    (re.compile(r"Editor's pick"), "reason-editorial"),
+)
+
+
+def test_a_reason_is_styled_as_its_text_says(browser, site, catalog):
+    # A newcomer's personal slots cite nothing they did: "Popular right now" (or "Picked for you").
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        shown = browser.execute_script("""
+          return [...document.querySelectorAll('.card')].map((card) => {
+            const reason = card.querySelector('.reason');
+            return {pool: card.dataset.reason, text: reason.textContent, classes: [...reason.classList],
+                    colour: getComputedStyle(reason).color};
+          });""")
+    popular = [c for c in shown if c["text"] == "Popular right now"]
+    assert any(c["pool"] == "personal" for c in popular), shown  # the case the visitor found
+    colours = {}
+    for card in shown:
+        expected = "reason-followup" if card["pool"] == "followup" else next(
+            (style for pattern, style in REASON_STYLE if pattern.fullmatch(card["text"])), "reason-plain")
+        assert expected in card["classes"], card
+        colours.setdefault(expected, set()).add(card["colour"])
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert colours["reason-trending"] != colours.get("reason-personal", {"rgb(37, 84, 216)"})
 
 
 def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser, site, catalog):

@@ -24,6 +24,24 @@
     editorial: ["Editorial", "Our editors are featuring this market."],
   };
 
+  /* What a reason's text says it is, which is what it is styled as: a personal-pool item that can
+   * point to nothing the visitor did says "Popular right now" and looks like trending, not like a
+   * personal pick. Follow-ups say what changed, in words of their own. */
+  function reasonStyle(item) {
+    const text = item.reason_text || "";
+    if (item.reason === "followup") return "followup";
+    if (/^(Because you|Based on your past activity|Similar to markets you)\b/.test(text)) return "personal";
+    if (/^Trending (worldwide|in )/.test(text) || text === "Popular right now") return "trending";
+    if (text.startsWith("Something new for you")) return "exploration";
+    if (text === "Editor's pick") return "editorial";
+    return "plain";
+  }
+
+  // A personal-pool item whose reason cites nothing the visitor did is explained as what it is.
+  const UNPERSONAL = ["Popular pick",
+    "Nothing you did points to this one yet: it is here because it is fresh and trading a lot. " +
+    "Open, save or bet on markets and this slot follows you."];
+
   const $ = (selector, root = document) => root.querySelector(selector);
   const els = {
     status: $("#feed-status"), refresh: $("#refresh"), geo: $("#geo"),
@@ -220,10 +238,12 @@
 
   function card(item, feed) {
     const node = els.card.content.firstElementChild.cloneNode(true);
+    const style = reasonStyle(item);
     Object.assign(node.dataset, {
       marketId: item.market_id, section: item.section, position: item.position,
-      reason: item.reason, category: item.category,
+      reason: item.reason, reasonStyle: style, category: item.category,
     });
+    for (const label of item.tags || []) tagLabels.set(slug(label), label);
     const link = $(".card-link", node);
     link.href = marketUrl(item, feed);
     link.addEventListener("click", () => {
@@ -231,7 +251,7 @@
       api.track([api.interaction("click", item.market_id, context(item, feed))], { leaving: true });
     });
     api.picture($(".card-media", node), item, { eager: item.section === "hero" });
-    $(".reason", node).classList.add(`reason-${item.reason}`);
+    $(".reason", node).classList.add(`reason-${style}`);
     $(".reason-text", node).textContent = item.reason_text;
     $(".card-title", node).textContent = item.title;
     $(".category", node).textContent = item.category;
@@ -244,7 +264,8 @@
       move.hidden = false;
     }
 
-    const [poolLabel, poolExplain] = POOLS[item.reason] || [item.reason, ""];
+    const [poolLabel, poolExplain] = item.reason === "personal" && style !== "personal"
+      ? UNPERSONAL : POOLS[item.reason] || [item.reason, ""];
     $(".why-pool", node).textContent = poolLabel;
     $(".why-text", node).textContent = item.reason_text;
     $(".why-explain", node).textContent = poolExplain;
@@ -404,12 +425,42 @@
 
   // ----- what the feed knows ------------------------------------------------------------
 
-  function topicList(list, topics) {
-    const shown = topics.filter((t) => Math.abs(t.value) >= 0.05).slice(0, 6);
+  /* The profile's affinities in a visitor's words: the topic by its name (a tag by its label, not its
+   * slug) and how strong the interest is, never the raw score. The thresholds are in the units of the
+   * event weights (a save is 3.5, a bet 6, a hide −6; feedproject/vocabulary.py). */
+  const tagLabels = new Map(); // tag slug -> label, from the tags of the cards shown
+
+  function slug(label) {
+    return label.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  }
+
+  function topicName(t) {
+    if (t.topic_type !== "tag") return t.topic;
+    if (tagLabels.has(t.topic)) return tagLabels.get(t.topic);
+    // A tag no card has shown yet: its slug made readable ("us-elections" -> "US Elections").
+    return t.topic.split("-").filter(Boolean)
+      .map((w) => (w.length <= 2 ? w.toUpperCase() : w[0].toUpperCase() + w.slice(1))).join(" ");
+  }
+
+  function interestWord(value) {
+    if (value >= 8) return "Strong interest";
+    if (value >= 3) return "Interested";
+    if (value > 0) return "Some interest";
+    if (value <= -3) return "Not for you";
+    return "Less interested";
+  }
+
+  function topicsShown(topics) {
+    return topics.filter((t) => Math.abs(t.value) >= 0.05).slice(0, 6)
+      .map((t) => ({ ...t, name: topicName(t), word: interestWord(t.value) }));
+  }
+
+  function topicList(list, shown, emptyText) {
     if (!shown.length) {
       const empty = document.createElement("li");
       empty.className = "muted";
-      empty.textContent = "Nothing yet.";
+      empty.textContent = emptyText;
       list.replaceChildren(empty);
       return;
     }
@@ -419,16 +470,29 @@
       li.className = t.value < 0 ? "topic negative" : "topic";
       const name = document.createElement("span");
       name.className = "topic-name";
-      name.textContent = t.topic_type === "tag" ? `#${t.topic}` : t.topic;
+      name.textContent = t.name;
+      const word = document.createElement("span");
+      word.className = "topic-word";
+      word.textContent = t.word;
       const bar = document.createElement("span");
       bar.className = "topic-bar";
       bar.style.width = `${Math.max(6, Math.round((Math.abs(t.value) / max) * 100))}%`;
-      const value = document.createElement("span");
-      value.className = "topic-value";
-      value.textContent = t.value.toFixed(1);
-      li.append(name, bar, value);
+      li.append(name, word, bar);
       return li;
     }));
+  }
+
+  /* This session's and the long-term lists; when they say the same (a first visit: every action is
+   * this session's), one list, titled so. */
+  function topicLists(affinities) {
+    const session = topicsShown(affinities.session);
+    const long = topicsShown(affinities.long);
+    const said = (list) => JSON.stringify(list.map((t) => [t.topic_type, t.topic, t.word]));
+    const same = said(session) === said(long);
+    $("#topics-session-title").textContent = same ? "This session and long-term" : "This session";
+    $("#topics-long-block").hidden = same;
+    topicList(els.topicsSession, session, "Nothing yet: open, save or bet on a market.");
+    topicList(els.topicsLong, long, "Nothing yet.");
   }
 
   const EVENT_WORDS = {
@@ -455,8 +519,7 @@
   async function loadProfile() {
     try {
       const profile = await api.getJSON("/api/profile");
-      topicList(els.topicsSession, profile.affinities.session);
-      topicList(els.topicsLong, profile.affinities.long);
+      topicLists(profile.affinities);
       recentList(profile.recent);
     } catch (error) {
       // The panel is informative only; the feed works without it.
@@ -468,6 +531,19 @@
     clearTimeout(profileTimer);
     profileTimer = setTimeout(loadProfile, 300);
   }
+
+  // ----- "Why am I seeing this?": a popover ---------------------------------------------
+
+  /* Each card's <details class="why"> opens over the cards below it (CSS: position absolute), so
+   * the grid row keeps its height. One is open at a time; Escape or a click elsewhere closes it. */
+  function closeWhy(except) {
+    for (const open of document.querySelectorAll("details.why[open]")) if (open !== except) open.open = false;
+  }
+  document.addEventListener("toggle", (event) => {
+    if (event.target.matches && event.target.matches("details.why") && event.target.open) closeWhy(event.target);
+  }, true);
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeWhy(null); });
+  document.addEventListener("click", (event) => { if (!event.target.closest("details.why")) closeWhy(null); });
 
   // ----- category tabs ------------------------------------------------------------------
 
