@@ -7,9 +7,14 @@ See docs/demo-page.md.
 """
 from django.views.generic import TemplateView
 
+from feedproject.vocabulary import CATEGORIES
+
 
 class FeedPage(TemplateView):
+    """The feed, with a tab per category of the site's taxonomy (a constant: still no query)."""
+
     template_name = "demo/feed.html"
+    extra_context = {"categories": CATEGORIES}
 
 
 class MarketPage(TemplateView):

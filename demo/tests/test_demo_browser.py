@@ -30,7 +30,7 @@ from markets.models import Event, Market, MarketVelocity
 from markets.tests.factories import MarketFactory, TagFactory
 from personalization.models import UserMarketState
 from personalization.selectors import caches_reset
-from tracking.models import Impression, Interaction
+from tracking.models import Impression, Interaction, ServedItem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +48,7 @@ CATEGORIES = {
     "Crypto": ("#d97706", ["Bitcoin", "Ethereum"]),
     "Sports": ("#15803d", ["NBA", "Soccer"]),
     "Politics": ("#b91c1c", ["US Elections", "UK"]),
-    "Economy": ("#0369a1", ["Fed", "Inflation"]),
+    "Business": ("#0369a1", ["Fed", "Inflation"]),
     "Science & Tech": ("#6d28d9", ["AI", "Space"]),
     "Weather": ("#0e7490", ["Hurricanes", "Snow"]),
 }
@@ -153,7 +153,24 @@ def _image(colour, text):
 
 
 @pytest.fixture
-def catalog(site):
+def feed_configs(site):
+    """An active FeedConfig for each surface the pages ask for. The migrations make them, but a transactional
+    test's flush (PostgreSQL) removes them: the tests do not depend on their being there."""
+    from personalization.feed_configs import feed_config_save_version
+    from personalization.ranking.config import default_params
+
+    def save():
+        return {
+            surface: feed_config_save_version(surface=surface, params=default_params(), note="browser test",
+                                              created_by=None, activate=True)
+            for surface in ("home", "category", "market_related")
+        }
+
+    return site.query(save)
+
+
+@pytest.fixture
+def catalog(site, feed_configs):
     """12 open markets in each of 6 categories, every one with a picture and a global trending score."""
     markets = []
     for c, (category, (colour, tag_labels)) in enumerate(CATEGORIES.items()):
@@ -273,13 +290,13 @@ def scroll_to(driver, element):
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
 
 
-def screenshot(driver, name):
+def screenshot(driver, name, width=1280):
     """The whole page as a PNG in SCREENSHOTS (for a person to look at; never committed)."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(height + 140, 6000))
+    driver.set_window_size(width, min(height + 140, 6000))
     path = SCREENSHOTS / name
     driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 900)
+    driver.set_window_size(width, 900)
     return path
 
 
@@ -372,6 +389,66 @@ def test_a_visitor_sees_an_explained_feed_and_what_they_saw_is_reported_once(bro
     assert site.query(lambda: Impression.objects.filter(user_key=user_key).count()) == FEED_LIMIT
 
 
+def tab(driver, name):
+    return driver.find_element("css selector", f'#tabs .tab[data-category="{name}"]')
+
+
+def current_tab(driver):
+    return driver.find_element("css selector", '#tabs .tab[aria-current="page"]').get_attribute("data-category")
+
+
+def test_category_tabs_load_the_category_feed_and_the_url_keeps_the_tab(browser, site, catalog):
+    from feedproject.vocabulary import CATEGORIES as TAXONOMY
+
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        tabs = [t.get_attribute("data-category") for t in browser.find_elements("css selector", "#tabs .tab")]
+        assert tabs == ["", *TAXONOMY] and current_tab(browser) == ""
+        assert len({c["category"] for c in cards(browser)}) > 1
+
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "Crypto").click()
+        feed_request_id = feed_ready(browser, previous_feed_request_id=before)
+        crypto = cards(browser)
+        assert crypto and {c["category"] for c in crypto} == {"Crypto"}
+        assert len(crypto) == 12  # every open Crypto market of the catalog, and nothing else
+        assert browser.current_url.endswith("/?category=Crypto") and current_tab(browser) == "Crypto"
+        assert body_data(browser, "surface") == "category"
+        # What was seen on the tab is reported as seen on the category surface.
+        wait_until(lambda: site.query(lambda: Impression.objects.filter(
+            user_key=user_key, surface="category", feed_request_id=feed_request_id).exists()),
+            "an impression of the Crypto tab")
+
+        # A reload keeps the tab; a category with a space and an ampersand survives the URL.
+        browser.refresh()
+        feed_ready(browser)
+        assert current_tab(browser) == "Crypto" and {c["category"] for c in cards(browser)} == {"Crypto"}
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "Science & Tech").click()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert {c["category"] for c in cards(browser)} == {"Science & Tech"}
+        browser.refresh()
+        feed_ready(browser)
+        assert current_tab(browser) == "Science & Tech"
+
+        # Back goes to the previous tab; a category with no open market says so.
+        before = body_data(browser, "feedRequestId")
+        browser.back()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert current_tab(browser) == "Crypto" and {c["category"] for c in cards(browser)} == {"Crypto"}
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "World").click()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert cards(browser) == [] and "Nothing to show in World" in browser.find_element("id", "feed-status").text
+
+        before = body_data(browser, "feedRequestId")
+        tab(browser, "").click()
+        feed_ready(browser, previous_feed_request_id=before)
+        assert body_data(browser, "surface") == "home" and len({c["category"] for c in cards(browser)}) > 1
+        assert "category=" not in browser.current_url
+
+
 def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, catalog):
     first_feed_request_id = open_feed(browser, site)
     user_key = body_data(browser, "userKey")
@@ -451,6 +528,88 @@ def test_the_feed_follows_what_the_visitor_saves_and_bets_on(browser, site, cata
     screenshot(browser, "demo_feed_after.png")
 
 
+def saved_list(driver):
+    """The Saved panel as (market_id, link text, link path) rows."""
+    return [
+        (li.get_attribute("data-market-id"), li.find_element("css selector", "a").text,
+         li.find_element("css selector", "a").get_attribute("href").split("://", 1)[1].split("/", 1)[1])
+        for li in driver.find_elements("css selector", "#saved li[data-market-id]")
+    ]
+
+
+def save_button(driver, market_id):
+    return card_element(driver, market_id).find_element("css selector", '[data-action="bookmark"]')
+
+
+def test_saved_markets_are_listed_on_the_feed_from_both_pages_and_unsaving_removes_them(browser, site, catalog):
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        assert saved_list(browser) == [] and "Nothing saved yet" in browser.find_element("id", "saved").text
+        # What an earlier version of the pages stored under the same key (a list of ids) is read too.
+        browser.execute_script("localStorage.setItem('demo.saved', JSON.stringify(['sports-1']))")
+        browser.refresh()
+        feed_ready(browser)
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+        assert saved_list(browser)[0][2] == "markets/sports-1"
+
+        feed = [c["market_id"] for c in cards(browser) if c["market_id"] != "sports-1"]
+        first, second, on_page = feed[3], feed[4], feed[5]
+        for market_id in (first, second):
+            button = save_button(browser, market_id)
+            scroll_to(browser, button)
+            button.click()
+            wait_until(lambda button=button: button.get_attribute("aria-pressed") == "true", "the saved state")
+        assert saved_list(browser)[:2] == [
+            (m, catalog[m].title, f"markets/{m}") for m in (second, first)  # newest first
+        ]
+
+        # Unsave from the list: gone from it, and the card's button says Save again.
+        unsave = browser.find_element("css selector", f'#saved li[data-market-id="{first}"] .unsave')
+        scroll_to(browser, unsave)
+        unsave.click()
+        assert [row[0] for row in saved_list(browser)] == [second, "sports-1"]
+        assert save_button(browser, first).get_attribute("aria-pressed") == "false"
+        assert save_button(browser, first).text == "☆ Save"
+        # Unsave from a card's button; a reload agrees.
+        button = save_button(browser, second)
+        scroll_to(browser, button)
+        button.click()
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+        browser.refresh()
+        feed_ready(browser)
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+
+        # Saved on a market page: on the feed's list when the visitor comes back.
+        browser.get(f"{site.url}/markets/{on_page}")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+        bookmark = browser.find_element("id", "bookmark")
+        assert bookmark.get_attribute("aria-pressed") == "false"
+        bookmark.click()
+        assert bookmark.get_attribute("aria-pressed") == "true" and bookmark.text == "★ Saved"
+        browser.back()
+        feed_ready(browser)
+        assert saved_list(browser)[0] == (on_page, catalog[on_page].title, f"markets/{on_page}")
+        assert [row[0] for row in saved_list(browser)] == [on_page, "sports-1"]
+        # And from the market page.
+        browser.get(f"{site.url}/markets/{on_page}")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+        bookmark = browser.find_element("id", "bookmark")
+        assert bookmark.get_attribute("aria-pressed") == "true"
+        bookmark.click()
+        assert bookmark.get_attribute("aria-pressed") == "false"
+        browser.get(site.url + "/")
+        feed_ready(browser)
+        assert [row[0] for row in saved_list(browser)] == ["sports-1"]
+        assert browser.execute_script("return Object.keys(localStorage).filter((k) => /saved/i.test(k))") == [
+            "demo.saved"
+        ]
+    # Each save sent one bookmark; unsaving sends nothing (the API has no such event).
+    bookmarks = site.query(lambda: sorted(Interaction.objects.filter(user_key=user_key).exclude(
+        event_type="view_market").values_list("market__market_id", "event_type")))
+    assert bookmarks == sorted((m, "bookmark") for m in (first, second, on_page))
+
+
 def test_cards_show_their_odds_moves_and_a_market_page_lists_its_events_other_outcomes(browser, site, catalog):
     open_feed(browser, site)
     shown = [c["market_id"] for c in cards(browser)]
@@ -498,6 +657,67 @@ def test_cards_show_their_odds_moves_and_a_market_page_lists_its_events_other_ou
         assert not browser.find_element("id", "event-outcomes").is_displayed()
 
 
+def related_ids(driver):
+    items = driver.find_elements("css selector", "#related .related-list li")
+    return [li.get_attribute("data-market-id") for li in items]
+
+
+def test_a_market_page_lists_related_markets_apart_from_its_events_other_outcomes(browser, site, catalog):
+    opened, *outcomes = "crypto-0", "crypto-2", "crypto-4"
+
+    def write():
+        event = Event.objects.create(event_id="crypto-cup", title="Which crypto question?")
+        Market.objects.filter(market_id__in=[opened, *outcomes]).update(event=event)
+        Market.objects.filter(market_id="crypto-6").update(status="closed")
+        caches_reset()
+
+    site.query(write)
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        user_key = body_data(browser, "userKey")
+        browser.get(f"{site.url}/markets/{opened}")
+        wait_until(lambda: browser.execute_script("return document.getElementById('market-page').dataset.related"),
+                   "the related markets")
+        section = browser.find_element("id", "related")
+        assert section.is_displayed() and section.find_element("css selector", "h2").text == "Related markets"
+        related = related_ids(browser)
+        # Never the market itself, nor a closed one, nor one the event's list above already shows.
+        assert related and len(related) == len(set(related)) <= 6
+        assert not {opened, "crypto-6", *outcomes} & set(related), related
+        assert all(m in catalog for m in related)
+        assert browser.find_element("id", "event-outcomes").is_displayed()
+        links = section.find_elements("css selector", ".related-list a")
+        assert [a.text for a in links] == [catalog[m].title for m in related]
+        screenshot(browser, "demo_market_related.png")
+
+        first = related[0]
+        link = section.find_element("css selector", f'li[data-market-id="{first}"] a')
+        scroll_to(browser, link)
+        link.click()
+        wait_until(lambda: browser.current_url.split("?")[0].endswith(f"/markets/{first}")
+                   and body_data(browser, "state") == "ready", "the related market's page")
+        assert "surface=market_related" in browser.current_url
+        browser.get("about:blank")  # leaving sends the view, with the related list's context
+
+    def stored():
+        rows = list(Interaction.objects.filter(user_key=user_key, market__market_id=first).values_list(
+            "event_type", "section", "position", "feed_request_id"))
+        return rows if {r[0] for r in rows} >= {"click", "view_market"} else None
+
+    rows = wait_until(lambda: site.query(stored), "the click and the view of the related market")
+    # Both carry the related list's context: its feed_request_id (served on the market_related surface) and slot.
+    assert len({r[1:] for r in rows}) == 1 and rows[0][3] is not None, rows
+    served = site.query(lambda: ServedItem.objects.get(feed_request_id=rows[0][3], market__market_id=first))
+    assert served.surface == "market_related" and served.position == rows[0][2]
+
+    # A closed market has no related list, and asks for none (the API would answer 404).
+    with no_js_errors(browser):
+        browser.get(f"{site.url}/markets/crypto-6")
+        wait_until(lambda: body_data(browser, "state") == "ready", "the closed market's page")
+        assert browser.execute_script("return document.getElementById('market-page').dataset.related") == "none"
+        assert not browser.find_element("id", "related").is_displayed()
+
+
 def test_a_hidden_market_never_comes_back(browser, site, catalog):
     open_feed(browser, site)
     user_key = body_data(browser, "userKey")
@@ -532,6 +752,187 @@ def test_a_hidden_market_never_comes_back(browser, site, catalog):
         feed_ready(browser)
         seen.append({c["market_id"] for c in cards(browser)})
     assert all(shown and hidden not in shown for shown in seen)
+
+
+# ----- layout, as a visitor found it --------------------------------------------------------
+
+
+def rect(driver, element):
+    return driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];", element
+    )
+
+
+def overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+# The page needs no sideways scrolling (a row that scrolls inside itself, as the tabs do, is fine).
+NO_SIDEWAYS_JS = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def header_height(driver):
+    return driver.execute_script("return document.querySelector('.topbar').getBoundingClientRect().height")
+
+
+def viewport(driver, width, height=900):
+    """The window sized so that the page's viewport is `width` wide."""
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return window.innerWidth")
+    if inner != width:
+        driver.set_window_size(2 * width - inner, height)
+    assert driver.execute_script("return window.innerWidth") == width
+
+
+def test_at_400_px_the_stream_buttons_clear_the_titles_and_the_header_stays_short(browser, site, catalog):
+    with no_js_errors(browser):
+        for width in (400, 1280):
+            viewport(browser, width)
+            open_feed(browser, site)
+            for card in browser.find_elements("css selector", "#stream .card, #grid .card, #hero .card"):
+                title = rect(browser, card.find_element("css selector", ".card-title"))
+                for button in card.find_elements("css selector", ".card-actions button"):
+                    assert not overlaps(title, rect(browser, button)), (width, card.text, button.text)
+            # The header is sticky: it must leave a 900 px screen to the feed.
+            assert header_height(browser) < 100, (width, header_height(browser))
+            assert browser.execute_script(NO_SIDEWAYS_JS), width  # and no sideways scrolling
+            browser.get(f"{site.url}/markets/crypto-1")
+            wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+            assert header_height(browser) < 100, (width, header_height(browser))
+        viewport(browser, 400)
+        open_feed(browser, site)
+        screenshot(browser, "demo_feed_400.png", width=400)
+    viewport(browser, 1280)
+
+
+def test_the_market_page_shows_whole_figures_at_any_width(browser, site, catalog):
+    site.query(lambda: Market.objects.filter(market_id="crypto-1").update(
+        volume_total=319_700.0, volume_24h=1_234_567.0, participant_count=123_456))
+    site.query(caches_reset)
+    with no_js_errors(browser):
+        for width in (400, 700, 1280):
+            viewport(browser, width)
+            browser.get(f"{site.url}/markets/crypto-1")
+            wait_until(lambda: body_data(browser, "state") == "ready", "the market page")
+            assert browser.find_element("css selector", ".stat-volume").text == "$319.7K"
+            assert browser.find_element("css selector", ".stat-volume24").text == "$1.2M"
+            assert browser.find_element("css selector", ".stat-traders").text == "123,456"
+            for dd in browser.find_elements("css selector", ".stats dd"):
+                fits = browser.execute_script(
+                    "const e = arguments[0]; const box = e.parentElement.getBoundingClientRect();"
+                    " const r = e.getBoundingClientRect();"
+                    " return e.scrollWidth <= e.clientWidth && r.right <= box.right + 0.5;", dd)
+                assert fits, (width, dd.text)
+        screenshot(browser, "demo_market_400.png", width=400)
+    viewport(browser, 1280)
+
+
+def test_why_am_i_seeing_this_is_a_popover_that_leaves_the_layout_alone(browser, site, catalog):
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        for selector in ("#grid .card", "#stream .card", "#hero .card"):
+            card = browser.find_element("css selector", selector)
+            section = card.find_element("xpath", "..")
+            scroll_to(browser, card)
+            before = (rect(browser, card), rect(browser, section))
+            card.find_element("css selector", ".why summary").click()
+            popover = card.find_element("css selector", ".why-body")
+            assert popover.is_displayed() and popover.text
+            assert (rect(browser, card), rect(browser, section)) == before, selector
+            assert browser.execute_script(NO_SIDEWAYS_JS)
+            # Nothing covers it (it is on top of the cards after it), and Escape closes it.
+            browser.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", popover)
+            box = rect(browser, popover)
+            on_top = browser.execute_script(
+                "return arguments[0].contains(document.elementFromPoint(arguments[1], arguments[2]))",
+                popover, (box[0] + box[2]) / 2, box[3] - 4)
+            assert on_top, selector
+            if selector == "#grid .card":
+                screenshot(browser, "demo_feed_why.png")
+            browser.find_element("css selector", "body").send_keys("\ue00c")  # Escape
+            wait_until(lambda popover=popover: not popover.is_displayed(), "Escape to close the popover")
+        # One open at a time: opening another closes the first; a click elsewhere closes it.
+        first, second = browser.find_elements("css selector", "#grid .card")[:2]
+        first.find_element("css selector", ".why summary").click()
+        second.find_element("css selector", ".why summary").click()
+        assert not first.find_element("css selector", ".why-body").is_displayed()
+        assert second.find_element("css selector", ".why-body").is_displayed()
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.find_element("id", "feed-status").click()
+        assert not second.find_element("css selector", ".why-body").is_displayed()
+
+
+def test_the_side_panel_says_what_the_feed_knows_in_words(browser, site, catalog):
+    from personalization.models import TopicAffinity
+
+    open_feed(browser, site)
+    user_key = body_data(browser, "userKey")
+
+    def affinities(long, session):
+        TopicAffinity.objects.filter(user_key=user_key).delete()
+        now = timezone.now()
+        TopicAffinity.objects.bulk_create([
+            TopicAffinity(user_key=user_key, horizon=horizon, topic_type=kind, topic_value=value, score=score,
+                          updated_at=now)
+            for horizon, rows in (("long", long), ("session", session)) for kind, value, score in rows
+        ])
+
+    same = [("category", "Politics", 10.5), ("tag", "us-elections", 4.2), ("category", "Weather", -4.8)]
+    site.query(lambda: affinities(same, same))
+    with no_js_errors(browser):
+        browser.refresh()
+        feed_ready(browser)
+        panel = browser.find_element("css selector", ".sidebar .panel-knows")
+        text = panel.text
+        # No raw scores, no slugs: words, and the tag's label.
+        assert not re.search(r"\d+\.\d", text) and "#" not in text and "us-elections" not in text, text
+        assert "US Elections" in text and "Politics" in text and "Weather" in text
+        rows = {r.find_element("css selector", ".topic-name").text: r.find_element("css selector", ".topic-word").text
+                for r in panel.find_elements("css selector", "#topics-session .topic")}
+        assert rows == {"Politics": "Strong interest", "US Elections": "Interested", "Weather": "Not for you"}, rows
+        # The same list twice is shown once, labelled so.
+        assert not browser.find_element("id", "topics-long-block").is_displayed()
+        assert browser.find_element("id", "topics-session-title").text.lower() == "this session and long-term"
+        screenshot(browser, "demo_feed_panel.png")
+
+        site.query(lambda: affinities([("category", "Crypto", 2.5), ("tag", "bitcoin", 1.0)], same))
+        browser.refresh()
+        feed_ready(browser)
+        assert browser.find_element("id", "topics-long-block").is_displayed()
+        assert browser.find_element("id", "topics-session-title").text.lower() == "this session"
+        long_text = browser.find_element("id", "topics-long").text
+        assert "Crypto" in long_text and "Bitcoin" in long_text and "Some interest" in long_text, long_text
+
+
+# What the pages style a reason as (the class of .reason), from what its text says.
+REASON_STYLE = (
+    (re.compile(r"(Because you|Based on your past activity|Similar to markets you) .+"), "reason-personal"),
+    (re.compile(r"Trending (worldwide|in .+)|Popular right now"), "reason-trending"),
+    (re.compile(r"Something new for you in .+"), "reason-exploration"),
+    (re.compile(r"Editor's pick"), "reason-editorial"),
+)
+
+
+def test_a_reason_is_styled_as_its_text_says(browser, site, catalog):
+    # A newcomer's personal slots cite nothing they did: "Popular right now" (or "Picked for you").
+    with no_js_errors(browser):
+        open_feed(browser, site)
+        shown = browser.execute_script("""
+          return [...document.querySelectorAll('.card')].map((card) => {
+            const reason = card.querySelector('.reason');
+            return {pool: card.dataset.reason, text: reason.textContent, classes: [...reason.classList],
+                    colour: getComputedStyle(reason).color};
+          });""")
+    popular = [c for c in shown if c["text"] == "Popular right now"]
+    assert any(c["pool"] == "personal" for c in popular), shown  # the case the visitor found
+    colours = {}
+    for card in shown:
+        expected = "reason-followup" if card["pool"] == "followup" else next(
+            (style for pattern, style in REASON_STYLE if pattern.fullmatch(card["text"])), "reason-plain")
+        assert expected in card["classes"], card
+        colours.setdefault(expected, set()).add(card["colour"])
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert colours["reason-trending"] != colours.get("reason-personal", {"rgb(37, 84, 216)"})
 
 
 def test_staff_see_score_components_and_their_session_actions_pass_csrf(browser, site, catalog):

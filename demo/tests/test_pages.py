@@ -26,6 +26,19 @@ def test_the_feed_page_is_a_shell_that_runs_no_query_and_ranks_nothing(django_as
     assert static_paths(html) == ["demo/demo.css", "demo/api.js", "demo/feed.js"]
 
 
+def test_the_feed_page_has_a_tab_for_all_and_each_category_of_the_taxonomy():
+    from feedproject.vocabulary import CATEGORIES
+
+    html = Client().get("/").content.decode()
+    tabs = re.findall(r'<a class="tab" href="([^"]+)" data-category="([^"]*)">([^<]+)</a>', html)
+    assert [(category, label) for _, category, label in tabs] == [("", "All")] + [
+        (c.replace("&", "&amp;"), c.replace("&", "&amp;")) for c in CATEGORIES
+    ]
+    assert tabs[0][0] == "/" and ("/?category=Science%20%26%20Tech", "Science &amp; Tech") in {
+        (href, label) for href, _, label in tabs
+    }
+
+
 def test_the_market_page_names_its_market_for_the_script_that_loads_it(django_assert_num_queries):
     with django_assert_num_queries(0):
         response = Client().get("/markets/bitcoin-above-120k")

@@ -128,6 +128,38 @@
     container.append(img);
   }
 
+  /* The visitor's saved markets, newest first, as [{market_id, title}] under one localStorage key that both
+   * pages read and write. Kept in this browser only: the API has a `bookmark` event but no "unsave", so
+   * unsaving takes a market off this list and leaves what the feed learned from the save. Earlier versions
+   * of the pages stored a plain list of ids under the same key: those entries are read too. */
+  const SAVED_KEY = "demo.saved";
+
+  function savedList() {
+    let raw;
+    try {
+      raw = JSON.parse(localStorage.getItem(SAVED_KEY) || "[]");
+    } catch (error) {
+      return [];
+    }
+    if (!Array.isArray(raw)) return [];
+    return raw
+      .map((entry) => (typeof entry === "string" ? { market_id: entry, title: "" } : entry))
+      .filter((entry) => entry && typeof entry.market_id === "string" && entry.market_id);
+  }
+
+  const saved = {
+    key: SAVED_KEY,
+    list: savedList,
+    has: (marketId) => savedList().some((entry) => entry.market_id === marketId),
+    add(marketId, title) {
+      const others = savedList().filter((entry) => entry.market_id !== marketId);
+      localStorage.setItem(SAVED_KEY, JSON.stringify([{ market_id: marketId, title: title || "" }, ...others]));
+    },
+    remove(marketId) {
+      localStorage.setItem(SAVED_KEY, JSON.stringify(savedList().filter((entry) => entry.market_id !== marketId)));
+    },
+  };
+
   function odds(container, probability) {
     container.querySelector(".prob").textContent = percent(probability);
     container.querySelector(".bar-fill").style.width = `${Math.round(probability * 1000) / 10}%`;
@@ -136,6 +168,6 @@
   window.DemoApi = {
     uuid4, nowIso, getJSON, postJSON, postOnLeave, interaction, track,
     percent, money: (v) => compactMoney.format(v || 0), number: (v) => wholeNumber.format(v || 0),
-    picture, odds, hue,
+    picture, odds, hue, saved,
   };
 })();

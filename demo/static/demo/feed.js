@@ -5,12 +5,10 @@
 
   const api = window.DemoApi;
   const LIMIT = 20;
-  const SURFACE = "home";
   // A card counts as seen when at least half of it stays in view this long (ms).
   const SEEN_RATIO = 0.5;
   const SEEN_MS = 500;
   const FLUSH_MS = 3000;
-  const SAVED_KEY = "demo.saved";
   const GEO_KEY = "demo.geo";
 
   const POOLS = {
@@ -26,18 +24,46 @@
     editorial: ["Editorial", "Our editors are featuring this market."],
   };
 
+  /* What a reason's text says it is, which is what it is styled as: a personal-pool item that can
+   * point to nothing the visitor did says "Popular right now" and looks like trending, not like a
+   * personal pick. Follow-ups say what changed, in words of their own. */
+  function reasonStyle(item) {
+    const text = item.reason_text || "";
+    if (item.reason === "followup") return "followup";
+    if (/^(Because you|Based on your past activity|Similar to markets you)\b/.test(text)) return "personal";
+    if (/^Trending (worldwide|in )/.test(text) || text === "Popular right now") return "trending";
+    if (text.startsWith("Something new for you")) return "exploration";
+    if (text === "Editor's pick") return "editorial";
+    return "plain";
+  }
+
+  // A personal-pool item whose reason cites nothing the visitor did is explained as what it is.
+  const UNPERSONAL = ["Popular pick",
+    "Nothing you did points to this one yet: it is here because it is fresh and trading a lot. " +
+    "Open, save or bet on markets and this slot follows you."];
+
   const $ = (selector, root = document) => root.querySelector(selector);
   const els = {
     status: $("#feed-status"), refresh: $("#refresh"), geo: $("#geo"),
-    sections: { hero: $("#hero"), grid: $("#grid"), stream: $("#stream") },
+    sections: { hero: $("#hero"), grid: $("#grid"), stream: $("#stream") }, tabs: $("#tabs"),
     card: $("#tpl-card"), gone: $("#tpl-gone"),
+    saved: $("#saved"),
     topicsSession: $("#topics-session"), topicsLong: $("#topics-long"), recent: $("#recent"), visitor: $("#visitor"),
   };
 
-  const saved = new Set(JSON.parse(localStorage.getItem(SAVED_KEY) || "[]"));
   const titles = new Map(); // market_id -> title, for the activity list
   let geo = localStorage.getItem(GEO_KEY) || "";
   let feedCount = 0;
+  // The category tab: "" is All (the home surface); the URL keeps it (?category=Sports), so a reload does too.
+  let category = categoryOfUrl();
+
+  function categoryOfUrl() {
+    return new URLSearchParams(location.search).get("category") || "";
+  }
+
+  function surface() {
+    return category ? "category" : "home";
+  }
 
   function status(text, kind = "") {
     els.status.textContent = text;
@@ -73,8 +99,8 @@
       window.addEventListener("pagehide", () => this.flush({ leaving: true }));
     }
 
-    observe(element, item, feedRequestId) {
-      this.cards.set(element, { item, feedRequestId });
+    observe(element, item, feedRequestId, surfaceName) {
+      this.cards.set(element, { item, feedRequestId, surface: surfaceName });
       this.observer.observe(element);
     }
 
@@ -125,32 +151,52 @@
       this.timers.delete(element);
       const card = this.cards.get(element);
       if (!card || (!acted && document.visibilityState !== "visible")) return;
-      const { item, feedRequestId } = card;
+      const { item, feedRequestId, surface: surfaceName } = card;
       const key = `${feedRequestId}:${item.market_id}`;
       if (this.seen.has(key)) return;
       this.seen.add(key);
       element.dataset.seen = "true";
       this.queue.push({
-        event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
-        section: item.section, position: item.position, shown_at: api.nowIso(),
+        surface: surfaceName,
+        impression: {
+          event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
+          section: item.section, position: item.position, shown_at: api.nowIso(),
+        },
       });
     }
 
+    /* The next batch: up to `size` queued impressions of one surface (a batch names one surface;
+     * switching tabs can leave two in the queue). */
+    take(size) {
+      const first = this.queue[0].surface;
+      const batch = [];
+      this.queue = this.queue.filter((entry) => {
+        if (entry.surface !== first || batch.length >= size) return true;
+        batch.push(entry);
+        return false;
+      });
+      return batch;
+    }
+
     body(batch) {
-      return { sent_at: api.nowIso(), surface: SURFACE, impressions: batch };
+      return { sent_at: api.nowIso(), surface: batch[0].surface, impressions: batch.map((e) => e.impression) };
     }
 
     flush({ leaving = false } = {}) {
       if (leaving) {
-        while (this.queue.length) api.postOnLeave("/api/impressions", this.body(this.queue.splice(0, 100)));
+        while (this.queue.length) api.postOnLeave("/api/impressions", this.body(this.take(100)));
         return Promise.resolve();
       }
       if (this.sending) return this.sending.then(() => this.flush());
       if (!this.queue.length) return Promise.resolve();
-      const batch = this.queue.splice(0, 200);
+      const batch = this.take(200);
       this.sending = api.postJSON("/api/impressions", this.body(batch))
-        .catch(() => this.queue.unshift(...batch)) // sent again on the next flush: event_ids make it safe
-        .finally(() => { this.sending = null; });
+        .then(() => true, () => {
+          this.queue.unshift(...batch); // sent again on the next flush: event_ids make it safe
+          return false;
+        })
+        .finally(() => { this.sending = null; })
+        .then((sent) => (sent && this.queue.length ? this.flush() : undefined)); // e.g. another surface's
       return this.sending;
     }
   }
@@ -162,7 +208,7 @@
   function context(item, feed) {
     return {
       section: item.section, position: item.position, feed_request_id: feed.feed_request_id,
-      surface: SURFACE, country: geo,
+      surface: feed.surface, country: geo,
     };
   }
 
@@ -170,6 +216,7 @@
     const query = new URLSearchParams({
       section: item.section, position: String(item.position), feed_request_id: feed.feed_request_id,
     });
+    if (feed.surface !== "home") query.set("surface", feed.surface);
     return `/markets/${encodeURIComponent(item.market_id)}?${query}`;
   }
 
@@ -191,10 +238,12 @@
 
   function card(item, feed) {
     const node = els.card.content.firstElementChild.cloneNode(true);
+    const style = reasonStyle(item);
     Object.assign(node.dataset, {
       marketId: item.market_id, section: item.section, position: item.position,
-      reason: item.reason, category: item.category,
+      reason: item.reason, reasonStyle: style, category: item.category,
     });
+    for (const label of item.tags || []) tagLabels.set(slug(label), label);
     const link = $(".card-link", node);
     link.href = marketUrl(item, feed);
     link.addEventListener("click", () => {
@@ -202,7 +251,7 @@
       api.track([api.interaction("click", item.market_id, context(item, feed))], { leaving: true });
     });
     api.picture($(".card-media", node), item, { eager: item.section === "hero" });
-    $(".reason", node).classList.add(`reason-${item.reason}`);
+    $(".reason", node).classList.add(`reason-${style}`);
     $(".reason-text", node).textContent = item.reason_text;
     $(".card-title", node).textContent = item.title;
     $(".category", node).textContent = item.category;
@@ -215,24 +264,58 @@
       move.hidden = false;
     }
 
-    const [poolLabel, poolExplain] = POOLS[item.reason] || [item.reason, ""];
+    const [poolLabel, poolExplain] = item.reason === "personal" && style !== "personal"
+      ? UNPERSONAL : POOLS[item.reason] || [item.reason, ""];
     $(".why-pool", node).textContent = poolLabel;
     $(".why-text", node).textContent = item.reason_text;
     $(".why-explain", node).textContent = poolExplain;
     components($(".components", node), item.components);
 
-    const save = $('[data-action="bookmark"]', node);
-    if (saved.has(item.market_id)) markSaved(save);
+    markSaved($('[data-action="bookmark"]', node), api.saved.has(item.market_id));
     for (const button of node.querySelectorAll("[data-action]")) {
       button.addEventListener("click", () => act(button.dataset.action, item, feed, node, button));
     }
     return node;
   }
 
-  function markSaved(button) {
-    button.textContent = "★ Saved";
-    button.setAttribute("aria-pressed", "true");
-    button.disabled = true;
+  function markSaved(button, on) {
+    button.textContent = on ? "★ Saved" : "☆ Save";
+    button.setAttribute("aria-pressed", String(on));
+    button.title = on ? "Saved in this browser: click to take it off your Saved list" : "";
+  }
+
+  /* The Saved list in the side panel, and every Save button on the page, from localStorage. */
+  function renderSaved() {
+    const list = api.saved.list();
+    if (!list.length) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.textContent = "Nothing saved yet: ☆ Save a market to keep it here.";
+      els.saved.replaceChildren(empty);
+    } else {
+      els.saved.replaceChildren(...list.map((entry) => {
+        const li = document.createElement("li");
+        li.dataset.marketId = entry.market_id;
+        const link = document.createElement("a");
+        link.href = `/markets/${encodeURIComponent(entry.market_id)}`;
+        link.textContent = entry.title || titles.get(entry.market_id) || entry.market_id;
+        const unsave = document.createElement("button");
+        unsave.type = "button";
+        unsave.className = "act unsave";
+        unsave.textContent = "Unsave";
+        unsave.setAttribute("aria-label", `Unsave ${link.textContent}`);
+        unsave.addEventListener("click", () => {
+          api.saved.remove(entry.market_id);
+          renderSaved();
+        });
+        li.append(link, unsave);
+        return li;
+      }));
+    }
+    const ids = new Set(list.map((entry) => entry.market_id));
+    for (const button of document.querySelectorAll('.card [data-action="bookmark"]')) {
+      markSaved(button, ids.has(button.closest(".card").dataset.marketId));
+    }
   }
 
   const GONE_TEXT = {
@@ -245,9 +328,13 @@
     impressions.recordNow(node);
     try {
       if (action === "bookmark") {
-        markSaved(button);
-        saved.add(item.market_id);
-        localStorage.setItem(SAVED_KEY, JSON.stringify([...saved]));
+        if (api.saved.has(item.market_id)) { // unsaving is this browser's list only: no event says "unsave"
+          api.saved.remove(item.market_id);
+          renderSaved();
+          return;
+        }
+        api.saved.add(item.market_id, item.title);
+        renderSaved();
         await send("bookmark");
       } else {
         const gone = els.gone.content.firstElementChild.cloneNode(true);
@@ -261,7 +348,7 @@
           undo.hidden = false;
           undo.addEventListener("click", async () => {
             gone.replaceWith(node);
-            impressions.observe(node, item, feed.feed_request_id);
+            impressions.observe(node, item, feed.feed_request_id, feed.surface);
             await send("unhide");
             profileSoon();
           }, { once: true });
@@ -282,16 +369,22 @@
       const items = feed.sections[name] || [];
       const nodes = items.map((item) => card(item, feed));
       container.replaceChildren(...nodes);
-      nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id));
+      nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id, feed.surface));
       for (const item of items) titles.set(item.market_id, item.title);
     }
+    renderSaved();
   }
 
   function summary(feed) {
     const items = ["hero", "grid", "stream"].flatMap((s) => feed.sections[s] || []);
-    if (!items.length) return "Nothing new to show right now: you have seen every open market recently.";
+    if (!items.length) {
+      return category
+        ? `Nothing to show in ${category} right now: no open market you have not seen recently.`
+        : "Nothing new to show right now: you have seen every open market recently.";
+    }
     const time = new Date(feed.generated_at).toLocaleTimeString();
-    const text = `${feedCount > 1 ? "New feed" : "Your feed"} at ${time}: ${items.length} markets`;
+    const where = category ? ` in ${category}` : "";
+    const text = `${feedCount > 1 ? "New feed" : "Your feed"}${where} at ${time}: ${items.length} markets`;
     // Items ranked on the visitor's own interests say so ("Because you saved 3 Crypto markets").
     const yours = items.filter((it) => it.reason === "followup" || it.reason_text.startsWith("Because you"));
     if (!yours.length) return `${text}. Open, save or bet on a few markets, then refresh: the feed follows you.`;
@@ -307,16 +400,21 @@
     status("Loading your feed…");
     try {
       await impressions.flush(); // what was seen counts before the next feed is ranked
-      const query = new URLSearchParams({ surface: SURFACE, limit: String(LIMIT) });
+      const query = new URLSearchParams({ surface: surface(), limit: String(LIMIT) });
+      if (category) query.set("category", category);
       if (geo) query.set("country", geo);
       const feed = await api.getJSON(`/api/feed?${query}`);
       feedCount += 1;
       render(feed);
-      Object.assign(document.body.dataset, { userKey: feed.user_key, feedRequestId: feed.feed_request_id });
+      Object.assign(document.body.dataset, {
+        userKey: feed.user_key, feedRequestId: feed.feed_request_id, surface: feed.surface, category,
+      });
       els.visitor.textContent = `Your visitor key: ${feed.user_key}`;
       status(summary(feed) + (feed.degraded ? " (Some inputs were unavailable: the feed may be less fresh.)" : ""));
-      setState("ready");
       await loadProfile();
+      // Ready once the side panel has caught up and Refresh works again (a test waits for this).
+      els.refresh.disabled = false;
+      setState("ready");
     } catch (error) {
       status(`Could not load the feed (${error.message}).`, "error");
       setState("error");
@@ -327,12 +425,42 @@
 
   // ----- what the feed knows ------------------------------------------------------------
 
-  function topicList(list, topics) {
-    const shown = topics.filter((t) => Math.abs(t.value) >= 0.05).slice(0, 6);
+  /* The profile's affinities in a visitor's words: the topic by its name (a tag by its label, not its
+   * slug) and how strong the interest is, never the raw score. The thresholds are in the units of the
+   * event weights (a save is 3.5, a bet 6, a hide −6; feedproject/vocabulary.py). */
+  const tagLabels = new Map(); // tag slug -> label, from the tags of the cards shown
+
+  function slug(label) {
+    return label.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  }
+
+  function topicName(t) {
+    if (t.topic_type !== "tag") return t.topic;
+    if (tagLabels.has(t.topic)) return tagLabels.get(t.topic);
+    // A tag no card has shown yet: its slug made readable ("us-elections" -> "US Elections").
+    return t.topic.split("-").filter(Boolean)
+      .map((w) => (w.length <= 2 ? w.toUpperCase() : w[0].toUpperCase() + w.slice(1))).join(" ");
+  }
+
+  function interestWord(value) {
+    if (value >= 8) return "Strong interest";
+    if (value >= 3) return "Interested";
+    if (value > 0) return "Some interest";
+    if (value <= -3) return "Not for you";
+    return "Less interested";
+  }
+
+  function topicsShown(topics) {
+    return topics.filter((t) => Math.abs(t.value) >= 0.05).slice(0, 6)
+      .map((t) => ({ ...t, name: topicName(t), word: interestWord(t.value) }));
+  }
+
+  function topicList(list, shown, emptyText) {
     if (!shown.length) {
       const empty = document.createElement("li");
       empty.className = "muted";
-      empty.textContent = "Nothing yet.";
+      empty.textContent = emptyText;
       list.replaceChildren(empty);
       return;
     }
@@ -342,16 +470,29 @@
       li.className = t.value < 0 ? "topic negative" : "topic";
       const name = document.createElement("span");
       name.className = "topic-name";
-      name.textContent = t.topic_type === "tag" ? `#${t.topic}` : t.topic;
+      name.textContent = t.name;
+      const word = document.createElement("span");
+      word.className = "topic-word";
+      word.textContent = t.word;
       const bar = document.createElement("span");
       bar.className = "topic-bar";
       bar.style.width = `${Math.max(6, Math.round((Math.abs(t.value) / max) * 100))}%`;
-      const value = document.createElement("span");
-      value.className = "topic-value";
-      value.textContent = t.value.toFixed(1);
-      li.append(name, bar, value);
+      li.append(name, word, bar);
       return li;
     }));
+  }
+
+  /* This session's and the long-term lists; when they say the same (a first visit: every action is
+   * this session's), one list, titled so. */
+  function topicLists(affinities) {
+    const session = topicsShown(affinities.session);
+    const long = topicsShown(affinities.long);
+    const said = (list) => JSON.stringify(list.map((t) => [t.topic_type, t.topic, t.word]));
+    const same = said(session) === said(long);
+    $("#topics-session-title").textContent = same ? "This session and long-term" : "This session";
+    $("#topics-long-block").hidden = same;
+    topicList(els.topicsSession, session, "Nothing yet: open, save or bet on a market.");
+    topicList(els.topicsLong, long, "Nothing yet.");
   }
 
   const EVENT_WORDS = {
@@ -378,8 +519,7 @@
   async function loadProfile() {
     try {
       const profile = await api.getJSON("/api/profile");
-      topicList(els.topicsSession, profile.affinities.session);
-      topicList(els.topicsLong, profile.affinities.long);
+      topicLists(profile.affinities);
       recentList(profile.recent);
     } catch (error) {
       // The panel is informative only; the feed works without it.
@@ -391,6 +531,60 @@
     clearTimeout(profileTimer);
     profileTimer = setTimeout(loadProfile, 300);
   }
+
+  // ----- "Why am I seeing this?": a popover ---------------------------------------------
+
+  /* Each card's <details class="why"> opens over the cards below it (CSS: position absolute), so
+   * the grid row keeps its height. One is open at a time; Escape or a click elsewhere closes it. */
+  function closeWhy(except) {
+    for (const open of document.querySelectorAll("details.why[open]")) if (open !== except) open.open = false;
+  }
+  document.addEventListener("toggle", (event) => {
+    if (event.target.matches && event.target.matches("details.why") && event.target.open) closeWhy(event.target);
+  }, true);
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeWhy(null); });
+  document.addEventListener("click", (event) => { if (!event.target.closest("details.why")) closeWhy(null); });
+
+  // ----- category tabs ------------------------------------------------------------------
+
+  function tabFor(name) {
+    const found = [...els.tabs.querySelectorAll(".tab")].find((tab) => tab.dataset.category === name);
+    if (found) return found;
+    // A category outside the taxonomy (an imported one kept as written), reached by its URL: a tab of its own.
+    const tab = document.createElement("a");
+    tab.className = "tab";
+    tab.dataset.category = name;
+    tab.href = `/?${new URLSearchParams({ category: name })}`;
+    tab.textContent = name;
+    els.tabs.append(tab);
+    return tab;
+  }
+
+  function markTab() {
+    const current = tabFor(category);
+    for (const tab of els.tabs.querySelectorAll(".tab")) {
+      if (tab === current) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+  }
+
+  els.tabs.addEventListener("click", (event) => {
+    const tab = event.target.closest(".tab");
+    if (!tab || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault(); // the page stays; the URL and the feed change
+    if (tab.dataset.category === category) return;
+    category = tab.dataset.category;
+    history.pushState(null, "", tab.href);
+    markTab();
+    window.scrollTo({ top: 0 });
+    loadFeed();
+  });
+  window.addEventListener("popstate", () => {
+    if (categoryOfUrl() === category) return;
+    category = categoryOfUrl();
+    markTab();
+    loadFeed();
+  });
 
   // ----- start ------------------------------------------------------------------------
 
@@ -407,5 +601,9 @@
   // Coming back with the back button may restore this page from the back/forward cache:
   // ask for a fresh feed, which knows what the visitor just did.
   window.addEventListener("pageshow", (event) => { if (event.persisted) loadFeed(); });
+  // Saved or unsaved on another page of the site (a market page in another tab): the list follows.
+  window.addEventListener("storage", (event) => { if (event.key === api.saved.key) renderSaved(); });
+  markTab();
+  renderSaved();
   loadFeed();
 })();

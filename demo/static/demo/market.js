@@ -8,15 +8,15 @@
   const page = $("#market-page");
   const marketId = page.dataset.marketId;
   const GEO_KEY = "demo.geo";
-  const SAVED_KEY = "demo.saved";
 
   // Where the visitor came from (the feed puts it in the link), so events keep their feed context.
   const from = new URLSearchParams(location.search);
+  const SURFACES = ["home", "category", "market_related"];
   const context = {
     section: from.get("section") || undefined,
     position: from.has("position") ? Number.parseInt(from.get("position"), 10) : undefined,
     feed_request_id: from.get("feed_request_id") || undefined,
-    surface: "home",
+    surface: SURFACES.includes(from.get("surface")) ? from.get("surface") : "home",
     country: localStorage.getItem(GEO_KEY) || "",
   };
 
@@ -89,7 +89,7 @@
     for (const button of els.sides) button.disabled = !open;
     if (!open) els.betStatus.textContent = `This market is ${m.status}: betting is closed.`;
     renderOutcomes(m);
-    if (JSON.parse(localStorage.getItem(SAVED_KEY) || "[]").includes(marketId)) markSaved();
+    markSaved(api.saved.has(marketId));
     els.market.hidden = false;
     els.trade.hidden = false;
   }
@@ -116,10 +116,66 @@
     section.hidden = false;
   }
 
-  function markSaved() {
-    els.bookmark.textContent = "★ Saved";
-    els.bookmark.setAttribute("aria-pressed", "true");
-    els.bookmark.disabled = true;
+  /* "More like this": GET /api/feed?surface=market_related&market_id=X, the caller's feed among the
+   * markets most related to this one (never this one). The event's other outcomes have their own list
+   * above, so one of them that is also related is not listed twice. Only for an open market: the API
+   * answers 404 for a closed or resolved one. */
+  const RELATED_LIMIT = 6;
+
+  async function loadRelated(m) {
+    const section = $("#related");
+    if (m.status !== "open") {
+      page.dataset.related = "none";
+      return;
+    }
+    try {
+      const query = new URLSearchParams({ surface: "market_related", market_id: m.market_id, limit: String(RELATED_LIMIT) });
+      const feed = await api.getJSON(`/api/feed?${query}`);
+      const outcomes = new Set((m.event_siblings || []).map((s) => s.market_id));
+      const items = ["hero", "grid", "stream"].flatMap((name) => feed.sections[name] || [])
+        .filter((item) => item.market_id !== m.market_id && !outcomes.has(item.market_id))
+        .sort((a, b) => a.position - b.position);
+      $(".related-list", section).replaceChildren(...items.map((item) => relatedItem(item, feed)));
+      section.hidden = !items.length;
+      page.dataset.related = items.length ? "ready" : "none";
+    } catch (error) {
+      page.dataset.related = "error"; // the page works without it
+    }
+  }
+
+  function relatedItem(item, feed) {
+    const relatedContext = {
+      section: item.section, position: item.position, feed_request_id: feed.feed_request_id,
+      surface: feed.surface, country: context.country,
+    };
+    const query = new URLSearchParams({
+      section: item.section, position: String(item.position), feed_request_id: feed.feed_request_id,
+      surface: feed.surface,
+    });
+    const li = document.createElement("li");
+    li.dataset.marketId = item.market_id;
+    const link = document.createElement("a");
+    link.href = `/markets/${encodeURIComponent(item.market_id)}?${query}`;
+    link.textContent = item.title;
+    link.addEventListener("click", () => {
+      api.track([api.interaction("click", item.market_id, relatedContext)], { leaving: true });
+    });
+    const meta = document.createElement("span");
+    meta.className = "related-meta";
+    const chip = document.createElement("span");
+    chip.className = "chip";
+    chip.textContent = item.category;
+    const prob = document.createElement("span");
+    prob.className = "outcome-prob";
+    prob.textContent = api.percent(item.probability);
+    meta.append(chip, prob);
+    li.append(link, meta);
+    return li;
+  }
+
+  function markSaved(on) {
+    els.bookmark.textContent = on ? "★ Saved" : "☆ Save market";
+    els.bookmark.setAttribute("aria-pressed", String(on));
   }
 
   async function send(type, metadata) {
@@ -162,9 +218,13 @@
   });
 
   els.bookmark.addEventListener("click", async () => {
-    markSaved();
-    const list = JSON.parse(localStorage.getItem(SAVED_KEY) || "[]");
-    if (!list.includes(marketId)) localStorage.setItem(SAVED_KEY, JSON.stringify([...list, marketId]));
+    if (api.saved.has(marketId)) { // off the Saved list of this browser; the API has no "unsave"
+      api.saved.remove(marketId);
+      markSaved(false);
+      return;
+    }
+    api.saved.add(marketId, market ? market.title : "");
+    markSaved(true);
     try {
       await send("bookmark");
     } catch (error) {
@@ -180,6 +240,7 @@
       render(m);
       els.status.hidden = true;
       document.body.dataset.state = "ready";
+      loadRelated(m);
     })
     .catch((error) => {
       els.status.textContent = error.status === 404
