@@ -3,7 +3,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from markets.importers import CATEGORY_ALIASES, category_key
-from markets.models import CategoryAlias, Market
+from markets.models import CategoryAlias, Market, MarketVelocity
+from markets.serializers import market_item
 
 EVENT_SIBLINGS_MAX = 50
 
@@ -75,3 +76,12 @@ def category_aliases():
     """The importers' category mapping: the defaults with the editors' CategoryAlias rows on top (one query)."""
     rows = CategoryAlias.objects.values_list("label", "category")
     return {**CATEGORY_ALIASES, **{category_key(label): category for label, category in rows}}
+
+
+def market_items_get(*, market_pks):
+    """{pk: the market item (markets.serializers.market_item)} of these markets whatever their status, with the
+    global odds change of 24 h (0 when never computed): the cards of a replayed feed whose markets left the catalog."""
+    markets = Market.objects.filter(pk__in=market_pks).prefetch_related("tags")
+    velocities = MarketVelocity.objects.filter(market_id__in=market_pks, scope="global")
+    changes = dict(velocities.values_list("market_id", "odds_change_24h"))
+    return {m.pk: market_item(m, odds_change_24h=changes.get(m.pk) or 0.0) for m in markets}

@@ -7,6 +7,7 @@ import functools
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from feedproject.after_response import after_response
@@ -16,6 +17,7 @@ from feedproject.openapi import EXAMPLE_ANON_KEY, EXAMPLE_FEED_REQUEST_ID, EXAMP
 from feedproject.vocabulary import Section
 from markets.movement import movement_badge
 from markets.serializers import EXAMPLE_ITEMS, EXAMPLE_MARKET_ID, EXAMPLE_RELATED_ID
+from personalization.ranking.compose import sections as section_names
 from personalization.selectors import profile_get
 from personalization.serializers import (
     FeedQuerySerializer,
@@ -25,7 +27,14 @@ from personalization.serializers import (
     RankRequestSerializer,
     RankResponseSerializer,
 )
-from personalization.services import NotInCatalog, feed_build, feed_served_record, markets_rank
+from personalization.services import (
+    NotInCatalog,
+    ServedToAnother,
+    feed_build,
+    feed_replay,
+    feed_served_record,
+    markets_rank,
+)
 
 
 def market_payload(catalog, i):
@@ -71,6 +80,7 @@ def feed_payload(result, *, with_components, with_filtered=False):
         "surface": result.surface,
         "config_version": result.config_version,
         "model_version": result.model_version,
+        "replayed": False,
         "sections": sections,
     }
     if with_filtered:
@@ -79,6 +89,33 @@ def feed_payload(result, *, with_components, with_filtered=False):
             for i, rule in sorted(result.ranking.filtered.items())
         ]
     return payload
+
+
+# The reason of a feed logged before its reason_text was (tracking migration 0008), said generically.
+REASON_TEXTS = {"personal": "Picked for you", "trending_local": "Trending near you", "trending_global":
+                "Trending worldwide", "exploration": "Something new for you", "editorial": "Editor's pick",
+                "followup": "Changed since you last saw this"}
+
+
+def replay_payload(replay, *, with_components):
+    """A served feed again (personalization.services.feed_replay) in FeedResponseSerializer's shape: the stored
+    markets, positions, sections, pools and reasons; each card's data as it is now."""
+    catalog = replay.catalog
+    sections = {str(section): [] for section in Section}
+    names = section_names(len(replay.rows))
+    for row in replay.rows:
+        i = catalog.index_of_pk.get(row["market_id"])
+        entry = market_payload(catalog, i) if i is not None else dict(replay.gone[row["market_id"]])
+        entry.update(position=row["position"], section=names[row["position"]], pool=row["pool"],
+                     reason=row["reason"], reason_text=row["reason_text"] or REASON_TEXTS.get(row["reason"], ""))
+        if with_components:
+            entry["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in row["components"].items()}
+        sections[entry["section"]].append(entry)
+    return {
+        "feed_request_id": replay.feed_request_id, "user_key": replay.user_key, "generated_at": replay.generated_at,
+        "degraded": replay.degraded, "surface": replay.surface, "config_version": replay.config_version,
+        "model_version": replay.model_version, "replayed": True, "sections": sections,
+    }
 
 
 def ranked_payload(catalog, ranked, *, with_components):
@@ -103,7 +140,7 @@ _FEED_EXAMPLES = [
     OpenApiExample("a feed", response_only=True, value={
         "feed_request_id": EXAMPLE_FEED_REQUEST_ID, "user_key": EXAMPLE_USER_KEY, "anon_key": EXAMPLE_ANON_KEY,
         "generated_at": "2026-11-26T10:00:00Z", "degraded": False, "surface": "home", "config_version": 2,
-        "model_version": None, "sections": {
+        "model_version": None, "replayed": False, "sections": {
             "hero": [{**EXAMPLE_ITEMS[EXAMPLE_MARKET_ID], "position": 0, "section": "hero", "pool": "trending_global",
                       "reason": "trending_global", "reason_text": "Trending worldwide"}],
             "grid": [{**EXAMPLE_ITEMS[EXAMPLE_RELATED_ID], "position": 1, "section": "grid", "pool": "personal",
@@ -145,6 +182,16 @@ class FeedApi(CallerApi):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         caller = self.caller(request, acting_for=q.get("user_key"))
+        if q.get("feed_request_id") is not None:
+            try:
+                replay = feed_replay(user_key=caller.user_key, surface=q["surface"],
+                                     feed_request_id=q["feed_request_id"], now=request_now(request))
+            except ServedToAnother:
+                raise serializers.ValidationError({"feed_request_id": [
+                    "This feed was served to another caller or on another surface: leave feed_request_id out for "
+                    "a new feed."]}) from None
+            if replay is not None:  # "same id, same feed"; served before, so not logged again
+                return Response(replay_payload(replay, with_components=caller.is_staff))
         try:
             result = feed_build(
                 user_key=caller.user_key, surface=q["surface"], limit=q["limit"], country=q.get("country", ""),

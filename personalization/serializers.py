@@ -41,7 +41,12 @@ class FeedQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
     country = country_field()
     geo = geo_alias_field()
-    feed_request_id = serializers.UUIDField(required=False, help_text="Repeat a request: same id, same feed.")
+    feed_request_id = serializers.UUIDField(
+        required=False,
+        help_text="Same id, same feed: a feed served under this id to this caller on this surface is replayed (the "
+        "same markets in the same order, with the same reasons; their odds as they are now; `replayed` is true). "
+        "An id served to another caller or surface is a 400; an id never served gives a new feed under it.",
+    )
     debug = serializers.BooleanField(default=False, help_text="Staff only: also list the markets left out.")
     user_key = CleanCharField(max_length=64, required=False, help_text="Service tokens only.")
     category = CleanCharField(
@@ -113,6 +118,9 @@ class FeedResponseSerializer(serializers.Serializer):
     config_version = serializers.IntegerField()
     model_version = serializers.IntegerField(
         allow_null=True, help_text="The learned ranking model that ranked this feed; null when the formula did."
+    )
+    replayed = serializers.BooleanField(
+        help_text="True when this is a feed served before under feed_request_id, replayed from the served log."
     )
     sections = FeedSectionsSerializer()
     filtered = FilteredMarketSerializer(many=True, required=False, help_text="Staff with debug=1.")

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from feedproject.db import Epoch, bulk_upsert
 from feedproject.vocabulary import REJECTIONS
+from markets.selectors import market_items_get
 from personalization.models import Experiment, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import (
     CATEGORY_FACTOR,
@@ -34,6 +35,7 @@ from personalization.selectors import (
     ranking_model_current,
     user_data_load,
 )
+from tracking.selectors import served_feed_get
 from tracking.services import served_items_store
 from tracking.velocity import market_trending_refresh
 
@@ -323,6 +325,44 @@ def feed_serve(**kwargs):
     return result
 
 
+class ServedToAnother(LookupError):
+    """A feed_request_id that was served to another caller, or on another surface."""
+
+
+@dataclass
+class FeedReplay:
+    """A served feed again (feed_replay): its stored rows in position order, the current catalog to draw the
+    cards from, and the cards of markets that left the catalog since (`gone`: market pk -> market item)."""
+
+    feed_request_id: str
+    user_key: str
+    surface: str
+    generated_at: datetime
+    degraded: bool
+    config_version: int
+    model_version: int | None
+    catalog: object
+    rows: list
+    gone: dict
+
+
+def feed_replay(*, user_key, surface, feed_request_id, now):
+    """The feed served under `feed_request_id` (tracking.ServedItem), to replay: same markets, same order, same
+    reasons; the cards' data (odds, volume, title) as they are now. None when that id was never served (the
+    caller ranks a new feed under it); ServedToAnother when it was served to another caller or surface."""
+    rows = served_feed_get(feed_request_id=feed_request_id)
+    if not rows:
+        return None
+    if rows[0]["user_key"] != user_key or rows[0]["surface"] != surface:
+        raise ServedToAnother(feed_request_id)
+    catalog, degraded = catalog_current(now=now)
+    gone = [row["market_id"] for row in rows if row["market_id"] not in catalog.index_of_pk]
+    return FeedReplay(
+        str(feed_request_id), user_key, surface, rows[0]["served_at"], degraded, rows[0]["config_version"],
+        rows[0]["model_version"], catalog, rows, market_items_get(market_pks=gone) if gone else {},
+    )
+
+
 def feed_served_record(result):
     """Log a built feed (a FeedResult) as served, item by item, in one statement."""
     catalog = result.catalog
@@ -330,7 +370,7 @@ def feed_served_record(result):
     for k, it in enumerate(result.ranking.items):
         config_version, model_version, arm = _credit(result, k)
         items.append((int(catalog.pk[it.index]), config_version, model_version, it.position, it.pool, it.reason,
-                      it.score, it.components, it.propensity, arm))
+                      it.score, it.components, it.propensity, arm, it.reason_text[:200]))
     served_items_store(
         feed_request_id=result.feed_request_id, user_key=result.user_key, surface=result.surface,
         served_at=result.generated_at, experiment_id=result.experiment_id, items=items,

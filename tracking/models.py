@@ -68,7 +68,8 @@ class ServedItem(models.Model):
     """One item of a served feed, as the ranking placed it: what the feed's own logs learn from.
 
     Impressions and interactions join it on (feed_request_id, market). A feed asked for again with
-    the same feed_request_id (a client reproducing it) keeps its first record.
+    the same feed_request_id by the same caller on the same surface is replayed from these rows
+    (personalization.services.feed_replay), and keeps its first record.
     """
 
     feed_request_id = models.UUIDField()
@@ -85,6 +86,9 @@ class ServedItem(models.Model):
     position = models.PositiveSmallIntegerField()
     pool = models.CharField(max_length=16)
     reason = models.CharField(max_length=16)
+    reason_text = models.CharField(
+        max_length=200, blank=True, default="", help_text="The reason as the card said it; a replay says it again."
+    )
     score = models.FloatField()
     components = models.JSONField(default=dict)
     propensity = models.FloatField(

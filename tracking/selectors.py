@@ -128,3 +128,13 @@ def served_outcomes(*, start, end, event_types, experiment_id=None):
         if key in rendered:
             yield ServedOutcome(float(served_at), str(request_id), user_key, position, pool, score, components,
                                 propensity, model, done.get(key, set()), market_pk, arm, surface, config_version)
+
+
+def served_feed_get(*, feed_request_id):
+    """The served log of one feed (tracking.ServedItem rows as dicts), in position order; [] when never served."""
+    return list(
+        ServedItem.objects.filter(feed_request_id=feed_request_id).order_by("position").values(
+            "market_id", "user_key", "surface", "served_at", "config_version", "model_version", "position", "pool",
+            "reason", "reason_text", "components",
+        )
+    )

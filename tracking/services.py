@@ -54,13 +54,13 @@ def raw_events_store(*, kind, events, received_at):
 
 _SERVED_COLUMNS = ("feed_request_id", "user_key", "surface", "served_at", "experiment_id", "market",
                    "config_version", "model_version", "position", "pool", "reason", "score", "components",
-                   "propensity", "arm")
+                   "propensity", "arm", "reason_text")
 
 
 def served_items_store(*, feed_request_id, user_key, surface, served_at, items, experiment_id=None):
     """Log a served feed, one row per item: (market pk, config version, model version or None, position, pool,
-    reason, score, components, propensity, arm); arm is "" outside an experiment. Versions are per item: an
-    interleaved feed mixes two arms' items.
+    reason, score, components, propensity, arm[, reason_text]); arm is "" outside an experiment, reason_text
+    "" when not given. Versions are per item: an interleaved feed mixes two arms' items.
 
     One statement. A feed_request_id logged before keeps its first record (a client that asks
     for the same feed again is shown the same feed, not served a second one).
@@ -68,7 +68,8 @@ def served_items_store(*, feed_request_id, user_key, surface, served_at, items, 
     bulk_upsert(
         ServedItem,
         _SERVED_COLUMNS,
-        [(feed_request_id, user_key, surface, served_at, experiment_id, *item) for item in items],
+        [(feed_request_id, user_key, surface, served_at, experiment_id, *item, *("",) * (11 - len(item)))
+         for item in items],
         conflict=("feed_request_id", "market"),
     )
 
