@@ -87,6 +87,8 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     explore_key = (
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
+    if related is not None:  # exploration on a market's page draws the closer of its markets more often
+        explore_key = RELATED_SHARE * np.where(np.isfinite(related), related, 0.0) + (1 - RELATED_SHARE) * explore_key
     boost_values = f["editorial"]
     # The personal pool ranks by what the user is known to like; what is popular, rising or boosted
     # has pools of its own, so it does not order this one too (docs/ranking.md).
@@ -121,14 +123,17 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
             pool_keys[pool] = pool_keys[compose.PERSONAL]
     pinned = _pinned(catalog, now, surface, allowed, limit)
     cold = not user.has_history
-    quotas = compose.cold_start_quotas(params.quotas) if cold else dict(params.quotas)
+    # A newcomer's personal share goes to trending and exploration, except on a market's page, where
+    # the personal pool is ordered by relatedness first and so means something without a history.
+    quotas = compose.cold_start_quotas(params.quotas) if cold and related is None else dict(params.quotas)
     # The personal pool's category-repeat penalty counts only what a category holds beyond its share of
     # the user's taste, long-term and session blended by beta as in the interest (docs/ranking.md).
     k = params.interest.prior_mass
     shares = (1 - scored.beta) * compose.category_shares(catalog, user.long, k)
     shares += scored.beta * compose.category_shares(catalog, user.session, k)
     topics = catalog.category
-    if category is not None:  # one category: its diversity is over its markets' first tags
+    if category is not None or related is not None:
+        # One category, or a market's neighbours (mostly of its category): diversity is over the markets' first tags.
         topics, shares = catalog.tags[:, 0], None
     picks = compose.Composer(
         pools, pool_keys, topics, catalog.has_image, quotas, params, limit, pinned, rng,

@@ -728,3 +728,19 @@ def test_the_learned_rankers_own_components_split_the_horizons_and_rank_populari
     # The formula does not sum them: the final score is the sum of its terms without them.
     components = {name: float(f[name][1]) for name in features.COMPONENTS}
     assert sum(features.contributions(components, PARAMS).values()) == pytest.approx(scored.final[1])
+
+
+def test_a_newcomers_related_feed_is_mostly_the_closest_markets_not_what_trends_elsewhere():
+    catalog = mixed_catalog(30)
+    page = 0  # a Sports market; its relatedness falls with distance, other categories far behind
+    closeness = np.where(catalog.category == catalog.category[page], 0.6, 0.05)
+    closeness = closeness - 0.001 * np.arange(len(catalog))
+    closeness[page] = -np.inf
+    catalog.trending_global[:] = np.where(catalog.category == catalog.category[page], 0.1, 0.9)  # elsewhere trends
+    newcomer = make_user(catalog)
+    for seed in range(1, 6):
+        items = feed(catalog, newcomer, limit=10, related=closeness, seed=seed).items
+        same = [int(catalog.category[it.index]) == int(catalog.category[page]) for it in items]
+        assert page not in [it.index for it in items]
+        # Before: 7 of 10, as trending, exploration and the category's diversity took the newcomer's slots.
+        assert sum(same) >= 8, [(it.pool, s) for it, s in zip(items, same, strict=True)]
