@@ -8,7 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from markets.models import CategoryAlias, EditorialBoost, Event, Market, MarketSnapshot, MarketVelocity
+from markets.models import (
+    CategoryAlias,
+    EditorialBoost,
+    Event,
+    Market,
+    MarketSnapshot,
+    MarketVelocity,
+    TrendingForecast,
+)
 from markets.tests.factories import EditorialBoostFactory, MarketFactory, MarketSnapshotFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +59,10 @@ def catalog():
     EditorialBoostFactory(market=market)
     MarketSnapshotFactory(market=market)
     MarketVelocity.objects.create(market=market, scope="global", computed_at=timezone.now(), trending_score=0.7)
+    TrendingForecast.objects.create(fitted_at=timezone.now(), used=True, intercept=0.1, usual=0.3, day=0.6,
+                                    deviation=0.2, days=7, rows=700, held_out_error=0.4, reasoned_error=0.5)
+    TrendingForecast.objects.create(fitted_at=timezone.now(), used=False, days=2, rows=200,
+                                    note="fewer than 3 days of history with their next day")
     return market
 
 
@@ -61,6 +73,7 @@ def test_every_catalog_changelist_and_change_page_renders(admin_client, catalog)
         catalog.boosts.get(),
         catalog.snapshots.get(),
         catalog.velocities.get(),
+        *TrendingForecast.objects.all(),
     ]
     for obj in objects:
         assert admin_client.get(changelist(type(obj))).status_code == 200, type(obj)
@@ -293,9 +306,9 @@ def test_market_fields_of_other_admins_use_autocomplete_not_a_select_of_every_ma
     assert html.count("<option") <= 1
 
 
-@pytest.mark.parametrize("model", [MarketSnapshot, MarketVelocity])
+@pytest.mark.parametrize("model", [MarketSnapshot, MarketVelocity, TrendingForecast])
 def test_server_written_catalog_tables_refuse_add_and_change(admin_client, catalog, model):
-    obj = model.objects.get()
+    obj = model.objects.first()
     assert admin_client.get(add(model)).status_code == 403
     response = admin_client.post(change(obj), {"probability": "0.99", "scope": "XX"})
     assert response.status_code == 403
