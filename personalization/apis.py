@@ -119,7 +119,7 @@ def replay_payload(replay, *, with_components):
 
 
 def ranked_payload(catalog, ranked, *, with_components):
-    """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items."""
+    """markets_rank's (index, score, components, left_out_by) rows as RankedSerializer's items, by hand."""
     items = []
     for rank, (i, score, components, left_out_by) in enumerate(ranked):
         item = {**market_payload(catalog, i), "rank": rank, "score": rounded(score, SCORE_DECIMALS),
@@ -237,7 +237,9 @@ class RankApi(CallerApi):
             "user_key": caller.user_key, "degraded": degraded, "unknown": unknown, "duplicates": duplicates,
             "ranked": ranked_payload(catalog, ranked, with_components=caller.is_staff),
         }
-        return Response(RankResponseSerializer(payload).data)
+        # By hand, as the feed: through RankResponseSerializer, 300 market items cost about 15 ms more.
+        # personalization/tests/test_item_shape.py checks the payload against it key by key.
+        return Response(payload)
 
 
 class ProfileApi(CallerApi):
