@@ -4,9 +4,11 @@ each list adding its own fields; trending no longer nests a whole market."""
 import pytest
 from rest_framework.test import APIClient
 
+from feedproject.tests.serializer_shape import assert_matches_serializer
 from markets.models import Market
 from markets.serializers import MarketItemSerializer
 from personalization.selectors import caches_reset
+from personalization.serializers import RankResponseSerializer
 from tracking.tests.test_trending_api import now, scored  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +57,12 @@ def test_the_schema_gives_every_list_item_the_market_items_fields():
         assert set(ITEM) <= set(properties), name
         assert {k: properties[k] for k in ITEM} == {k: components["FeedItem"]["properties"][k] for k in ITEM}, name
     assert "market" not in components["TrendingItem"]["properties"]
+
+
+def test_the_hand_built_rank_answer_is_its_serializers_shape(scored, admin_user):  # noqa: F811
+    visitor = APIClient().post("/api/rank", {"market_ids": ["hot", "warm", "hot", "nope"]}, format="json").json()
+    staff = APIClient()
+    staff.force_authenticate(admin_user)
+    staffs = staff.post("/api/rank", {"market_ids": ["hot", "warm"]}, format="json").json()
+    assert visitor["duplicates"] == ["hot"] and visitor["unknown"] == ["nope"] and "components" in staffs["ranked"][0]
+    assert_matches_serializer(RankResponseSerializer, visitor, staffs)
