@@ -689,6 +689,12 @@ def test_a_market_page_lists_related_markets_apart_from_its_events_other_outcome
         links = section.find_elements("css selector", ".related-list a")
         assert [a.text for a in links] == [catalog[m].title for m in related]
         screenshot(browser, "demo_market_related.png")
+        # The related list reports what was seen, as the feed does: one impression a shown market, on its surface.
+        scroll_to(browser, section)
+        seen = wait_until(lambda: site.query(lambda: sorted(Impression.objects.filter(
+            user_key=user_key, surface="market_related").values_list("market__market_id", flat=True)) or None),
+            "the related list's impressions")
+        assert set(seen) <= set(related) and len(seen) == len(set(seen)), (seen, related)
 
         first = related[0]
         link = section.find_element("css selector", f'li[data-market-id="{first}"] a')

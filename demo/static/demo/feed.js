@@ -5,10 +5,6 @@
 
   const api = window.DemoApi;
   const LIMIT = 20;
-  // A card counts as seen when at least half of it stays in view this long (ms).
-  const SEEN_RATIO = 0.5;
-  const SEEN_MS = 500;
-  const FLUSH_MS = 3000;
   const GEO_KEY = "demo.geo";
 
   const POOLS = {
@@ -74,134 +70,7 @@
     document.body.dataset.state = state;
   }
 
-  // ----- impressions ------------------------------------------------------------------
-
-  /* Queues one impression per market and feed request once its card has been at least
-   * SEEN_RATIO visible for SEEN_MS; sends the queue every FLUSH_MS, before a new feed is
-   * requested, and when the page is hidden or left (keepalive, so it survives the page). */
-  class ImpressionTracker {
-    constructor() {
-      this.queue = [];
-      this.seen = new Set();
-      this.cards = new Map(); // element -> {item, feedRequestId}
-      this.timers = new Map(); // element -> timeout id
-      this.sending = null;
-      this.observer = new IntersectionObserver((entries) => this.changed(entries), { threshold: [0, SEEN_RATIO, 1] });
-      setInterval(() => this.flush(), FLUSH_MS);
-      document.addEventListener("visibilitychange", () => {
-        if (document.visibilityState === "hidden") {
-          this.stopTimers();
-          this.flush({ leaving: true });
-        } else {
-          this.recheck();
-        }
-      });
-      window.addEventListener("pagehide", () => this.flush({ leaving: true }));
-    }
-
-    observe(element, item, feedRequestId, surfaceName) {
-      this.cards.set(element, { item, feedRequestId, surface: surfaceName });
-      this.observer.observe(element);
-    }
-
-    forget(element) {
-      this.observer.unobserve(element);
-      clearTimeout(this.timers.get(element));
-      this.timers.delete(element);
-      this.cards.delete(element);
-    }
-
-    forgetAll() {
-      for (const element of [...this.cards.keys()]) this.forget(element);
-    }
-
-    changed(entries) {
-      for (const entry of entries) {
-        const element = entry.target;
-        const visible = entry.isIntersecting && entry.intersectionRatio >= SEEN_RATIO - 0.001;
-        if (visible && !this.timers.has(element)) {
-          this.timers.set(element, setTimeout(() => this.record(element), SEEN_MS));
-        } else if (!visible) {
-          clearTimeout(this.timers.get(element));
-          this.timers.delete(element);
-        }
-      }
-    }
-
-    stopTimers() {
-      for (const id of this.timers.values()) clearTimeout(id);
-      this.timers.clear();
-    }
-
-    recheck() {
-      // Observing again reports the current intersection of every card.
-      for (const element of this.cards.keys()) {
-        this.observer.unobserve(element);
-        this.observer.observe(element);
-      }
-    }
-
-    /* A card the visitor acted on was seen, however briefly it was in view. */
-    recordNow(element) {
-      clearTimeout(this.timers.get(element));
-      this.record(element, { acted: true });
-    }
-
-    record(element, { acted = false } = {}) {
-      this.timers.delete(element);
-      const card = this.cards.get(element);
-      if (!card || (!acted && document.visibilityState !== "visible")) return;
-      const { item, feedRequestId, surface: surfaceName } = card;
-      const key = `${feedRequestId}:${item.market_id}`;
-      if (this.seen.has(key)) return;
-      this.seen.add(key);
-      element.dataset.seen = "true";
-      this.queue.push({
-        surface: surfaceName,
-        impression: {
-          event_id: api.uuid4(), market_id: item.market_id, feed_request_id: feedRequestId,
-          section: item.section, position: item.position, shown_at: api.nowIso(),
-        },
-      });
-    }
-
-    /* The next batch: up to `size` queued impressions of one surface (a batch names one surface;
-     * switching tabs can leave two in the queue). */
-    take(size) {
-      const first = this.queue[0].surface;
-      const batch = [];
-      this.queue = this.queue.filter((entry) => {
-        if (entry.surface !== first || batch.length >= size) return true;
-        batch.push(entry);
-        return false;
-      });
-      return batch;
-    }
-
-    body(batch) {
-      return { sent_at: api.nowIso(), surface: batch[0].surface, impressions: batch.map((e) => e.impression) };
-    }
-
-    flush({ leaving = false } = {}) {
-      if (leaving) {
-        while (this.queue.length) api.postOnLeave("/api/impressions", this.body(this.take(100)));
-        return Promise.resolve();
-      }
-      if (this.sending) return this.sending.then(() => this.flush());
-      if (!this.queue.length) return Promise.resolve();
-      const batch = this.take(200);
-      this.sending = api.postJSON("/api/impressions", this.body(batch))
-        .then(() => true, () => {
-          this.queue.unshift(...batch); // sent again on the next flush: event_ids make it safe
-          return false;
-        })
-        .finally(() => { this.sending = null; })
-        .then((sent) => (sent && this.queue.length ? this.flush() : undefined)); // e.g. another surface's
-      return this.sending;
-    }
-  }
-
-  const impressions = new ImpressionTracker();
+  const impressions = new api.ImpressionTracker();
 
   // ----- cards ------------------------------------------------------------------------
 

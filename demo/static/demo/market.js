@@ -121,6 +121,7 @@
    * above, so one of them that is also related is not listed twice. Only for an open market: the API
    * answers 404 for a closed or resolved one. */
   const RELATED_LIMIT = 6;
+  const impressions = new api.ImpressionTracker(); // the related list reports what was seen, as the feed does
 
   async function loadRelated(m) {
     const section = $("#related");
@@ -135,8 +136,10 @@
       const items = ["hero", "grid", "stream"].flatMap((name) => feed.sections[name] || [])
         .filter((item) => item.market_id !== m.market_id && !outcomes.has(item.market_id))
         .sort((a, b) => a.position - b.position);
-      $(".related-list", section).replaceChildren(...items.map((item) => relatedItem(item, feed)));
+      const nodes = items.map((item) => relatedItem(item, feed));
+      $(".related-list", section).replaceChildren(...nodes);
       section.hidden = !items.length;
+      nodes.forEach((node, i) => impressions.observe(node, items[i], feed.feed_request_id, feed.surface));
       page.dataset.related = items.length ? "ready" : "none";
     } catch (error) {
       page.dataset.related = "error"; // the page works without it
@@ -158,6 +161,8 @@
     link.href = `/markets/${encodeURIComponent(item.market_id)}?${query}`;
     link.textContent = item.title;
     link.addEventListener("click", () => {
+      impressions.recordNow(li); // a clicked item was seen, however briefly
+      impressions.flush({ leaving: true });
       api.track([api.interaction("click", item.market_id, relatedContext)], { leaving: true });
     });
     const meta = document.createElement("span");
