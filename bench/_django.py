@@ -25,6 +25,23 @@ def setup():
     return connection
 
 
+def serving_setup():
+    """In a fresh process on a prepared database: Django as a web process holds it, the WSGI handler
+    and the bench service's authorization header."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedproject.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "0")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a throw-away process
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.get(user__username="bench-service").key
+    return WSGIHandler(), {"Authorization": f"Token {token}"}
+
+
 def teardown(connection):
     connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 

@@ -189,25 +189,11 @@ def percentile(values, q):
 def serve(args):
     """In a fresh process on the prepared database: what a web process would hold and spend."""
     import json
-    import os
-    import secrets
-    import sys
 
-    from _django import ROOT, wsgi_request
+    from _django import serving_setup, wsgi_request
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedproject.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "0")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a throw-away process
-    import django
-
-    django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
+    handler, headers = serving_setup()
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
-
-    handler = WSGIHandler()
-    headers = {"Authorization": f"Token {Token.objects.get(user__username='bench-service').key}"}
     url = f"/api/feed?limit=20&user_key={USER}"
     t0 = time.perf_counter()
     assert wsgi_request(handler, "GET", url, headers=headers)[0] == 200

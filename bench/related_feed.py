@@ -87,26 +87,14 @@ def serve(args):
     import cProfile
     import io
     import pstats
-    import secrets
 
-    from _django import ROOT, wsgi_request
+    from _django import serving_setup, wsgi_request
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedproject.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "0")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a throw-away process
-    import django
-
-    django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
+    handler, headers = serving_setup()
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from personalization.ranking.related import content_fits
     from personalization.selectors import catalog_current
-
-    handler = WSGIHandler()
-    headers = {"Authorization": f"Token {Token.objects.get(user__username='bench-service').key}"}
     home = f"/api/feed?limit=20&user_key={USER}"
     market_ids = json.loads(args.targets)
     related = [f"/api/feed?surface=market_related&limit=20&user_key={USER}&market_id={m}" for m in market_ids]
