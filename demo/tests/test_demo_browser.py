@@ -233,10 +233,18 @@ def browser(chromium, site, tmp_path):
 
 
 def wait_until(check, message, timeout=WAIT):
-    """Poll `check` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    """Poll `check` until it returns something truthy (returned), or fail after `timeout` seconds.
+
+    An element that the page replaced while `check` read it (a list re-rendered by the next answer)
+    is a "not yet", not a failure."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
