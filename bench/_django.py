@@ -42,6 +42,35 @@ def serving_setup():
     return WSGIHandler(), {"Authorization": f"Token {token}"}
 
 
+def service_create():
+    """The bench's service account (a token that may act for any user), which serving_setup reads."""
+    from django.contrib.auth.models import Permission, User
+    from rest_framework.authtoken.models import Token
+
+    service = User.objects.create_user("bench-service")
+    service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
+    Token.objects.create(user=service)
+
+
+def serve_in_child(connection, script, argv, env=None):
+    """Run `script --serve *argv` in a fresh process on the prepared database (what a web process would
+    hold, without this process's setup in memory); returns the JSON of its last output line."""
+    import json
+    import subprocess
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}" if connection.vendor == "postgresql" \
+        else f"sqlite:///{db['NAME']}"
+    connection.close()
+    out = subprocess.run(  # noqa: PLW1510 - checked below, with the child's stderr
+        [sys.executable, script, "--serve", *argv],
+        env={**os.environ, "DATABASE_URL": url, **(env or {})}, capture_output=True, text=True,
+    )
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def teardown(connection):
     connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 

@@ -24,7 +24,7 @@ import uuid
 from datetime import timedelta
 
 import numpy as np
-from _django import median, setup, teardown
+from _django import median, serve_in_child, service_create, setup, teardown
 
 COUNTRIES = [f"C{i:02d}" for i in range(48)] + ["US", "IL"]
 USER = "u:bench"
@@ -251,16 +251,10 @@ def main():
     if args.serve:
         return serve(args)
 
-    import json
-    import os
-    import subprocess
-    import sys
 
     connection = setup()
     try:
-        from django.contrib.auth.models import Permission, User
         from django.utils import timezone
-        from rest_framework.authtoken.models import Token
 
         rng = random.Random(11)
         now = timezone.now()
@@ -269,24 +263,11 @@ def main():
         build_user(markets, rng, now)
         if args.model:
             build_model(now)
-        service = User.objects.create_user("bench-service")
-        service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
-        Token.objects.create(user=service)
+        service_create()
         del markets
         print(f"setup: {args.markets} markets in {time.perf_counter() - t0:.0f} s")
-        db = connection.settings_dict
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}" if connection.vendor == "postgresql" \
-            else f"sqlite:///{db['NAME']}"
-        connection.close()
-        out = subprocess.run(  # noqa: PLW1510 - checked below, with the child's stderr
-            [sys.executable, __file__, "--serve", "--requests", str(args.requests),
-             "--baseline-runs", str(args.baseline_runs), *(["--model"] if args.model else [])],
-            env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True,
-        )
-        if out.returncode:
-            raise SystemExit(out.stderr)
-        out = out.stdout
-        result = json.loads(out.strip().splitlines()[-1])
+        result = serve_in_child(connection, __file__, ["--requests", str(args.requests), "--baseline-runs",
+                                                        str(args.baseline_runs), *(["--model"] if args.model else [])])
         timings, baseline = result["timings"], result["baseline"]
         p50, p95 = percentile(timings, 50), percentile(timings, 95)
         print(f"first request (loads the catalog arrays): {result['first']:.0f} ms")

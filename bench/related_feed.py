@@ -25,16 +25,13 @@ fitted with the catalog: it must cost nothing more), and, with --profile, the re
 """
 import argparse
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
 
 import numpy as np
-from _django import setup, teardown
+from _django import serve_in_child, service_create, setup, teardown
 from feed import USER, build_catalog, build_user, peak_rss_mb, percentile
 
 WORDS = 3000
@@ -173,9 +170,7 @@ def main():
 
     connection = setup()
     try:
-        from django.contrib.auth.models import Permission, User
         from django.utils import timezone
-        from rest_framework.authtoken.models import Token
 
         rng = random.Random(11)
         now = timezone.now()
@@ -184,28 +179,19 @@ def main():
         markets = build_catalog(args.markets, rng, now, title=lambda i: titles[i])
         build_user(markets, rng, now)
         by_popularity = build_coengagement(markets, story_of, args.engagers, rng, now)
-        service = User.objects.create_user("bench-service")
-        service.user_permissions.add(Permission.objects.get(codename="act_for_any_user"))
-        Token.objects.create(user=service)
+        service_create()
         targets = [markets[i].market_id for i in by_popularity[: args.popular]]
         targets += [m.market_id for m in rng.sample(markets, args.popular)]
         del markets
         print(f"setup: {args.markets} markets, {args.engagers * ENGAGEMENTS_PER_USER:,} co-engagement "
               f"interactions in {time.perf_counter() - t0:.0f} s")
-        db = connection.settings_dict
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}" if connection.vendor == "postgresql" \
-            else f"sqlite:///{db['NAME']}"
-        connection.close()
-        out = subprocess.run(  # noqa: PLW1510 - checked below, with the child's stderr
-            [sys.executable, __file__, "--serve", "--requests", str(args.requests), "--targets", json.dumps(targets),
+        result = serve_in_child(
+            connection, __file__,
+            ["--requests", str(args.requests), "--targets", json.dumps(targets),
              *(["--profile"] if args.profile else [])],
             # A cache prefix of its own: an earlier run's cached co-engagement (same pks) must not answer.
-            env={**os.environ, "DATABASE_URL": url, "CACHE_KEY_PREFIX": f"bench-{uuid.uuid4().hex}"},
-            capture_output=True, text=True,
+            env={"CACHE_KEY_PREFIX": f"bench-{uuid.uuid4().hex}"},
         )
-        if out.returncode:
-            raise SystemExit(out.stderr)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"database: {connection.vendor}, markets: {args.markets}, requests: {args.requests} of each, "
               f"interleaved; related X: the {args.popular} most engaged markets and {args.popular} at random")
         print(f"catalog warm (arrays + TF-IDF): {result['warm']:.0f} ms; first related request after it: "
