@@ -260,6 +260,8 @@ class TrendingForecast(models.Model):
     reasoned_error = models.FloatField(null=True, blank=True, help_text="The reasoned forecast's, on the same rows.")
     note = models.CharField(max_length=200, blank=True)
 
+    COEFFICIENTS = ("intercept", "usual", "day", "deviation")  # in markets.scores.trending_forecast's order
+
     class Meta:
         ordering = ("-fitted_at",)
 
@@ -268,4 +270,4 @@ class TrendingForecast(models.Model):
 
     @property
     def coefficients(self):
-        return (self.intercept, self.usual, self.day, self.deviation) if self.used else None
+        return tuple(getattr(self, name) for name in self.COEFFICIENTS) if self.used else None

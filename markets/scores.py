@@ -113,7 +113,7 @@ def trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0
     """
     half = TRENDING_EVIDENCE_HALF if half is None else half
     v1, v24 = np.maximum(np.asarray(volume_1h, float), 0), np.maximum(np.asarray(volume_24h, float), 0)
-    week = np.maximum(np.asarray(daily_volume_7d, float), 0) * np.ones_like(v24)
+    week = np.maximum(np.asarray(daily_volume_7d, float), 0)
     n1 = np.maximum(np.asarray(trades_1h, float), 0)
     w = n1 / (n1 + half)
     day, hour = np.log1p(v24), np.log1p(24.0 * v1)
@@ -121,11 +121,17 @@ def trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0
     return np.stack(np.broadcast_arrays(usual, day, w * (hour - day)), axis=-1)
 
 
-def trending_persistence_coefficients(persistence=None):
+def trending_persistence_coefficients():
     """(intercept, usual, day, deviation) of the reasoned forecast: halfway between how fast the
     market trades now and how much it usually trades, ln F = (1 - P) usual + P now, now = day + deviation."""
-    p = TRENDING_PERSISTENCE if persistence is None else persistence
+    p = TRENDING_PERSISTENCE
     return (0.0, 1.0 - p, p, p)
+
+
+def trending_forecast(coefficients, terms):
+    """ln F of each row of `terms` (trending_backend_terms) under (intercept, usual, day, deviation)."""
+    intercept, *weights = coefficients
+    return intercept + terms @ np.asarray(weights, dtype=float)
 
 
 def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None, coefficients=None):
@@ -138,8 +144,7 @@ def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, 
     market's forecast is kept above 0, so it never ranks below one that did not trade.
     """
     terms = trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d, half)
-    intercept, *weights = trending_persistence_coefficients() if coefficients is None else coefficients
-    forecast = intercept + terms @ np.asarray(weights, dtype=float)
+    forecast = trending_forecast(trending_persistence_coefficients() if coefficients is None else coefficients, terms)
     traded = (np.asarray(volume_24h, float) > 0) | (np.asarray(volume_1h, float) > 0)
     return np.where(traded, np.maximum(forecast, FORECAST_FLOOR), 0.0)
 
@@ -184,8 +189,7 @@ def trending_forecast_fit(days):
         return (float(model.intercept_), *(float(c) for c in model.coef_))
 
     def error(coefficients, terms, y):
-        intercept, *weights = coefficients
-        return float(np.mean((intercept + terms @ np.asarray(weights) - y) ** 2))
+        return float(np.mean((trending_forecast(coefficients, terms) - y) ** 2))
 
     held_terms, held_y = heads[-1]
     candidate = fitted(heads[:-1])

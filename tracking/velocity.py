@@ -493,7 +493,7 @@ def trending_forecast_refit(*, now):
         target = np.array([next_volume.get(pk, 0.0) for pk in then["pk"][traded].tolist()])
         days.append((terms, target, then["backend_volume_24h"][traded]))
     coefficients, report = trending_forecast_fit(days)
-    names = ("intercept", "usual", "day", "deviation")
+    names = TrendingForecast.COEFFICIENTS
     # One row per fit time: a run repeated for the same `now` (a retry, a replay) rewrites it.
     TrendingForecast.objects.update_or_create(fitted_at=now, defaults=dict(
         used=coefficients is not None, days=report["days"], rows=report["rows"],
