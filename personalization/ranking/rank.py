@@ -87,17 +87,18 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     explore_key = (
         params.exploration.trending_weight * f["trending"] + params.exploration.freshness_weight * f["freshness"]
     )
-    if related is not None:  # exploration on a market's page draws the closer of its markets more often
-        explore_key = RELATED_SHARE * np.where(np.isfinite(related), related, 0.0) + (1 - RELATED_SHARE) * explore_key
     boost_values = f["editorial"]
     # The personal pool ranks by what the user is known to like; what is popular, rising or boosted
     # has pools of its own, so it does not order this one too (docs/ranking.md).
     # Near-duplicates of what the user rejected go down in every pool (docs/ranking.md).
     personal_key, local_key, global_key = scored.relevance, local, catalog.trending_global
-    if related is not None:  # relatedness first in every ranked pool; the user's taste or the trend second
+    if related is not None:
+        # Relatedness first in every ranked pool and in exploration's draw; the user's taste, the trend or
+        # exploration's own key second.
         closeness = np.where(np.isfinite(related), related, 0.0)
-        personal_key, local_key, global_key = (
-            RELATED_SHARE * closeness + (1 - RELATED_SHARE) * key for key in (personal_key, local, global_key)
+        personal_key, local_key, global_key, explore_key = (
+            RELATED_SHARE * closeness + (1 - RELATED_SHARE) * key
+            for key in (personal_key, local, global_key, explore_key)
         )
     pool_keys = {
         compose.PERSONAL: features.demoted(personal_key, near_rejected),
