@@ -60,29 +60,45 @@ def movement(catalog, i):
     return {"odds_change_24h": change, "badge": movement_badge(change)}
 
 
+def rounded_components(components):
+    return {k: rounded(v, SCORE_DECIMALS) for k, v in components.items()}
+
+
+def feed_item(card, *, components, with_components, **place):
+    """A feed item: the market's card with its place (position, section, pool, reason, reason_text) and, for
+    staff, the components it was ranked with."""
+    card.update(place)
+    if with_components:
+        card["components"] = rounded_components(components)
+    return card
+
+
+def feed_header(feed, *, replayed):
+    """A feed's fields around its sections, from a FeedResult or a FeedReplay."""
+    return {
+        "feed_request_id": feed.feed_request_id,
+        "user_key": feed.user_key,
+        "generated_at": feed.generated_at,
+        "degraded": feed.degraded,
+        "surface": feed.surface,
+        "config_version": feed.config_version,
+        "model_version": feed.model_version,
+        "replayed": replayed,
+    }
+
+
 def feed_payload(result, *, with_components, with_filtered=False):
     """The feed in FeedResponseSerializer's shape, built by hand: through the serializer it would cost
     more than a millisecond per feed. test_feed_api checks it against the serializer, key by key."""
     catalog = result.catalog
     sections = {str(section): [] for section in Section}
     for item in result.ranking.items:
-        entry = market_payload(catalog, item.index)
-        entry.update(position=item.position, section=item.section, pool=item.pool, reason=item.reason,
-                     reason_text=item.reason_text)
-        if with_components:
-            entry["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in item.components.items()}
-        sections[item.section].append(entry)
-    payload = {
-        "feed_request_id": result.feed_request_id,
-        "user_key": result.user_key,
-        "generated_at": result.generated_at,
-        "degraded": result.degraded,
-        "surface": result.surface,
-        "config_version": result.config_version,
-        "model_version": result.model_version,
-        "replayed": False,
-        "sections": sections,
-    }
+        sections[item.section].append(feed_item(
+            market_payload(catalog, item.index), components=item.components, with_components=with_components,
+            position=item.position, section=item.section, pool=item.pool, reason=item.reason,
+            reason_text=item.reason_text,
+        ))
+    payload = {**feed_header(result, replayed=False), "sections": sections}
     if with_filtered:
         payload["filtered"] = [
             {"market_id": catalog.market_id[i], "title": catalog.title[i], "rule": rule}
@@ -107,17 +123,14 @@ def replay_payload(replay, *, with_components):
         i = catalog.index_of_pk.get(row["market_id"])
         if i is None and row["market_id"] not in replay.gone:
             continue  # a market deleted since (its served rows go with it, so only in a race)
-        entry = market_payload(catalog, i) if i is not None else dict(replay.gone[row["market_id"]])
-        entry.update(position=row["position"], section=names[row["position"]], pool=row["pool"],
-                     reason=row["reason"], reason_text=row["reason_text"] or REASON_TEXTS.get(row["reason"], ""))
-        if with_components:
-            entry["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in row["components"].items()}
-        sections[entry["section"]].append(entry)
-    return {
-        "feed_request_id": replay.feed_request_id, "user_key": replay.user_key, "generated_at": replay.generated_at,
-        "degraded": replay.degraded, "surface": replay.surface, "config_version": replay.config_version,
-        "model_version": replay.model_version, "replayed": True, "sections": sections,
-    }
+        card = market_payload(catalog, i) if i is not None else dict(replay.gone[row["market_id"]])
+        section = names[row["position"]]
+        sections[section].append(feed_item(
+            card, components=row["components"], with_components=with_components, position=row["position"],
+            section=section, pool=row["pool"], reason=row["reason"],
+            reason_text=row["reason_text"] or REASON_TEXTS.get(row["reason"], ""),
+        ))
+    return {**feed_header(replay, replayed=True), "sections": sections}
 
 
 def ranked_payload(catalog, ranked, *, with_components):
@@ -127,7 +140,7 @@ def ranked_payload(catalog, ranked, *, with_components):
         item = {**market_payload(catalog, i), "rank": rank, "score": rounded(score, SCORE_DECIMALS),
                 "left_out_by": left_out_by}
         if with_components:
-            item["components"] = {k: rounded(v, SCORE_DECIMALS) for k, v in components.items()}
+            item["components"] = rounded_components(components)
         items.append(item)
     return items
 
