@@ -388,63 +388,79 @@ def caches_reset():
         cached.reset()
 
 
-def _market_topics(market_pks, catalog):
-    """{market pk: [(topic_type, value), ...]}: open markets from the catalog arrays, others from a
-    per-process memo filled by one query for the ones it has not seen (a closed market's topics do
-    not change), so a warm process reads nothing."""
-    topics, unknown = {}, []
-    pad = len(catalog.tag_slugs) if catalog is not None else 0
-    for pk in market_pks:
-        i = catalog.index_of_pk.get(pk) if catalog is not None else None
-        if i is not None:
-            topics[pk] = [("category", catalog.categories[catalog.category[i]])] + [
-                ("tag", catalog.tag_slugs[t]) for t in catalog.tags[i] if t != pad
-            ]
-        elif pk in _closed_topics:
-            topics[pk] = _closed_topics[pk]
-        else:
-            unknown.append(pk)
+def _closed_market_topics(market_pks):
+    """{market pk: [(topic_type, value), ...]} of markets outside the catalog (closed or resolved), from a
+    per-process memo filled by one query for the ones it has not seen: a closed market's topics do not
+    change, so a warm process reads nothing."""
+    unknown = [pk for pk in market_pks if pk not in _closed_topics]
     if unknown:
         for pk, category, tag in Market.objects.filter(pk__in=unknown).values_list("pk", "category", "tags__slug"):
             entry = _closed_topics.setdefault(pk, [("category", category)])
             if tag is not None:
                 entry.append(("tag", tag))
-            topics[pk] = entry
-    return topics
+    return {pk: _closed_topics[pk] for pk in market_pks if pk in _closed_topics}
 
 
 _closed_topics = {}
 
 
-def topic_hits_count(rows, topics, *, now, session_start=None):
+def topic_hits_count(rows, catalog, *, now, session_start=None):
     """Per topic, the user's hits and trials: (long, session), each {(topic_type, value): (hits, trials)}.
 
-    `rows` are (market pk, last shown, last positive) in epoch seconds (None: never); `topics`
-    maps a market pk to its topics. A trial is a market shown (or engaged with) within
-    HITS_WINDOW, a hit one the user engaged with, closed markets included. Long: each weighs
-    2^(-age / 30 days), its age from its last showing or engagement, like the affinities.
-    Session: the markets shown or engaged with since `session_start` (epoch; None: no live
-    session), a hit when engaged with since then.
+    `rows` are (market pk, last shown, last positive) in epoch seconds (None: never), sorted by pk.
+    A trial is a market shown (or engaged with) within HITS_WINDOW, a hit one the user engaged with,
+    closed markets included. Long: each weighs 2^(-age / 30 days), its age from its last showing or
+    engagement, like the affinities. Session: the markets shown or engaged with since `session_start`
+    (epoch; None: no live session), a hit when engaged with since then.
+
+    The open markets' topics come from the catalog's arrays and are summed per topic code in one
+    pass (np.bincount, in the rows' order); the few closed ones are added one by one.
     """
+    if not rows:
+        return {}, {}
     t = now.timestamp()
-    since = t - HITS_WINDOW.total_seconds()
-    long_half = HALF_LIFE["long"].total_seconds()
-    long, session = {}, {}
-    for pk, shown, positive in rows:
-        latest = max(x for x in (shown, positive) if x is not None) if (shown or positive) else None
-        if latest is None or latest < since or pk not in topics:
-            continue
-        weight = 2.0 ** (-max(t - latest, 0.0) / long_half)
-        hit = positive is not None
-        in_session = session_start is not None and latest >= session_start
-        session_hit = in_session and positive is not None and positive >= session_start
-        for topic in topics[pk]:
-            h, n = long.get(topic, (0.0, 0.0))
-            long[topic] = (h + weight * hit, n + weight)
-            if in_session:
-                h, n = session.get(topic, (0.0, 0.0))
-                session[topic] = (h + session_hit, n + 1.0)
-    return long, session
+    nan = float("nan")
+    pk = np.array([r[0] for r in rows], dtype=np.int64)
+    shown = np.array([nan if r[1] is None else r[1] for r in rows])
+    positive = np.array([nan if r[2] is None else r[2] for r in rows])
+    latest = np.fmax(shown, positive)  # the later of the two that exist; NaN when neither does
+    with np.errstate(invalid="ignore"):
+        trial = latest >= t - HITS_WINDOW.total_seconds()
+        hit = ~np.isnan(positive)
+        weight = np.where(trial, np.exp2(-np.maximum(t - latest, 0.0) / HALF_LIFE["long"].total_seconds()), 0.0)
+        live = session_start is not None
+        in_session = trial & (latest >= session_start) if live else np.zeros(len(rows), dtype=bool)
+        session_hit = in_session & (positive >= session_start) if live else in_session
+    index = np.array([catalog.index_of_pk.get(int(k), -1) for k in pk], dtype=np.int64)
+    open_ = trial & (index >= 0)
+
+    sums = {}  # horizon -> (hits, trials) per category code and per tag code
+    i = index[open_]
+    categories, tags = catalog.category[i], catalog.tags[i]
+    n_tags = len(catalog.tag_slugs) + 1  # the padding code last
+    for horizon, h, n in (("long", (weight * hit)[open_], weight[open_]),
+                          ("session", session_hit[open_] * 1.0, in_session[open_] * 1.0)):
+        per_tag = lambda w: np.bincount(tags.ravel(), np.repeat(w, tags.shape[1]), n_tags)[:-1]  # noqa: E731
+        sums[horizon] = (
+            np.bincount(categories, h, len(catalog.categories)), np.bincount(categories, n, len(catalog.categories)),
+            per_tag(h), per_tag(n),
+        )
+    counts = {"long": {}, "session": {}}
+    for horizon, (cat_h, cat_n, tag_h, tag_n) in sums.items():
+        out = counts[horizon]
+        for code in np.flatnonzero(cat_n).tolist():
+            out[("category", catalog.categories[code])] = (float(cat_h[code]), float(cat_n[code]))
+        for code in np.flatnonzero(tag_n).tolist():
+            out[("tag", catalog.tag_slugs[code])] = (float(tag_h[code]), float(tag_n[code]))
+    closed = np.flatnonzero(trial & (index < 0)).tolist()
+    closed_topics = _closed_market_topics([int(pk[k]) for k in closed])
+    for k in closed:
+        for topic in closed_topics.get(int(pk[k]), ()):
+            for horizon, h, n in (("long", weight[k] * hit[k], weight[k]), ("session", session_hit[k], in_session[k])):
+                if n:
+                    old_h, old_n = counts[horizon].get(topic, (0.0, 0.0))
+                    counts[horizon][topic] = (old_h + float(h), old_n + float(n))
+    return counts["long"], counts["session"]
 
 
 def user_data_load(*, user_key, catalog, now, country=""):
@@ -488,9 +504,7 @@ def user_data_load(*, user_key, catalog, now, country=""):
                               or s[6] is not None)
     ]
     trials = sorted((r[0], r[1], r[4]) for r in rows)  # by market: the same float sums whatever the row order
-    hits_long, hits_session = topic_hits_count(
-        trials, _market_topics({r[0] for r in trials}, catalog), now=now, session_start=session_start
-    )
+    hits_long, hits_session = topic_hits_count(trials, catalog, now=now, session_start=session_start)
     shows = {
         market_pk: (n24, n7, first)
         for market_pk, n24, n7, first in Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)

@@ -27,6 +27,12 @@ class Epoch(Func):
     output_field = FloatField()
     arity = 1
 
+    @property
+    def convert_value(self):
+        # Both databases return a double already (NULL as None): no float() per row. A query whose
+        # columns need no conversion skips Django's per-row converter pass altogether.
+        return self._convert_value_noop
+
     def as_sql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
         if connection.vendor == "postgresql":

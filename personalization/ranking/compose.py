@@ -97,7 +97,8 @@ class Composer:
         self, pools, pool_scores, categories, has_image, quotas, params, n, pinned=None, rng=None, *,
         groups=None, shares=None, lead=0,
     ):
-        self.pools = {p: list(map(int, pools.get(p, ()))) for p in POOLS}
+        categories = np.asarray(categories)
+        self.pools = {p: np.asarray(pools.get(p, ()), dtype=np.intp) for p in POOLS}
         self.rng = rng
         self.scores = pool_scores  # pool -> array over the catalog (the pool's ranking key)
         self.categories = categories
@@ -108,79 +109,75 @@ class Composer:
         self.pinned = pinned or {}  # position -> catalog index
         self.slots = largest_remainder(quotas, n)
         self.taken = dict.fromkeys(POOLS, 0)
-        self.used = set(self.pinned.values())
-        self.groups = np.arange(len(categories)) if groups is None else groups
-        self.shares = {} if shares is None else dict(enumerate(np.asarray(shares, dtype=float).tolist()))
+        self.groups = np.arange(len(categories)) if groups is None else np.asarray(groups)
+        # The state of the feed so far as arrays over the catalog, its categories and its groups, so a
+        # pool's best pick is a few array operations over its candidates (no loop per candidate).
+        self.used = np.zeros(len(categories), dtype=bool)
+        self.used[list(self.pinned.values())] = True
+        width = int(categories.max()) + 1 if len(categories) else 1
+        self.shares = np.zeros(width)
+        if shares is not None:
+            shares = np.asarray(shares, dtype=float)
+            self.shares[: len(shares)] = shares[:width]
         self.lead = lead
-        self.category_count = {}
-        self.personal_count = {}  # the personal pool's own picks by category
-        self.group_count = {}
+        self.category_count = np.zeros(width, dtype=np.int64)
+        self.personal_count = np.zeros(width, dtype=np.int64)  # the personal pool's own picks by category
+        self.group_count = np.zeros(int(self.groups.max()) + 1 if len(self.groups) else 1, dtype=np.int64)
         self.picks = []
 
+    def _unused(self, pool):
+        candidates = self.pools[pool]
+        return candidates[~self.used[candidates]]
+
     def _available(self, pool):
-        return any(i not in self.used for i in self.pools[pool])
+        return bool(len(self._unused(pool)))
 
-    def _held(self, pool, category, group):
-        """Whether the first-N rules keep this market out of this slot."""
-        if len(self.picks) >= self.d.top_n:
-            return False
-        if self.group_count.get(group, 0):
-            return True
-        return pool != PERSONAL and self.category_count.get(category, 0) >= self.d.max_per_category_top
+    def _eligible(self, pool, need_image):
+        """The pool's unused candidates the first-N rules let into this slot, in the pool's order, with
+        their categories' and groups' counts so far."""
+        candidates = self._unused(pool)
+        if need_image:
+            candidates = candidates[self.has_image[candidates]]
+        categories, groups = self.categories[candidates], self.groups[candidates]
+        counts, repeats = self.category_count[categories], self.group_count[groups]
+        if len(self.picks) < self.d.top_n:  # at most one of a group; no pool but personal adds to a full category
+            keep = repeats == 0
+            if pool != PERSONAL:
+                keep &= counts < self.d.max_per_category_top
+            candidates, categories, counts, repeats = candidates[keep], categories[keep], counts[keep], repeats[keep]
+        return candidates, categories, counts, repeats
 
-    def _repeats(self, pool, category):
-        """How many repeats of the category a pool's penalty counts. Personal: its own picks of the
-        category beyond the category's share s of its m picks so far, count - s * m."""
-        if pool != PERSONAL:
-            return self.category_count.get(category, 0)
-        m = self.taken[PERSONAL]
-        return self.personal_count.get(category, 0) - self.shares.get(category, 0.0) * m
-
-    def _diversity_factor(self, pool, category, group):
-        k = self._repeats(pool, category)
-        factor = repeat_factor(self.d, k) if k > 0 else 1.0
-        return factor * self.d.duplicate_factor ** self.group_count.get(group, 0)
+    def _diversity_factor(self, pool, categories, counts, repeats):
+        """What the diversity penalties multiply each candidate's score by. The category repeats a pool
+        counts: every pick of the category so far; in the personal pool, its own picks of the category
+        beyond the category's share s of its m picks so far, count - s * m."""
+        if pool == PERSONAL:
+            counts = self.personal_count[categories] - self.shares[categories] * self.taken[PERSONAL]
+        factor = np.where(counts > 0, repeat_factor(self.d, np.maximum(counts, 0)), 1.0)
+        return factor * self.d.duplicate_factor**repeats
 
     def _best(self, pool, need_image):
-        """The pool's best unused market after the diversity penalties and the first-N rules.
-
-        A randomized pool draws instead: (index, propensity)."""
+        """The pool's best unused market after the diversity penalties and the first-N rules (the first
+        of equals in the pool's order); a randomized pool draws instead. (index, propensity or None)."""
         if pool in RANDOMIZED:
             return self._draw(pool, need_image)
-        best, best_score = None, -np.inf
-        key = self.scores[pool]
-        for i in self.pools[pool]:  # sorted by key, best first; the penalty only lowers a score
-            raw = key[i]
-            if raw <= best_score:
-                break
-            if i in self.used or (need_image and not self.has_image[i]):
-                continue
-            category, group = int(self.categories[i]), int(self.groups[i])
-            if self._held(pool, category, group):
-                continue
-            adjusted = raw * self._diversity_factor(pool, category, group) if raw > 0 else raw
-            if adjusted > best_score:
-                best, best_score = i, adjusted
-        return best, None
+        candidates, categories, counts, repeats = self._eligible(pool, need_image)
+        raw = self.scores[pool][candidates]
+        scored = raw > -np.inf  # neither -inf nor NaN: a market without a score is never picked
+        if not scored.any():
+            return None, None
+        candidates, raw = candidates[scored], raw[scored]
+        factor = self._diversity_factor(pool, categories[scored], counts[scored], repeats[scored])
+        adjusted = np.where(raw > 0, raw * factor, raw)  # a penalty lowers a positive score only
+        return int(candidates[int(np.argmax(adjusted))]), None
 
     def _draw(self, pool, need_image):
         """One market drawn from the pool's eligible ones, with chance proportional to its weight
         times the diversity factor; the chance is logged, so the slot can be evaluated off-policy."""
-        candidates = np.array([i for i in self.pools[pool] if i not in self.used], dtype=int)
-        if need_image and len(candidates):
-            candidates = candidates[self.has_image[candidates]]
+        candidates, categories, counts, repeats = self._eligible(pool, need_image)
         if not len(candidates):
             return None, None
-        # _held and _diversity_factor over all candidates at once (a randomized pool is not personal).
-        counts = np.array([self.category_count.get(c, 0) for c in self.categories[candidates].tolist()], dtype=int)
-        repeats = np.array([self.group_count.get(g, 0) for g in self.groups[candidates].tolist()], dtype=int)
-        if len(self.picks) < self.d.top_n:
-            keep = (repeats == 0) & (counts < self.d.max_per_category_top)
-            candidates, counts, repeats = candidates[keep], counts[keep], repeats[keep]
-            if not len(candidates):
-                return None, None
-        factor = np.where(counts > 0, repeat_factor(self.d, counts), 1.0) * self.d.duplicate_factor**repeats
-        weights = self.scores[pool][candidates] * factor
+        weights = self.scores[pool][candidates] * self._diversity_factor(pool, categories, counts, repeats)
         chances = weights / weights.sum()
         k = int(self.rng.choice(len(candidates), p=chances))
         return int(candidates[k]), float(chances[k])
@@ -241,19 +238,19 @@ class Composer:
 
     def _any_remaining(self):
         for pool in (PERSONAL, GLOBAL, *POOLS):
-            for i in self.pools[pool]:
-                if i not in self.used:
-                    return i, pool
+            unused = self._unused(pool)
+            if len(unused):
+                return int(unused[0]), pool
         return None
 
     def _take(self, i, pool, propensity=None):
-        self.used.add(i)
+        self.used[i] = True
         self.taken[pool] += 1
-        category, group = int(self.categories[i]), int(self.groups[i])
-        self.category_count[category] = self.category_count.get(category, 0) + 1
+        category = self.categories[i]
+        self.category_count[category] += 1
         if pool == PERSONAL:
-            self.personal_count[category] = self.personal_count.get(category, 0) + 1
-        self.group_count[group] = self.group_count.get(group, 0) + 1
+            self.personal_count[category] += 1
+        self.group_count[self.groups[i]] += 1
         self.picks.append(Pick(i, pool, propensity))
 
 

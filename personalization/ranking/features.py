@@ -62,7 +62,7 @@ def session_beta(session_values, beta_max, beta_k):
 def topic_overlap(catalog, index):
     """(n, k) Jaccard overlap of every market's {category} ∪ tags with those of the markets `index`."""
     sizes = catalog.tag_count + 1
-    inter = (catalog.topics @ catalog.topics[index].T).toarray()  # shared topics
+    inter = catalog.topics @ catalog.topics[index].T.toarray()  # shared topics: sparse times dense, no sparse product
     return inter / (sizes[:, None] + sizes[index][None, :] - inter)
 
 
