@@ -21,7 +21,7 @@ from django.db.models import Count, FloatField, Min, Q, Sum, Value
 from django.db.models.functions import Power
 
 from feedproject.cache import cache_get, cache_set
-from feedproject.db import Epoch
+from feedproject.db import Epoch, values_rows
 from feedproject.vocabulary import ENGAGEMENTS
 from markets.models import EditorialBoost, Market, MarketVelocity, Tag
 from markets.selectors import MarketInfo, markets_for_ingest
@@ -467,7 +467,8 @@ def user_data_load(*, user_key, catalog, now, country=""):
     """One user's rows as UserData, in five queries whatever the catalog size (one more, once per process,
     for the topics of closed markets it has not seen).
 
-    Times come from the database as epoch seconds (`Epoch`), so no datetime is built per row.
+    Times come from the database as epoch seconds (`Epoch`), so no datetime is built per row, and the
+    lists of rows straight from the cursor (`values_rows`).
     """
     t = now.timestamp()
     profile = UserProfile.objects.filter(user_key=user_key).first()
@@ -475,9 +476,10 @@ def user_data_load(*, user_key, catalog, now, country=""):
     session_start = profile.session_started_at.timestamp() if session_live else None
     long_half, session_half = HALF_LIFE["long"].total_seconds(), HALF_LIFE["session"].total_seconds()
     long, session = {}, {}
-    for horizon, topic_type, value, score, updated_at in TopicAffinity.objects.filter(user_key=user_key).values_list(
+    affinities = TopicAffinity.objects.filter(user_key=user_key).values_list(
         "horizon", "topic_type", "topic_value", "score", Epoch("updated_at")
-    ):
+    )
+    for horizon, topic_type, value, score, updated_at in values_rows(affinities):
         if horizon == TopicAffinity.Horizon.LONG:
             long[(topic_type, value)] = decayed(score, updated_at, t, long_half)
         elif session_start is not None and updated_at >= session_start - 1e-3:
@@ -488,7 +490,7 @@ def user_data_load(*, user_key, catalog, now, country=""):
     # Hidden markets, recent showings, past positives and rejections are all that caps, fatigue,
     # followup and the near-duplicate rule read; the showings of HITS_WINDOW are the trials of
     # hits and misses (one query for both).
-    rows = list(
+    rows = values_rows(
         UserMarketState.objects.filter(user_key=user_key)
         .filter(Q(hidden=True) | Q(last_shown_at__gte=now - HITS_WINDOW) | Q(last_positive_at__isnull=False)
                 | Q(last_rejected_at__isnull=False))
@@ -507,23 +509,26 @@ def user_data_load(*, user_key, catalog, now, country=""):
     hits_long, hits_session = topic_hits_count(trials, catalog, now=now, session_start=session_start)
     shows = {
         market_pk: (n24, n7, first)
-        for market_pk, n24, n7, first in Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)
-        .values("market_id")
-        .annotate(
-            n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), n7=Count("id"),
-            first=Epoch(Min("shown_at")),
+        for market_pk, n24, n7, first in values_rows(
+            Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)
+            .values("market_id")
+            .annotate(
+                n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), n7=Count("id"),
+                first=Epoch(Min("shown_at")),
+            )
+            .values_list("market_id", "n24", "n7", "first")
         )
-        .values_list("market_id", "n24", "n7", "first")
     }
     # The user's latest engagements, newest first: what reason texts cite, and the last day's
     # views and clicks are the recently viewed markets of the similarity feature.
     engaged = [
         (index[market_pk], event_type, at)
-        for market_pk, event_type, at in Interaction.objects.filter(
-            user_key=user_key, event_type__in=ENGAGEMENTS, occurred_at__gte=now - EVIDENCE_WINDOW
+        for market_pk, event_type, at in values_rows(
+            Interaction.objects.filter(user_key=user_key, event_type__in=ENGAGEMENTS,
+                                       occurred_at__gte=now - EVIDENCE_WINDOW)
+            .order_by("-occurred_at")
+            .values_list("market_id", "event_type", Epoch("occurred_at"))[:EVIDENCE_LIMIT]
         )
-        .order_by("-occurred_at")
-        .values_list("market_id", "event_type", Epoch("occurred_at"))[:EVIDENCE_LIMIT]
         if market_pk in index
     ]
     recent, day_ago = [], t - 24 * 3600

@@ -2,7 +2,7 @@
 
 Raw SQL elsewhere sticks to what the two share and takes the rest from here: bulk upserts, bulk
 updates and the row sources under them (upsert), temporary tables (temporary), epochs, elapsed time,
-null-safe comparison and locking reads (expressions), pipelining and transaction-scoped locks
+null-safe comparison, locking reads and raw rows of a queryset (expressions), pipelining and transaction-scoped locks
 and settings (session).
 """
 from feedproject.db.expressions import (
@@ -14,6 +14,7 @@ from feedproject.db.expressions import (
     sql_datetime,
     sql_name,
     sql_table,
+    values_rows,
 )
 from feedproject.db.session import pipelined, transaction_jit_off, transaction_lock
 from feedproject.db.temporary import temporary_table_analyze, temporary_table_create, temporary_table_index
@@ -31,5 +32,5 @@ __all__ = [
     "insert_new_ids", "is_distinct_from", "pipelined", "row_relation", "row_sources", "seconds_between",
     "sql_datetime", "sql_name", "sql_table",
     "temporary_table_analyze", "temporary_table_create", "temporary_table_index", "transaction_jit_off",
-    "transaction_lock",
+    "transaction_lock", "values_rows",
 ]

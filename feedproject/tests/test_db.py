@@ -278,3 +278,22 @@ def test_sql_datetime_compares_with_a_stored_datetime():
     assert scalar(f"SELECT COUNT(*) FROM {table} WHERE last_active_at = %s", [sql_datetime(AT)]) == 1
     assert scalar(f"SELECT COUNT(*) FROM {table} WHERE last_active_at < %s",
                   [sql_datetime(AT + timedelta(microseconds=1))]) == 1
+
+
+@pytest.mark.django_db
+def test_values_rows_are_the_querysets_rows_in_the_order_asked_for():
+    from feedproject.db import values_rows
+
+    UserProfile.objects.create(user_key="u:2", created_at=AT, last_active_at=None, total_interactions=7)
+    UserProfile.objects.create(user_key="u:1", created_at=AT, last_active_at=AT, total_interactions=3)
+    # Expressions between fields, a NULL epoch, an aggregate, a slice: the cursor's rows are the iterator's.
+    queryset = UserProfile.objects.order_by("user_key").values_list(
+        "user_key", Epoch("last_active_at"), "total_interactions", Epoch("created_at")
+    )
+    assert values_rows(queryset) == list(queryset) == [
+        ("u:1", AT.timestamp(), 3, AT.timestamp()), ("u:2", None, 7, AT.timestamp()),
+    ]
+    assert values_rows(queryset.all()[1:]) == [("u:2", None, 7, AT.timestamp())]
+    from django.db.models import Count
+    grouped = UserProfile.objects.values("total_interactions").annotate(n=Count("id")).order_by("-total_interactions")
+    assert values_rows(grouped.values_list("total_interactions", "n")) == [(7, 1), (3, 1)]

@@ -60,9 +60,8 @@ def eligibility(catalog, user, params, now):
         (COOLDOWN, recent & ~reshow),
         (CAP_24H, (user.shows_24h >= c.max_shows_24h) & ~reshow),
     )
-    for name, mask in rules:
-        for position in np.flatnonzero(mask & allowed[idx]):
-            blocked[int(idx[position])] = name
+    for name, mask in rules:  # a market left out by several rules is reported under the first
+        blocked.update(dict.fromkeys(idx[mask & allowed[idx]].tolist(), name))
         allowed[idx[mask]] = False
     shown_again = reshow & allowed[idx] & ~np.isnan(user.last_shown_at)
     changed_all[idx[shown_again]] = True

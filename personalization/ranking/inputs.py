@@ -4,7 +4,7 @@ Times are seconds since the epoch (float64, NaN for "never"), so every rule is a
 """
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from scipy import sparse
@@ -100,6 +100,39 @@ class Catalog:
     def __len__(self):
         return len(self.pk)
 
+    VOCABULARY = ("categories", "tag_slugs", "tag_labels")  # the codes' names: the same in a part of the catalog
+
+    def take(self, rows):
+        """The markets at `rows` (sorted catalog indices) as a catalog of their own, position k being
+        market rows[k]. Every array is sliced, the derived ones too: popularity and the question groups
+        stay the whole catalog's (recomputed over a part, they would not be), and the codes and their
+        names are shared, so a feature of a market is the same in the part as in the whole."""
+        rows = np.asarray(rows, dtype=np.int64)
+        part = object.__new__(Catalog)  # not __post_init__: nothing is recomputed
+        for name in (f.name for f in fields(Catalog)):
+            value = getattr(self, name)
+            if name in self.VOCABULARY:
+                part.__dict__[name] = value
+            elif isinstance(value, np.ndarray):
+                part.__dict__[name] = value[rows]
+            elif isinstance(value, list):
+                part.__dict__[name] = [value[i] for i in rows.tolist()]
+            elif isinstance(value, dict):  # per country
+                part.__dict__[name] = {country: array[rows] for country, array in value.items()}
+        position = np.full(len(self), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        b = self.boosts
+        kept = position[b.index] >= 0
+        part.boosts = Boosts(position[b.index[kept]], b.value[kept], b.starts_at[kept], b.ends_at[kept],
+                             [s for s, k in zip(b.surfaces, kept.tolist(), strict=True) if k], b.pinned_slot[kept])
+        part.index_of_pk = {int(pk): i for i, pk in enumerate(part.pk)}
+        part.index_of_market_id = {market_id: i for i, market_id in enumerate(part.market_id)}
+        part.topics = self.topics[rows]
+        part.category_code, part.tag_code = self.category_code, self.tag_code
+        part.title_pattern, part.question_group = self.title_pattern[rows], self.question_group[rows]
+        part.popularity = self.popularity[rows]
+        return part
+
 
 def question_groups(pattern, event):
     """Each market's group of markets that ask one question: linked by a shared title pattern
@@ -151,3 +184,23 @@ class UserData:
     @property
     def has_history(self):
         return bool(self.long or self.session or self.recent)
+
+    def context_index(self):
+        """The catalog indices ranking reads besides the candidates: the recently viewed (similarity),
+        the engaged with (reason texts) and the rejected (near-duplicates) markets."""
+        rejected = self.seen_index[~np.isnan(self.last_rejected_at)]
+        return np.unique(np.concatenate([np.asarray(self.recent, dtype=np.int64), self.engaged_index, rejected]))
+
+    SEEN = ("seen_index", "last_shown_at", "prob_at_last_shown", "volume_at_last_shown", "last_positive_at",
+            "hidden", "last_rejected_at", "shows_24h", "shows_7d", "first_shown_7d")
+
+    def take(self, position):
+        """This user's rows over a part of the catalog (Catalog.take): `position` maps a catalog index to
+        its position in the part (-1: not in it). The context markets (context_index) must be in it."""
+        part = replace(self, recent=position[np.asarray(self.recent, dtype=np.int64)].tolist(),
+                       engaged_index=position[self.engaged_index])
+        inside = position[self.seen_index] >= 0
+        for name in self.SEEN:
+            setattr(part, name, getattr(self, name)[inside])
+        part.seen_index = position[part.seen_index]
+        return part

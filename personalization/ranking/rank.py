@@ -47,7 +47,8 @@ def scores(catalog, user, params, now, surface="home", model=None):
     return scored
 
 
-def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None, category=None, related=None):
+def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=None, category=None, related=None,
+              candidates=None):
     """Compose a feed of up to `limit` items for `user` from `catalog` at time `now` (epoch seconds).
 
     `model` is the learned ranker (learned.Model) when the config asks for it and one is active.
@@ -55,20 +56,22 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
     offers its tags the user has not shown taste for, and diversity works over its tags.
     `related` (the market_related surface): the relatedness of every market to the page's market
     (ranking/related.py); the pools draw from the most related, and the personal pool orders them by
-    relatedness blended with the user's taste."""
+    relatedness blended with the user's taste. Those few hundred markets are ranked as a catalog of
+    their own (_related_rank), so a market page costs what its candidates cost, not the catalog.
+    `candidates`: catalog indices the feed draws from (the related surface's, within that part)."""
     if not len(catalog) or limit <= 0:
         return Ranking(items=[])
+    if related is not None and candidates is None:
+        return _related_rank(catalog, user, params, related, now=now, limit=limit, seed=seed, surface=surface,
+                             model=model, category=category)
     rng = np.random.default_rng(seed)
     scored = scores(catalog, user, params, now, surface, model)
     f = scored.features
     elig = caps.eligibility(catalog, user, params, now)
-    allowed = elig.allowed
-    if category is not None:
-        allowed = allowed & (catalog.category == catalog.category_code.get(category, -1))
-    if related is not None:  # the RELATED_DEPTH most related of the allowed markets
-        closest = compose.top(related, allowed & np.isfinite(related) & (related > 0), RELATED_DEPTH)
+    allowed = _allowed(catalog, elig, category)
+    if candidates is not None:
         allowed = np.zeros(len(catalog), dtype=bool)
-        allowed[closest] = True
+        allowed[candidates] = True
 
     _, local = features.trending(catalog, user.country, 1.0, params.features.local_min_users)
     (long_cat, long_tag), _ = features.affinity_tables(user.long, catalog, params.interest.prior_mass)
@@ -157,6 +160,30 @@ def rank_feed(catalog, user, params, *, now, limit, seed, surface="home", model=
             )
         )
     return Ranking(items=items, filtered=elig.blocked, beta=scored.beta, cold_start=cold)
+
+
+def _allowed(catalog, elig, category):
+    if category is None:
+        return elig.allowed
+    return elig.allowed & (catalog.category == catalog.category_code.get(category, -1))
+
+
+def _related_rank(catalog, user, params, related, *, now, category, **kwargs):
+    """The related surface: its RELATED_DEPTH most related allowed markets, ranked within the part of the
+    catalog they and the user's context markets make (Catalog.take: every feature of a market is the same
+    there), the items' indices then mapped back to the catalog."""
+    elig = caps.eligibility(catalog, user, params, now)
+    allowed = _allowed(catalog, elig, category)
+    closest = compose.top(related, allowed & np.isfinite(related) & (related > 0), RELATED_DEPTH)
+    rows = np.union1d(closest, user.context_index())
+    position = np.full(len(catalog), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    ranking = rank_feed(catalog.take(rows), user.take(position), params, now=now, category=category,
+                        related=related[rows], candidates=position[closest], **kwargs)
+    for item in ranking.items:
+        item.index = int(rows[item.index])
+    ranking.filtered = elig.blocked
+    return ranking
 
 
 def _pinned(catalog, now, surface, allowed, limit):

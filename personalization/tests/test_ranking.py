@@ -709,6 +709,48 @@ def test_related_markets_come_by_content_coengagement_and_question_never_the_mar
     assert items[0].index == 1
 
 
+def test_a_related_feed_ranked_within_its_candidates_is_the_feed_ranked_over_the_whole_catalog():
+    # The related surface ranks its RELATED_DEPTH candidates as a catalog of their own (Catalog.take):
+    # the same items, pools, components, texts and chances as ranking them within the whole catalog,
+    # with the user's context (recent views, engagements, rejections) outside the candidates.
+    from personalization.ranking.inputs import Boosts
+    from personalization.ranking.related import RELATED_DEPTH
+
+    catalog = mixed_catalog(100)  # 500 markets
+    rng = np.random.default_rng(5)
+    closeness = rng.random(len(catalog))
+    closeness[0] = -np.inf
+    catalog.trending_local = {"US": rng.random(len(catalog))}
+    catalog.local_users_24h = {"US": rng.integers(0, 10, len(catalog))}
+    outside = np.argsort(closeness)[1:60]  # the least related: never candidates
+    catalog.boosts = Boosts(
+        index=np.array([3, 250, int(outside[5]), 400]), value=np.array([0.5, 0.9, 0.8, 0.7]),
+        starts_at=np.full(4, NOW - HOUR), ends_at=np.full(4, NOW + HOUR),
+        surfaces=[(), (), (), ("market_related",)], pinned_slot=np.array([-1, 2, 1, -1]),
+    )
+    seen = {int(i): {"last_shown_at": NOW - 30 * HOUR, "shows_24h": 1}
+            for i in rng.choice(len(catalog), 80, replace=False)}
+    seen[int(outside[0])] = {"hidden": True, "rejected_at": NOW - HOUR, "last_shown_at": NOW - 2 * HOUR}
+    seen[int(outside[1])] = {"rejected_at": NOW - 3 * HOUR, "last_shown_at": NOW - 4 * HOUR}
+    user = make_user(
+        catalog, seen=seen,
+        engaged=[(int(outside[2]), "bookmark", NOW - HOUR), (int(outside[3]), "click", NOW - 2 * HOUR)],
+        long=SPORTS_FAN, session={("category", "Crypto"): 2.0}, recent=[int(outside[3]), int(outside[4])],
+        country="US", hits_long={("category", "Sports"): (3.0, 10.0), ("tag", "sports-1"): (2.0, 4.0)},
+    )
+    elig = caps.eligibility(catalog, user, PARAMS, NOW)
+    closest = compose.top(closeness, elig.allowed & (closeness > 0) & np.isfinite(closeness), RELATED_DEPTH)
+    assert len(closest) == RELATED_DEPTH and not np.isin(outside[:6], closest).any()
+    for seed in (1, 2, 3):
+        ask = {"now": NOW, "limit": 20, "seed": seed, "surface": "market_related", "related": closeness}
+        within = rank_feed(catalog, user, PARAMS, **ask)
+        whole = rank_feed(catalog, user, PARAMS, **ask, candidates=closest)
+        assert [vars(it) for it in within.items] == [vars(it) for it in whole.items]
+        assert within.filtered == whole.filtered and within.beta == whole.beta
+        assert {it.pool for it in within.items} >= {"personal", "exploration"}
+        assert "similarity" in within.items[0].components and within.items[0].index in closest
+
+
 def test_the_learned_rankers_own_components_split_the_horizons_and_rank_popularity():
     catalog = make_catalog([
         {"category": c, "tags": [t], "volume_24h": v}
