@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 
 from feedproject.db import (
     Epoch,
@@ -138,9 +138,10 @@ def _market_states(now, closed_since=None):
     what the trading backend traded in each window (markets.scores.backend_window), as numpy arrays.
 
     The markets: the open ones and those with app activity in 24 h; with `closed_since` (a past day
-    the forecast fit reads), also those closed since then that have a snapshot after it. Then
+    the forecast fit reads), also those closed since then that have a snapshot after it, and then
     "listed" says which were open at `now` (open still, or pushed after `now`: a market's last push
-    or snapshot is its close), and "volume_total" is the backend's cumulative volume as of `now`.
+    or snapshot is its close); without it every market is "listed". "volume_total" is the
+    backend's cumulative volume as of `now`.
 
     Odds and participants "now" are the market's current state. "Then" is the last snapshot at
     or before now - W; a market younger than that uses its first snapshot; a market without
@@ -152,10 +153,12 @@ def _market_states(now, closed_since=None):
     active = MarketActivity.objects.filter(
         market=OuterRef("pk"), bucket_start__gt=window_starts(now)["24h"], bucket_start__lte=now
     )
-    included = Q(status=Market.Status.OPEN) | Exists(active)
-    if closed_since is not None:
+    included, listed = Q(status=Market.Status.OPEN) | Exists(active), Value(True)
+    if closed_since is not None:  # the fit's read; velocity's own (every minute) needs neither subquery
         included |= Exists(MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__gt=closed_since))
-    later = MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__gt=now)
+        listed = Q(status=Market.Status.OPEN) | Exists(
+            MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__gt=now)
+        )
     rows = list(
         Market.objects.filter(included)
         .annotate(
@@ -172,7 +175,7 @@ def _market_states(now, closed_since=None):
         .order_by("pk")
         .values_list(
             "pk", "probability", "participant_count", *(f"at_{label}" for label in WINDOWS), "first", "last", "at_7d",
-            Epoch("resolution_date"), Epoch("created_at"), Q(status=Market.Status.OPEN) | Exists(later),
+            Epoch("resolution_date"), Epoch("created_at"), listed,
         )
     )
     wanted = sorted({pk for row in rows for pk in row[3:9] if pk is not None})
