@@ -502,7 +502,7 @@ class TrendingForecastAdmin(ReadOnlyAdmin):
     """The daily fits of trending's forecast: which coefficients trending uses, and why (docs/pipeline.md)."""
 
     list_display = (
-        "fitted_at", "used", "intercept", "usual", "day", "deviation", "days", "rows", "held_out_error",
+        "fitted_at", "used", *TrendingForecast.COEFFICIENTS, "days", "rows", "held_out_error",
         "reasoned_error", "note",
     )
     list_filter = ("used",)

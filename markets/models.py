@@ -254,13 +254,21 @@ class TrendingForecast(models.Model):
     deviation = models.FloatField(
         null=True, blank=True, help_text="Weight of the last hour's deviation from the day, by its evidence."
     )
+    # The catalog's terms (markets.scores.trending_backend_terms); a row fitted before they existed has them
+    # empty, and a used one weighs them 0, as it did.
+    open_share = models.FloatField(
+        null=True, blank=True, help_text="Weight of ln(the share of the next day the market is open until it closes)."
+    )
+    closing = models.FloatField(null=True, blank=True, help_text="Weight of 1 / (1 + days to the resolution date).")
+    listing = models.FloatField(null=True, blank=True, help_text="Weight of 1 / (1 + days since listing).")
     days = models.PositiveIntegerField(help_text="Days of history (each with its next day) the fit saw.")
     rows = models.PositiveIntegerField(help_text="Market-days fitted: the busiest markets of each day.")
     held_out_error = models.FloatField(null=True, blank=True, help_text="Mean squared error in logs on the newest day.")
     reasoned_error = models.FloatField(null=True, blank=True, help_text="The reasoned forecast's, on the same rows.")
     note = models.CharField(max_length=200, blank=True)
 
-    COEFFICIENTS = ("intercept", "usual", "day", "deviation")  # in markets.scores.trending_forecast's order
+    # In markets.scores.trending_forecast's order: the intercept, then trending_backend_terms' columns.
+    COEFFICIENTS = ("intercept", "usual", "day", "deviation", "open_share", "closing", "listing")
 
     class Meta:
         ordering = ("-fitted_at",)
@@ -270,4 +278,6 @@ class TrendingForecast(models.Model):
 
     @property
     def coefficients(self):
-        return tuple(getattr(self, name) for name in self.COEFFICIENTS) if self.used else None
+        if not self.used:
+            return None
+        return tuple(0.0 if value is None else value for value in (getattr(self, name) for name in self.COEFFICIENTS))

@@ -101,15 +101,29 @@ def backend_window(window_h, now_h, then_h, last_h, rolling_then, rolling_last, 
 TRENDING_PERSISTENCE = 0.5
 
 
-def trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None):
-    """The three terms a next-day forecast combines, as an (n, 3) array of logs:
+# The forecast's horizon: the next day. A market that closes within it trades only until it closes; one
+# closing within the hour counts as open for that hour (the share's floor), so its log stays finite.
+FORECAST_HORIZON_H = 24.0
+FORECAST_SHARE_FLOOR = 1 / FORECAST_HORIZON_H
 
-        usual      ln(1 + B)                   B = the 7-day mean day (V_24h without one)
-        day        ln(1 + V_24h)
-        deviation  w (ln(1 + 24 V_1h) - day)   w = trades_1h / (trades_1h + half)
+
+def trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None, hours_to_close=None,
+                           hours_listed=None):
+    """The terms a next-day forecast combines, as an (n, 6) array (TrendingForecast.COEFFICIENTS after the intercept):
+
+        usual       ln(1 + B)                   B = the 7-day mean day (V_24h without one)
+        day         ln(1 + V_24h)
+        deviation   w (ln(1 + 24 V_1h) - day)   w = trades_1h / (trades_1h + half)
+        open_share  ln(s)                       s = the share of the next day the market is still open, in [1/24, 1]
+        closing     1 / (1 + days to close)     attention gathers before resolution
+        listing     1 / (1 + days listed)       attention builds after listing
 
     The last hour counts by its evidence w (one trade in the hour says little, fifty say a lot);
     without trade counts the current rate is the day's. Without a week of history B is the day.
+    The catalog's times come as hours from now to the resolution date and from the listing to now
+    (NaN or None when unknown): an unknown date makes its terms 0, as a far one does (a market
+    past its resolution date but still open counts as closing now). The last three terms weigh 0
+    in the reasoned forecast: only a fit (trending_forecast_fit) gives them a weight.
     """
     half = TRENDING_EVIDENCE_HALF if half is None else half
     v1, v24 = np.maximum(np.asarray(volume_1h, float), 0), np.maximum(np.asarray(volume_24h, float), 0)
@@ -118,32 +132,47 @@ def trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0
     w = n1 / (n1 + half)
     day, hour = np.log1p(v24), np.log1p(24.0 * v1)
     usual = np.where(week > 0, np.log1p(week), day)
-    return np.stack(np.broadcast_arrays(usual, day, w * (hour - day)), axis=-1)
+    left = np.maximum(np.asarray(np.nan if hours_to_close is None else hours_to_close, float), 0) / FORECAST_HORIZON_H
+    listed = np.maximum(np.asarray(np.nan if hours_listed is None else hours_listed, float), 0) / 24.0
+    with np.errstate(invalid="ignore"):  # NaN (unknown) compares false: its terms are 0
+        open_share = np.where(left < 1, np.log(np.clip(left, FORECAST_SHARE_FLOOR, 1.0)), 0.0)
+        closing = np.where(np.isnan(left), 0.0, 1.0 / (1.0 + np.nan_to_num(left)))
+        listing = np.where(np.isnan(listed), 0.0, 1.0 / (1.0 + np.nan_to_num(listed)))
+    return np.stack(np.broadcast_arrays(usual, day, w * (hour - day), open_share, closing, listing), axis=-1)
 
 
 def trending_persistence_coefficients():
-    """(intercept, usual, day, deviation) of the reasoned forecast: halfway between how fast the
-    market trades now and how much it usually trades, ln F = (1 - P) usual + P now, now = day + deviation."""
+    """(intercept, usual, day, deviation, open_share, closing, listing) of the reasoned forecast: halfway
+    between how fast the market trades now and how much it usually trades, ln F = (1 - P) usual + P now,
+    now = day + deviation; the catalog's terms weigh 0 until a fit weighs them."""
     p = TRENDING_PERSISTENCE
-    return (0.0, 1.0 - p, p, p)
+    return (0.0, 1.0 - p, p, p, 0.0, 0.0, 0.0)
 
 
 def trending_forecast(coefficients, terms):
-    """ln F of each row of `terms` (trending_backend_terms) under (intercept, usual, day, deviation)."""
+    """ln F of each row of `terms` (trending_backend_terms) under (intercept, weights...).
+
+    Weights missing at the end weigh 0: a fit recorded before a term existed forecasts as it did."""
     intercept, *weights = coefficients
-    return intercept + terms @ np.asarray(weights, dtype=float)
+    terms = np.asarray(terms, float)
+    weights = np.pad(np.asarray(weights, float), (0, terms.shape[-1] - len(weights)))
+    return intercept + terms @ weights
 
 
-def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None, coefficients=None):
-    """The log of the volume the next day is expected to trade, from the backend's last hour, day and week.
+def trending_backend_raw(volume_1h, volume_24h, trades_1h, daily_volume_7d=0.0, half=None, coefficients=None,
+                         hours_to_close=None, hours_listed=None):
+    """The log of the volume the next day is expected to trade, from the backend's last hour, day and week
+    and the catalog's resolution and listing dates.
 
-    `coefficients` (intercept, usual, day, deviation) weigh the terms of trending_backend_terms: a
+    `coefficients` (TrendingForecast.COEFFICIENTS) weigh the terms of trending_backend_terms: a
     forecast fitted on the platform's own history (trending_forecast_fit), or by default the
     reasoned one — a deviation (news) half persists over the next day (TRENDING_PERSISTENCE), the
-    usual level is the mean day of the last week. 0 for a market that traded nothing; a traded
-    market's forecast is kept above 0, so it never ranks below one that did not trade.
+    usual level is the mean day of the last week, the dates weigh nothing. 0 for a market that
+    traded nothing; a traded market's forecast is kept above 0, so it never ranks below one that did
+    not trade.
     """
-    terms = trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d, half)
+    terms = trending_backend_terms(volume_1h, volume_24h, trades_1h, daily_volume_7d, half, hours_to_close,
+                                   hours_listed)
     forecast = trending_forecast(trending_persistence_coefficients() if coefficients is None else coefficients, terms)
     traded = (np.asarray(volume_24h, float) > 0) | (np.asarray(volume_1h, float) > 0)
     return np.where(traded, np.maximum(forecast, FORECAST_FLOOR), 0.0)
@@ -155,7 +184,9 @@ FORECAST_FLOOR = 1e-6  # a traded market's smallest forecast: above every market
 # decides nothing at the top.
 FORECAST_HEAD = 100
 FORECAST_MIN_DAYS = 3  # days of history (each with its next day) before a fit may replace the reasoned forecast
-FORECAST_RIDGE = 1.0  # L2 strength; the terms are logs of similar scale, so one value suits any catalog's size
+# L2 strength; the terms are logs or shares of order 1, and each day adds 100 rows: it barely shrinks a term the
+# history supports, whatever the catalog's size.
+FORECAST_RIDGE = 1.0
 
 
 def trending_forecast_fit(days):

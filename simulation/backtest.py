@@ -77,6 +77,12 @@ class Replay:
         """The replayed clock at the end of `hour` (its state is pushed then)."""
         return self.start + timedelta(hours=hour + 1)
 
+    def resolution_date(self, k):
+        """The end date the catalog lists: when the market stops trading, if that is inside the series (the
+        series does not say when the others end: None, as a catalog without an end date)."""
+        closes_at = int(self.series.closes_at[k])
+        return self.start + timedelta(hours=closes_at) if closes_at < self.series.hours else None
+
     def state(self, hour, k):
         s = self.series
         return {"probability": float(s.probability[hour, k]), "volume_total": float(round(self.total[hour, k], 2)),
@@ -92,7 +98,7 @@ class Replay:
             created = Market.objects.bulk_create([
                 Market(market_id=self.ids[k], title=f"Backtest market {k}", category="Politics",
                        status=Market.Status.OPEN, created_at=self.start + timedelta(hours=int(s.opens_at[k])),
-                       **self.state(hour, k))
+                       resolution_date=self.resolution_date(k), **self.state(hour, k))
                 for k in opening
             ])
             self.pks[opening] = [m.pk for m in created]

@@ -64,11 +64,15 @@ def market_trending_list(*, scope, limit):
         raw, log_term = float(trending_raw(e1h, e24)), float(np.log1p(e24))
         # The backend's terms from the velocity row itself, which trending read them from.
         backend = (row.backend_volume_1h, row.backend_volume_24h, row.backend_trades_1h, row.backend_daily_volume_7d)
+        resolves, listed = row.market.resolution_date, row.market.created_at
+        catalog = {"hours_to_close": None if resolves is None else (resolves - as_of).total_seconds() / 3600.0,
+                   "hours_listed": (as_of - listed).total_seconds() / 3600.0}
         items.append((row, {
             "activity_1h": e1h, "activity_24h": e24, "expected_1h": max(e24 / 24.0, MIN_EXPECTED_PER_HOUR),
             "spike": raw - log_term, "log_activity_24h": log_term, "raw": raw,
             "evidence": float(evidence_weight(e24)),
-            "backend_raw": float(trending_backend_raw(*backend, coefficients=forecast)) if scope == "global" else 0.0,
+            "backend_raw": float(trending_backend_raw(*backend, coefficients=forecast, **catalog))
+            if scope == "global" else 0.0,
             "backend_evidence": float(backend_evidence(row.backend_trades_24h, row.backend_volume_24h))
             if scope == "global" else 0.0,
         }))

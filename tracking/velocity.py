@@ -14,10 +14,12 @@ from typing import NamedTuple
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 
 from feedproject.db import (
+    Epoch,
     is_distinct_from,
+    seconds_between,
     sql_datetime,
     sql_name,
     sql_table,
@@ -50,6 +52,15 @@ WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "24h": timedelt
 BASELINE = timedelta(days=7)
 # Both refreshes rewrite MarketVelocity; one writer at a time keeps their row locks from crossing.
 WRITERS_KEY = "markets.marketvelocity"
+
+
+def catalog_hours(resolves, listed, now):
+    """(hours from `now` to each resolution date, hours from each listing to `now`) as float arrays, from
+    epoch seconds (None: unknown, NaN): the catalog's terms of trending's forecast (trending_backend_terms)."""
+    now_s = now.timestamp()
+    to_close = np.array([np.nan if t is None else (t - now_s) / 3600.0 for t in resolves], dtype=float)
+    since = np.array([np.nan if t is None else (now_s - t) / 3600.0 for t in listed], dtype=float)
+    return to_close, since
 
 
 def window_starts(now):
@@ -122,9 +133,15 @@ def _window_counts_store(cursor, now):
     temporary_table_analyze(cursor, "velocity_counts")
 
 
-def _market_states(now):
+def _market_states(now, closed_since=None):
     """Per market (sorted by pk): odds and participants now and as of 5 min, 1 h and 24 h ago, and
     what the trading backend traded in each window (markets.scores.backend_window), as numpy arrays.
+
+    The markets: the open ones and those with app activity in 24 h; with `closed_since` (a past day
+    the forecast fit reads), also those closed since then that have a snapshot after it, and then
+    "listed" says which were open at `now` (open still, or pushed after `now`: a market's last push
+    or snapshot is its close); without it every market is "listed". "volume_total" is the
+    backend's cumulative volume as of `now`.
 
     Odds and participants "now" are the market's current state. "Then" is the last snapshot at
     or before now - W; a market younger than that uses its first snapshot; a market without
@@ -136,8 +153,14 @@ def _market_states(now):
     active = MarketActivity.objects.filter(
         market=OuterRef("pk"), bucket_start__gt=window_starts(now)["24h"], bucket_start__lte=now
     )
+    included, listed = Q(status=Market.Status.OPEN) | Exists(active), Value(True)
+    if closed_since is not None:  # the fit's read; velocity's own (every minute) needs neither subquery
+        included |= Exists(MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__gt=closed_since))
+        listed = Q(status=Market.Status.OPEN) | Exists(
+            MarketSnapshot.objects.filter(market=OuterRef("pk"), taken_at__gt=now)
+        )
     rows = list(
-        Market.objects.filter(Q(status=Market.Status.OPEN) | Exists(active))
+        Market.objects.filter(included)
         .annotate(
             **{
                 f"at_{label}": Subquery(
@@ -151,10 +174,11 @@ def _market_states(now):
         )
         .order_by("pk")
         .values_list(
-            "pk", "probability", "participant_count", *(f"at_{label}" for label in WINDOWS), "first", "last", "at_7d"
+            "pk", "probability", "participant_count", *(f"at_{label}" for label in WINDOWS), "first", "last", "at_7d",
+            Epoch("resolution_date"), Epoch("created_at"), listed,
         )
     )
-    wanted = sorted({pk for row in rows for pk in row[3:] if pk is not None})
+    wanted = sorted({pk for row in rows for pk in row[3:9] if pk is not None})
     snaps = {}
     for start in range(0, len(wanted), 10_000):  # SQLite's parameter limit; 1-4 queries at 10k markets
         for pk, taken_at, *values in MarketSnapshot.objects.filter(pk__in=wanted[start : start + 10_000]).values_list(
@@ -171,8 +195,11 @@ def _market_states(now):
     state = {"pk": np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)}
     state["p_now"] = np.fromiter((r[1] for r in rows), dtype=float, count=n)
     state["n_now"] = np.fromiter((r[2] for r in rows), dtype=float, count=n)
+    state["hours_to_close"], state["hours_listed"] = catalog_hours([r[9] for r in rows], [r[10] for r in rows], now)
+    state["listed"] = np.fromiter((bool(r[11]) for r in rows), dtype=bool, count=n)
     last = [snaps.get(r[7], none) for r in rows]
     last_hour, last_total, last_volume, last_trades = (np.nan_to_num(column(last, k)) for k in (0, 2, 4, 5))
+    state["volume_total"] = last_total
     now_hour = now.timestamp() / 3600.0
     for position, (label, length) in enumerate(WINDOWS.items(), start=3):
         then = [snaps.get(r[position]) or snaps.get(r[6], none) for r in rows]
@@ -323,6 +350,8 @@ class TrendingRow(NamedTuple):
     backend_trades_1h: int
     backend_trades_24h: int
     backend_daily_volume_7d: float
+    hours_to_close: float | None  # the catalog's: hours from now to the resolution date (None: none set)
+    hours_listed: float | None  # hours since the market was listed
 
 
 def trending_inputs(now, market_pks=None, scope=None, traded=True):
@@ -334,6 +363,7 @@ def trending_inputs(now, market_pks=None, scope=None, traded=True):
     shares, comments, bookmarks...), summed from the buckets as of `now`. Users and the backend's
     activity are the row's as of the last velocity run (at most a minute old): the very numbers
     the feed checks local support against, without counting a day of user sets or snapshots again.
+    The catalog's hours to the resolution date and since listing are as of `now`.
     Two queries; one with `traded=False`, which leaves out the markets with backend volume only.
     """
     starts = window_starts(now)
@@ -346,8 +376,11 @@ def trending_inputs(now, market_pks=None, scope=None, traded=True):
         where += " AND scope = %s"
         params.append(scope)
     backend = ", ".join(f"COALESCE(v.{name}, 0)" for name in TRENDING_BACKEND)
+    to_close, to_close_params = seconds_between("m.resolution_date", now)
+    listed, listed_params = seconds_between(now, "m.created_at")
     sql = f"""
-        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(v.engaged_users_24h, 0), {backend}
+        SELECT a.market_id, a.scope, a.e1h, a.e24, COALESCE(v.engaged_users_24h, 0), {backend},
+               {to_close} / 3600.0, {listed} / 3600.0
         FROM (
             SELECT market_id, scope,
                    SUM(CASE WHEN bucket_start > %s THEN engagements ELSE 0 END) AS e1h,
@@ -358,9 +391,10 @@ def trending_inputs(now, market_pks=None, scope=None, traded=True):
             HAVING SUM(engagements) > 0
         ) a
         LEFT JOIN {sql_table(MarketVelocity)} v ON v.market_id = a.market_id AND v.scope = a.scope
+        JOIN {sql_table(Market)} m ON m.id = a.market_id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [s1h, s24, until, *params])
+        cursor.execute(sql, [*to_close_params, *listed_params, s1h, s24, until, *params])
         rows = cursor.fetchall()
     if traded and scope in (None, GLOBAL):
         engaged = {row[0] for row in rows if row[1] == GLOBAL}
@@ -369,8 +403,12 @@ def trending_inputs(now, market_pks=None, scope=None, traded=True):
         )
         if market_pks is not None:
             backend_only = backend_only.filter(market_id__in=market_pks)
-        rows += [(pk, GLOBAL, 0, 0, *values)
-                 for pk, *values in backend_only.values_list("market_id", "engaged_users_24h", *TRENDING_BACKEND)
+        now_s = now.timestamp()
+        rows += [(pk, GLOBAL, 0, 0, *values,
+                  None if resolves is None else (resolves - now_s) / 3600.0, (now_s - listed) / 3600.0)
+                 for pk, *values, resolves, listed in backend_only.values_list(
+                     "market_id", "engaged_users_24h", *TRENDING_BACKEND,
+                     Epoch("market__resolution_date"), Epoch("market__created_at"))
                  if pk not in engaged]
     return rows
 
@@ -401,13 +439,18 @@ def trending_scores(rows, min_users, forecast=None):
     if not rows:
         empty = np.zeros(0)
         return TrendingScores(empty, empty, empty, empty, empty)
-    _, scopes, e1h, e24, users, v1h, v24, t1h, t24, week = (np.asarray(c) for c in zip(*rows, strict=True))
+    _, scopes, e1h, e24, users, v1h, v24, t1h, t24, week, to_close, listed = (
+        np.asarray(c) for c in zip(*rows, strict=True)
+    )
     scopes = scopes.astype(str)
     e24 = e24.astype(float)
     app_raw = trending_raw(e1h.astype(float), e24)
     supported = (scopes == GLOBAL) | (users >= min_users)
     app = rank_normalise(app_raw, scopes, eligible=supported) * evidence_weight(e24)
-    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(v1h, v24, t1h, week, coefficients=forecast), 0.0)
+    backend_raw = np.where(scopes == GLOBAL, trending_backend_raw(
+        v1h, v24, t1h, week, coefficients=forecast, hours_to_close=to_close.astype(float),
+        hours_listed=listed.astype(float),
+    ), 0.0)
     backend = rank_normalise(backend_raw, scopes) * backend_evidence(t24, v24)
     sources = np.zeros(len(rows))
     for values in (app, backend):
@@ -476,20 +519,34 @@ def trending_forecast_refit(*, now):
     """Fit trending's next-day forecast on the last week of the backend's state history; returns counts.
 
     For each of the last seven day ends t = now - k days: the forecast's terms of every market as
-    of t (the same windows velocity computes, from the snapshots as of t) and what it traded in the
-    24 h after t (the 24 h window as of t + 1 day). markets.scores.trending_forecast_fit fits and
-    judges; the result is a TrendingForecast row, used or not, with its reason.
+    of t (the same windows velocity computes, from the snapshots as of t; the catalog's hours to the
+    resolution date and since listing as of t) and what it traded in the 24 h after t (the 24 h
+    window as of t + 1 day). The markets of a day are those open at t, the ones that closed since
+    included. markets.scores.trending_forecast_fit fits and judges; the result is a
+    TrendingForecast row, used or not, with its reason.
     """
-    states = [_market_states(now - timedelta(days=k)) for k in range(FORECAST_HISTORY_DAYS - 1, -1, -1)]
+    # Each day's read includes the markets closed since the day before it: a day's rows are the markets
+    # open at its end, the ones that closed within the next day (which trade less) included, and those
+    # are in the next day's read too.
+    ends = [now - timedelta(days=k) for k in range(FORECAST_HISTORY_DAYS - 1, -1, -1)]
+    states = [_market_states(end, closed_since=end - timedelta(days=1)) for end in ends]
     days = []
     for then, after in zip(states[:-1], states[1:], strict=True):
-        next_volume = dict(zip(after["pk"].tolist(), after["backend_volume_24h"].tolist(), strict=True))
-        traded = then["backend_volume_24h"] > 0
+        # What each traded after the day's end: the next day's 24 h volume, capped by its cumulative volume's
+        # rise where the backend keeps one (a market that closed within the day last pushed a 24 h figure
+        # that reaches back before the day's end).
+        then_total = dict(zip(then["pk"].tolist(), then["volume_total"].tolist(), strict=True))
+        next_volume = {
+            pk: min(day, max(total - then_total[pk], 0.0)) if total > 0 and pk in then_total else day
+            for pk, day, total in zip(after["pk"].tolist(), after["backend_volume_24h"].tolist(),
+                                      after["volume_total"].tolist(), strict=True)
+        }
+        traded = (then["backend_volume_24h"] > 0) & then["listed"]
         if not traded.any():
             continue
         terms = trending_backend_terms(*(then[name][traded] for name in (
             "backend_volume_1h", "backend_volume_24h", "backend_trades_1h", "backend_daily_volume_7d",
-        )))
+        )), hours_to_close=then["hours_to_close"][traded], hours_listed=then["hours_listed"][traded])
         target = np.array([next_volume.get(pk, 0.0) for pk in then["pk"][traded].tolist()])
         days.append((terms, target, then["backend_volume_24h"][traded]))
     coefficients, report = trending_forecast_fit(days)
@@ -498,7 +555,7 @@ def trending_forecast_refit(*, now):
     TrendingForecast.objects.update_or_create(fitted_at=now, defaults=dict(
         used=coefficients is not None, days=report["days"], rows=report["rows"],
         held_out_error=report.get("held_out_error"), reasoned_error=report.get("reasoned_error"),
-        note=report.get("note", ""), **dict(zip(names, coefficients or (None,) * 4, strict=True)),
+        note=report.get("note", ""), **dict(zip(names, coefficients or (None,) * len(names), strict=True)),
     ))
     return {"used": coefficients is not None, "days": report["days"], "rows": report["rows"],
             **({"coefficients": [round(c, 4) for c in coefficients]} if coefficients else {"note": report["note"]})}

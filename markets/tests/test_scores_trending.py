@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from markets.models import TrendingForecast
 from markets.scores import (
     FORECAST_HEAD,
     backend_evidence,
@@ -136,31 +137,88 @@ def test_backend_trending_is_halfway_between_the_current_rate_and_the_usual_week
 
 
 def forecast_days(coefficients, days=6, markets=300, seed=0, noise=0.3):
-    """Days of (terms, next-day volume, 24 h volume) whose next day follows `coefficients` in logs."""
+    """Days of (terms, next-day volume, 24 h volume) whose next day follows `coefficients` in logs.
+
+    A quarter of the markets have no resolution date; the others end 1 h to ~60 days on, and the
+    markets were listed 1 h to 60 days ago (log-uniform: as many new ones as old)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(days):
         v24 = np.exp(rng.normal(7, 2, markets))
         week = v24 * np.exp(rng.normal(0, 0.5, markets))
         v1 = v24 / 24 * np.exp(rng.normal(0, 0.7, markets))
-        terms = trending_backend_terms(v1, v24, np.full(markets, 1000.0), week)
+        to_close = np.where(rng.random(markets) < 0.25, np.nan, np.exp(rng.uniform(0, np.log(1500), markets)))
+        listed = np.exp(rng.uniform(0, np.log(60 * 24), markets))
+        terms = trending_backend_terms(v1, v24, np.full(markets, 1000.0), week, hours_to_close=to_close,
+                                       hours_listed=listed)
         intercept, *weights = coefficients
-        next_day = np.expm1(intercept + terms @ np.array(weights) + rng.normal(0, noise, markets))
+        weights = np.pad(np.array(weights, float), (0, terms.shape[1] - len(weights)))
+        next_day = np.expm1(intercept + terms @ weights + rng.normal(0, noise, markets))
         out.append((terms, next_day, v24))
     return out
 
 
 def test_the_forecast_fit_learns_the_persistence_of_the_platforms_own_history():
-    truth = (0.1, 0.2, 0.8, 0.7)  # trades near the current rate: a deviation mostly lasts
+    truth = (0.1, 0.2, 0.8, 0.7)  # trades near the current rate: a deviation mostly lasts; no date matters
     coefficients, report = trending_forecast_fit(forecast_days(truth))
-    assert coefficients[1:] == pytest.approx(truth[1:], abs=0.08)  # the intercept trades off with them a little
+    assert len(coefficients) == len(TrendingForecast.COEFFICIENTS)
+    assert coefficients[1:4] == pytest.approx(truth[1:], abs=0.08)  # the intercept trades off with them a little
     assert coefficients[0] == pytest.approx(truth[0], abs=0.3)
+    assert coefficients[4:] == pytest.approx((0, 0, 0), abs=0.15)  # terms that do not matter get next to nothing
     assert report["days"] == 6 and report["rows"] == 6 * FORECAST_HEAD  # the busiest markets of each day only
     assert report["held_out_error"] < report["reasoned_error"]
     # Used by trending, it ranks by those weights, not the reasoned halfway.
     hot_hour, steady = trending_backend_raw([400, 40], [960, 960], [1000, 1000], [960, 960], coefficients=coefficients)
     w = 1000 / (1000 + 5)  # the hour's evidence
     assert hot_hour - steady == pytest.approx(coefficients[3] * w * (math.log1p(9600) - math.log1p(960)), rel=1e-6)
+
+
+def test_the_forecast_fit_learns_what_the_resolution_and_listing_dates_say():
+    # A platform where markets trade only until they close, gather attention before it and after listing.
+    truth = (0.0, 0.4, 0.6, 0.5, 1.0, 0.8, 0.6)
+    coefficients, report = trending_forecast_fit(forecast_days(truth))
+    assert coefficients[4:] == pytest.approx(truth[4:], abs=0.12)
+    assert coefficients[1:4] == pytest.approx(truth[1:4], abs=0.08)
+    assert report["held_out_error"] < report["reasoned_error"]
+    # Used by trending: of two markets alike but for the dates, the one closing in two days and the one
+    # listed yesterday forecast more, the one closing in three hours (an eighth of the next day) less.
+    alike = dict(volume_1h=[40] * 4, volume_24h=[960] * 4, trades_1h=[100] * 4, daily_volume_7d=[960] * 4)
+    far, closing, listed, ending = trending_backend_raw(
+        **alike, coefficients=coefficients, hours_to_close=[np.nan, 48, np.nan, 3], hours_listed=[900, 900, 24, 900],
+    )
+    assert closing - far == pytest.approx(coefficients[5] / 3, rel=1e-6)
+    assert listed - far == pytest.approx(coefficients[6] * (1 / 2 - 1 / (1 + 900 / 24)), rel=1e-6)
+    assert ending < far
+
+
+def test_the_catalogs_terms_read_the_resolution_and_listing_dates():
+    terms = trending_backend_terms(
+        [10] * 6, [240] * 6, [5] * 6, [240] * 6,
+        hours_to_close=[np.nan, 240, 24, 6, -5, 0.2], hours_listed=[np.nan, 0, 24, 48, 24 * 99, -1],
+    )
+    open_share, closing, listing = terms[:, 3], terms[:, 4], terms[:, 5]
+    # Unknown: 0. Open through the next day: 0. Closing in 6 h: a quarter of the day. Past its date, or in
+    # minutes: the floor of one hour.
+    assert open_share.tolist() == pytest.approx([0, 0, 0, math.log(0.25), math.log(1 / 24), math.log(1 / 24)])
+    assert closing.tolist() == pytest.approx([0, 1 / 11, 1 / 2, 1 / 1.25, 1, 1 / (1 + 0.2 / 24)])
+    assert listing.tolist() == pytest.approx([0, 1, 1 / 2, 1 / 3, 1 / 100, 1])
+    # Without dates, the catalog's terms are 0 and the other three as before.
+    assert trending_backend_terms([10], [240], [5], [240])[0].tolist() == pytest.approx([*terms[0, :3], 0, 0, 0])
+
+
+def test_the_reasoned_forecast_and_an_older_fit_give_the_dates_no_weight():
+    args = ([200, 200], [1000, 1000], [50, 50], [800, 800])
+    dates = dict(hours_to_close=[np.nan, 5], hours_listed=[np.nan, 2])
+    reasoned = trending_backend_raw(*args)
+    assert trending_backend_raw(*args, **dates).tolist() == pytest.approx(reasoned.tolist())
+    assert trending_persistence_coefficients()[4:] == (0, 0, 0)
+    # A fit of the first four coefficients (a row recorded before the dates were terms) forecasts as it did.
+    old = (0.2, 0.3, 0.6, 0.4)
+    assert trending_backend_raw(*args, coefficients=old, **dates).tolist() == pytest.approx(
+        trending_backend_raw(*args, coefficients=(*old, 0, 0, 0)).tolist()
+    )
+    assert trending_backend_raw(*args, coefficients=(*old, 1.0, 0, 0), **dates)[1] < trending_backend_raw(
+        *args, coefficients=old, **dates)[1]
 
 
 def test_a_fit_with_too_little_history_or_no_better_than_the_reasoned_forecast_is_not_used():

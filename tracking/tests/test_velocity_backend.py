@@ -1,4 +1,5 @@
 """Velocity, trending and rising from the trading backend's pushed state, alone and beside app events."""
+import math
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,98 @@ def test_the_trending_api_lists_a_market_traded_only_on_the_backend_with_its_bac
     assert item["backend_volume_24h"] == pytest.approx(300 * 24) and item["backend_trades_1h"] == 20
     assert item["inputs"]["activity_24h"] == 0 and item["inputs"]["backend_raw"] > 0
     assert item["trending_score"] == pytest.approx(item["inputs"]["backend_evidence"])
+
+
+def test_trending_weighs_the_catalogs_dates_with_the_current_fit_and_not_without_one():
+    from rest_framework.test import APIClient
+
+    from markets.models import TrendingForecast
+    from tracking.velocity import trending_inputs, trending_scores
+
+    old = NOW - timedelta(days=90)
+    plain = MarketFactory(market_id="plain", created_at=old, volume_total=0, volume_24h=0, trades_24h=0)
+    closing = MarketFactory(market_id="closing", created_at=old, resolution_date=NOW + timedelta(days=2),
+                            volume_total=0, volume_24h=0, trades_24h=0)
+    new = MarketFactory(market_id="new", created_at=NOW - timedelta(days=1), volume_total=0, volume_24h=0,
+                        trades_24h=0)
+    for m in (plain, closing, new):
+        trade_day(m, 500)
+    refresh()
+    # The reasoned forecast gives the dates no weight: three markets that trade alike score alike.
+    assert row(plain).trending_score == row(closing).trending_score == row(new).trending_score > 0
+    inputs = {r[0]: r for r in trending_inputs(NOW)}
+    assert inputs[closing.pk][-2] == pytest.approx(48) and inputs[plain.pk][-2] is None
+    assert inputs[new.pk][-1] == pytest.approx(24) and inputs[plain.pk][-1] == pytest.approx(90 * 24)
+
+    TrendingForecast.objects.create(fitted_at=NOW - timedelta(hours=1), used=True, days=7, rows=700, intercept=0.0,
+                                    usual=0.5, day=0.5, deviation=0.5, open_share=1.0, closing=2.0, listing=1.0)
+    refresh()
+    assert row(closing).trending_score > row(plain).trending_score
+    assert row(new).trending_score > row(plain).trending_score
+    # The API's inputs recompute the backend's raw score with the same dates and fit.
+    rows = trending_inputs(NOW)
+    raw = dict(zip([r[0] for r in rows], trending_scores(rows, 5, TrendingForecast.objects.get().coefficients)
+                   .backend_raw.tolist(), strict=True))
+    items = {i["market_id"]: i for i in APIClient().get("/api/trending").json()["results"]}
+    for m in (plain, closing, new):
+        assert items[m.market_id]["inputs"]["backend_raw"] == pytest.approx(raw[m.pk], abs=5e-5)  # rounded to 4
+    assert raw[closing.pk] - raw[plain.pk] == pytest.approx(2.0 / 3, rel=1e-6)
+
+
+def test_a_fit_recorded_before_the_catalogs_terms_loads_and_weighs_them_0():
+    from markets.models import TrendingForecast
+
+    old = TrendingForecast.objects.create(fitted_at=NOW, used=True, days=7, rows=700, intercept=0.1, usual=0.3,
+                                          day=0.6, deviation=0.4)
+    assert TrendingForecast.objects.get(pk=old.pk).coefficients == (0.1, 0.3, 0.6, 0.4, 0.0, 0.0, 0.0)
+
+
+def test_the_forecast_refit_reads_each_days_terms_with_the_dates_as_of_that_day(monkeypatch):
+    import tracking.velocity as velocity
+
+    m = MarketFactory(created_at=NOW - timedelta(days=10), resolution_date=NOW + timedelta(days=3),
+                      volume_total=0, volume_24h=0, trades_24h=0)
+    total = 0.0
+    for h in range(8 * 24, -1, -1):
+        total += 100
+        push(m, h, volume_total=total, volume_24h=min(total, 2400), trades_24h=24)
+    seen = []
+    monkeypatch.setattr(velocity, "trending_forecast_fit", lambda days: (seen.extend(days), (None, {
+        "days": len(days), "rows": len(days), "note": "captured"}))[1])
+    velocity.trending_forecast_refit(now=NOW)
+    assert len(seen) == 7
+    # Oldest first: day i ends 7 - i days before now, when the market had 10 - (7 - i) days behind it and
+    # 3 + (7 - i) ahead.
+    for i, (terms, _, _) in enumerate(seen):
+        ago = 7 - i
+        assert terms[0, 4] == pytest.approx(1 / (1 + 3 + ago)) and terms[0, 3] == 0
+        assert terms[0, 5] == pytest.approx(1 / (1 + 10 - ago))
+
+
+def test_the_forecast_refit_learns_from_a_market_that_closed_since_with_what_it_traded_until_its_close(monkeypatch):
+    import tracking.velocity as velocity
+    from markets.models import Market
+
+    # Trades 100 an hour until it closes 6 h after the end of the day four days ago.
+    closes = NOW - timedelta(days=4) + timedelta(hours=6)
+    m = MarketFactory(created_at=NOW - timedelta(days=30), resolution_date=closes, volume_total=0, volume_24h=0,
+                      trades_24h=0)
+    total, hourly = 0.0, []
+    for h in range(8 * 24, 4 * 24 - 7, -1):
+        total += 100
+        hourly.append(100)
+        state = dict(volume_total=total, volume_24h=sum(hourly[-24:]), trades_24h=24)
+        push(m, h, **state, **({"status": Market.Status.CLOSED} if h == 4 * 24 - 6 else {}))
+    assert Market.objects.get(pk=m.pk).status == Market.Status.CLOSED
+    seen = []
+    monkeypatch.setattr(velocity, "trending_forecast_fit", lambda days: (seen.extend(days), (None, {
+        "days": len(days), "rows": len(days), "note": "captured"}))[1])
+    velocity.trending_forecast_refit(now=NOW)
+    # Days ending 7, 6, 5 and 4 days ago have it (closed now, but open then); the later ones do not.
+    assert len(seen) == 4
+    terms, target, _ = seen[-1]
+    # Its next day: the 6 h it still traded (not the 24 h figure of its last push, which reaches back
+    # into the day before), and the terms knew it would close a quarter into the day.
+    assert target.tolist() == pytest.approx([600])
+    assert terms[0, 3] == pytest.approx(math.log(0.25)) and terms[0, 4] == pytest.approx(1 / 1.25)
+    assert [t.tolist() for _, t, _ in seen[:3]] == [pytest.approx([2400])] * 3
