@@ -67,6 +67,11 @@ PERIODIC_TASKS = {
             "Store every affinity at its decayed value now and delete those below 0.01.",
         ),
         PeriodicTaskSpec(
+            "personalization.coengagement_refresh", {"minute": "1-59/5"}, 5 * MINUTE, 10 * MINUTE, 30 * MINUTE,
+            "What the users of each market with 50 engagers or more also engaged with (30 days, decayed), for "
+            "the related-markets surface, which would otherwise sum thousands of engagements per request.",
+        ),
+        PeriodicTaskSpec(
             "personalization.ranking_model_train", {"minute": "15", "hour": "2"}, DAY, 30 * MINUTE, 2 * DAY + HOUR,
             "Fit a new version of the learned ranker on the last 14 days of the served log (rendered items and "
             "what users did with them); activate it when its held-out click AUC is at least the formula's.",

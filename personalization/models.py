@@ -260,3 +260,20 @@ class DashboardSnapshot(models.Model):
 
     def __str__(self):
         return f"dashboard as of {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class MarketCoengagement(models.Model):
+    """What the users of one market also engaged with (ranking/related.py), as the beat last computed it
+    for a market with many engagers: the related surface reads this row instead of summing thousands of
+    engagements per request (personalization.coengagement_refresh)."""
+
+    market = models.OneToOneField(Market, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    computed_at = models.DateTimeField()
+    engagers = models.PositiveIntegerField(help_text="The users of the market's latest engagements that were read.")
+    pairs = models.JSONField(default=list, help_text="[[market pk, decayed weight], ...], heaviest first.")
+
+    class Meta:
+        verbose_name_plural = "market co-engagement"
+
+    def __str__(self):
+        return f"co-engagement of market {self.market_id} as of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -31,6 +31,7 @@ from personalization.feed_configs import feed_config_version_cache_key
 from personalization.models import (
     Experiment,
     FeedConfig,
+    MarketCoengagement,
     RankingModel,
     TopicAffinity,
     UserMarketState,
@@ -320,47 +321,75 @@ def experiment_running(surface, *, now):
     return experiment if experiment is not None and experiment.live(now) else None
 
 
-# A market with this many engagers or more has its co-engagement kept in the cache for a while: its
-# read sums thousands of engagements (bench/related_feed.py), and one more engagement moves it little.
-# Below, the read is cheap and always fresh, so a new market's first engagers count at once.
+# A market with this many engagers or more has its co-engagement computed by the beat every 5 minutes
+# (personalization.coengagement_refresh, into MarketCoengagement) and, when the beat's row is not fresh,
+# kept in the cache for a while: its read sums thousands of engagements (bench/related_feed.py), and one
+# more engagement moves it little. Below, the read is cheap and always fresh, so a new market's first
+# engagers count at once.
 COENGAGEMENT_CACHE_MIN_USERS = 50
-COENGAGEMENT_CACHE_SECONDS = 600
+COENGAGEMENT_CACHE_SECONDS = 600  # how far from a request's `now` a computed co-engagement may be
 COENGAGEMENT_READ_PER_USER = 4  # the engagers are found among the market's latest 4 x 300 engagements
 
 
-def coengagement_load(*, market_pk, catalog, now):
-    """({catalog index: weight}, engagers): the open markets engaged with by the users of the latest 1,200
-    engagements with `market_pk` in the last 30 days (at most 300 users), each engagement weighted 2^(-age / 7 days)
-    (ranking/related.py), the market itself left out; the 1,000 heaviest markets; and how many users those were.
+def _engagements(now):
+    return Interaction.objects.filter(
+        event_type__in=ENGAGEMENTS, occurred_at__gte=now - COENGAGEMENT_WINDOW, occurred_at__lte=now
+    )
 
-    Two queries, the database summing the weights (no row per engagement here); for a market with 50
-    engagers or more, the result is cached and reused by requests whose `now` is within 10 minutes of
-    the one that computed it (another clock, a replay, computes its own).
+
+def coengagement_compute(*, market_pk, now):
+    """([(market pk, weight), ...], engagers): the markets engaged with by the users of the latest 1,200
+    engagements with `market_pk` in the last 30 days (at most 300 users), each engagement weighted
+    2^(-age / 7 days) (ranking/related.py), the market itself left out; the 1,000 heaviest, heaviest
+    first; and how many users those were. Two queries, the database summing the weights."""
+    engagements = _engagements(now)
+    # The users of the market's latest engagements, read newest first down its (market, time) index:
+    # no sort of all its engagements by user, which costs tens of ms for a market with thousands.
+    latest = engagements.filter(market_id=market_pk).order_by("-occurred_at").values_list("user_key", flat=True)
+    users = list(dict.fromkeys(latest[: COENGAGEMENT_USERS * COENGAGEMENT_READ_PER_USER]))[:COENGAGEMENT_USERS]
+    if not users:
+        return [], 0
+    decay = Power(Value(2.0), (Epoch("occurred_at") - Value(now.timestamp())) / Value(COENGAGEMENT_HALF_LIFE_SECONDS))
+    pairs = values_rows(
+        engagements.filter(user_key__in=users).exclude(market_id=market_pk).values("market_id")
+        .annotate(weight=Sum(decay, output_field=FloatField())).order_by("-weight", "market_id")
+        .values_list("market_id", "weight")[:COENGAGEMENT_MARKETS]
+    )
+    return [tuple(pair) for pair in pairs], len(users)
+
+
+def coengagement_heavy_markets(*, now):
+    """The pks of the markets with at least COENGAGEMENT_CACHE_MIN_USERS engagers in the last 30 days."""
+    return list(
+        _engagements(now).values("market_id").annotate(users=Count("user_key", distinct=True))
+        .filter(users__gte=COENGAGEMENT_CACHE_MIN_USERS).order_by("market_id").values_list("market_id", flat=True)
+    )
+
+
+def coengagement_load(*, market_pk, catalog, now):
+    """({catalog index: weight}, engagers): coengagement_compute's answer for `market_pk` over the open
+    markets of `catalog`.
+
+    For a market with many engagers it comes from the beat's MarketCoengagement row, or else from the
+    cache, when computed within 10 minutes of `now` (another clock, a replay, computes its own); it is
+    computed here otherwise, and cached when the market has 50 engagers or more.
     """
-    key = f"coengagement:{market_pk}"
-    cached, _ = cache_get(key)
-    if cached is not None and abs(now.timestamp() - cached[0]) <= COENGAGEMENT_CACHE_SECONDS:
-        pairs, engagers = cached[1], cached[2]
+    pairs = engagers = None
+    stored = MarketCoengagement.objects.filter(
+        market_id=market_pk, computed_at__gte=now - timedelta(seconds=COENGAGEMENT_CACHE_SECONDS),
+        computed_at__lte=now + timedelta(seconds=COENGAGEMENT_CACHE_SECONDS),
+    ).values_list("pairs", "engagers").first()
+    if stored is not None:
+        pairs, engagers = stored
     else:
-        engagements = Interaction.objects.filter(
-            event_type__in=ENGAGEMENTS, occurred_at__gte=now - COENGAGEMENT_WINDOW, occurred_at__lte=now
-        )
-        # The users of the market's latest engagements, read newest first down its (market, time) index:
-        # no sort of all its engagements by user, which costs tens of ms for a market with thousands.
-        latest = engagements.filter(market_id=market_pk).order_by("-occurred_at").values_list("user_key", flat=True)
-        users = list(dict.fromkeys(latest[: COENGAGEMENT_USERS * COENGAGEMENT_READ_PER_USER]))[:COENGAGEMENT_USERS]
-        if not users:
-            return {}, 0
-        decay = Power(Value(2.0), (Epoch("occurred_at") - Value(now.timestamp()))
-                      / Value(COENGAGEMENT_HALF_LIFE_SECONDS))
-        pairs = list(
-            engagements.filter(user_key__in=users).exclude(market_id=market_pk).values("market_id")
-            .annotate(weight=Sum(decay, output_field=FloatField())).order_by("-weight", "market_id")
-            .values_list("market_id", "weight")[:COENGAGEMENT_MARKETS]
-        )
-        engagers = len(users)
-        if engagers >= COENGAGEMENT_CACHE_MIN_USERS:
-            cache_set(key, (now.timestamp(), pairs, engagers), COENGAGEMENT_CACHE_SECONDS)
+        key = f"coengagement:{market_pk}"
+        cached, _ = cache_get(key)
+        if cached is not None and abs(now.timestamp() - cached[0]) <= COENGAGEMENT_CACHE_SECONDS:
+            pairs, engagers = cached[1], cached[2]
+        else:
+            pairs, engagers = coengagement_compute(market_pk=market_pk, now=now)
+            if engagers >= COENGAGEMENT_CACHE_MIN_USERS:
+                cache_set(key, (now.timestamp(), pairs, engagers), COENGAGEMENT_CACHE_SECONDS)
     index = catalog.index_of_pk
     return {index[pk]: weight for pk, weight in pairs if pk in index}, engagers
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from feedproject.db import Epoch, bulk_upsert
 from feedproject.vocabulary import REJECTIONS
 from markets.selectors import market_items_get
-from personalization.models import Experiment, TopicAffinity, UserMarketState, UserProfile
+from personalization.models import Experiment, MarketCoengagement, TopicAffinity, UserMarketState, UserProfile
 from personalization.ranking.affinity import (
     CATEGORY_FACTOR,
     HALF_LIFE,
@@ -28,6 +28,8 @@ from personalization.ranking.rank import Ranking, rank_feed, scores, seed_for
 from personalization.ranking.related import related_scores
 from personalization.selectors import (
     catalog_current,
+    coengagement_compute,
+    coengagement_heavy_markets,
     coengagement_load,
     experiment_running,
     feed_params_current,
@@ -412,3 +414,21 @@ def market_trending_refresh_configured(*, now):
     setting, so it is read here, above the activity buckets that trending aggregates.
     """
     return market_trending_refresh(now=now, min_users=local_trending_min_users())
+
+
+def coengagement_refresh(*, now, on_chunk=None):
+    """Compute the co-engagement of every market with many engagers (coengagement_heavy_markets) as of
+    `now` into MarketCoengagement, and drop the rows of the markets that no longer have them: the
+    related surface then reads one row where it would sum thousands of engagements. Every 5 minutes."""
+    heavy = coengagement_heavy_markets(now=now)
+    rows = []
+    for k, market_pk in enumerate(heavy):
+        pairs, engagers = coengagement_compute(market_pk=market_pk, now=now)
+        rows.append((market_pk, now, engagers, [list(pair) for pair in pairs]))
+        if on_chunk is not None and k % 100 == 99:
+            on_chunk()
+    with transaction.atomic():
+        bulk_upsert(MarketCoengagement, ["market", "computed_at", "engagers", "pairs"], rows, conflict=["market"],
+                    replace=["computed_at", "engagers", "pairs"])
+        dropped, _ = MarketCoengagement.objects.exclude(computed_at=now).delete()  # markets no longer heavy
+    return {"markets": len(rows), "dropped": dropped}

@@ -10,6 +10,7 @@ from ops.services import periodic_task_run
 from personalization.dashboard import dashboard_refresh as dashboard_compute_store
 from personalization.decay import affinities_decay_materialize, sessions_expire
 from personalization.experiments import experiment_metrics_refresh
+from personalization.services import coengagement_refresh as coengagement_compute_store
 from personalization.services import market_trending_refresh_configured
 from personalization.training import ranking_model_train
 
@@ -44,6 +45,13 @@ def experiment_metrics(at=None):
 def dashboard_refresh(at=None):
     return periodic_task_run(
         name="personalization.dashboard_refresh", run=dashboard_compute_store, now=task_now(at)
+    )
+
+
+@shared_task(**celery_task_options("personalization.coengagement_refresh"))
+def coengagement_refresh(at=None):
+    return periodic_task_run(
+        name="personalization.coengagement_refresh", run=coengagement_compute_store, now=task_now(at)
     )
 
 

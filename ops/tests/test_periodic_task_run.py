@@ -16,6 +16,7 @@ from ops.services import SKIPPED, periodic_task_run
 from personalization.models import TopicAffinity
 from personalization.tasks import (
     affinity_decay,
+    coengagement_refresh,
     dashboard_refresh,
     experiment_metrics,
     ranking_model_nightly,
@@ -69,7 +70,8 @@ def state():
 
 
 ALL_TASKS = (snapshots_refresh, velocity_refresh, trending_forecast_fit, trending_refresh, session_expiry,
-             affinity_decay, ranking_model_nightly, experiment_metrics, dashboard_refresh, impressions_retention)
+             affinity_decay, coengagement_refresh, ranking_model_nightly, experiment_metrics, dashboard_refresh,
+             impressions_retention)
 
 
 @pytest.mark.django_db

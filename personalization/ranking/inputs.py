@@ -102,11 +102,12 @@ class Catalog:
 
     VOCABULARY = ("categories", "tag_slugs", "tag_labels")  # the codes' names: the same in a part of the catalog
 
-    def take(self, rows):
+    def take(self, rows, countries=None):
         """The markets at `rows` (sorted catalog indices) as a catalog of their own, position k being
         market rows[k]. Every array is sliced, the derived ones too: popularity and the question groups
         stay the whole catalog's (recomputed over a part, they would not be), and the codes and their
-        names are shared, so a feature of a market is the same in the part as in the whole."""
+        names are shared, so a feature of a market is the same in the part as in the whole.
+        `countries`: the only countries whose local trends the part needs (default: all)."""
         rows = np.asarray(rows, dtype=np.int64)
         part = object.__new__(Catalog)  # not __post_init__: nothing is recomputed
         for name in (f.name for f in fields(Catalog)):
@@ -118,7 +119,8 @@ class Catalog:
             elif isinstance(value, list):
                 part.__dict__[name] = [value[i] for i in rows.tolist()]
             elif isinstance(value, dict):  # per country
-                part.__dict__[name] = {country: array[rows] for country, array in value.items()}
+                part.__dict__[name] = {country: array[rows] for country, array in value.items()
+                                       if countries is None or country in countries}
         position = np.full(len(self), -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
         b = self.boosts

@@ -178,8 +178,9 @@ def _related_rank(catalog, user, params, related, *, now, category, **kwargs):
     rows = np.union1d(closest, user.context_index())
     position = np.full(len(catalog), -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
-    ranking = rank_feed(catalog.take(rows), user.take(position), params, now=now, category=category,
-                        related=related[rows], candidates=position[closest], **kwargs)
+    part = catalog.take(rows, countries=(user.country,))
+    ranking = rank_feed(part, user.take(position), params, now=now, category=category, related=related[rows],
+                        candidates=position[closest], **kwargs)
     for item in ranking.items:
         item.index = int(rows[item.index])
     ranking.filtered = elig.blocked

@@ -173,3 +173,45 @@ def test_a_much_engaged_markets_coengagement_is_reused_for_ten_minutes_of_the_re
     assert load(x, AT + timedelta(minutes=10)).keys() == {index[y.pk], index[z.pk]}
     assert load(x, AT + timedelta(minutes=10, seconds=1)).keys() == {index[y.pk], index[z.pk], index[w.pk]}
     assert load(x, AT - timedelta(days=1)) == {}  # another clock computes its own: nobody had engaged then
+
+
+def test_the_beat_stores_the_coengagement_of_much_engaged_markets_and_requests_read_it_while_fresh(monkeypatch):
+    import uuid
+
+    from personalization import selectors, services
+    from personalization.models import MarketCoengagement
+
+    monkeypatch.setattr(selectors, "COENGAGEMENT_CACHE_MIN_USERS", 2)
+    x, y, z, w = (MarketFactory() for _ in range(4))
+
+    def engage(user, market, at=AT - timedelta(hours=1)):
+        Interaction.objects.create(event_id=uuid.uuid4(), user_key=user, market=market, event_type="click",
+                                   occurred_at=at, received_at=at)
+
+    for user in ("u:a", "u:b"):
+        engage(user, x)
+        engage(user, y)
+    engage("u:a", z)  # z has one engager: below the minimum, never stored
+    assert services.coengagement_refresh(now=AT) == {"markets": 2, "dropped": 0}
+    stored = {row.market_id: row for row in MarketCoengagement.objects.all()}
+    assert stored.keys() == {x.pk, y.pk}
+    assert stored[x.pk].engagers == 2 and stored[x.pk].computed_at == AT
+    pairs, engagers = selectors.coengagement_compute(market_pk=x.pk, now=AT)
+    assert stored[x.pk].pairs == [list(pair) for pair in pairs] and engagers == 2
+
+    catalog = catalog_build()
+    index = catalog.index_of_pk
+    load = lambda now: selectors.coengagement_load(market_pk=x.pk, catalog=catalog, now=now)  # noqa: E731
+    # A request reads the stored row, not the engagements: engagements since then are not in it ...
+    engage("u:a", w, at=AT)
+    hour = 2 ** (-1 / (7 * 24))  # an engagement an hour old
+    expected = {index[y.pk]: pytest.approx(2 * hour), index[z.pk]: pytest.approx(hour)}
+    assert load(AT + timedelta(minutes=9)) == (expected, 2)
+    # ... until the row is older than 10 minutes of the request's clock: then it computes its own.
+    assert index[w.pk] in load(AT + timedelta(minutes=11))[0]
+    assert load(AT - timedelta(days=1)) == ({}, 0)  # another clock: nobody had engaged then
+    # The next run replaces the rows, and drops a market that no longer has enough engagers.
+    Interaction.objects.filter(market=y, user_key="u:b").delete()
+    assert services.coengagement_refresh(now=AT + timedelta(minutes=5)) == {"markets": 1, "dropped": 1}
+    assert list(MarketCoengagement.objects.values_list("market_id", "computed_at")) == [
+        (x.pk, AT + timedelta(minutes=5))]
