@@ -433,34 +433,31 @@ def _closed_market_topics(market_pks):
 _closed_topics = {}
 
 
-def topic_hits_count(rows, catalog, *, now, session_start=None):
+def topic_hits_count(pk, shown, positive, catalog, *, now, session_start=None):
     """Per topic, the user's hits and trials: (long, session), each {(topic_type, value): (hits, trials)}.
 
-    `rows` are (market pk, last shown, last positive) in epoch seconds (None: never), sorted by pk.
-    A trial is a market shown (or engaged with) within HITS_WINDOW, a hit one the user engaged with,
-    closed markets included. Long: each weighs 2^(-age / 30 days), its age from its last showing or
-    engagement, like the affinities. Session: the markets shown or engaged with since `session_start`
-    (epoch; None: no live session), a hit when engaged with since then.
+    Per market the user has a state for: `pk`, its last showing and its last positive event in epoch
+    seconds (arrays, NaN: never), sorted by pk. A trial is a market shown (or engaged with) within
+    HITS_WINDOW, a hit one the user engaged with, closed markets included. Long: each weighs
+    2^(-age / 30 days), its age from its last showing or engagement, like the affinities. Session:
+    the markets shown or engaged with since `session_start` (epoch; None: no live session), a hit
+    when engaged with since then.
 
     The open markets' topics come from the catalog's arrays and are summed per topic code in one
-    pass (np.bincount, in the rows' order); the few closed ones are added one by one.
+    pass (np.bincount, in the markets' order); the few closed ones are added one by one.
     """
-    if not rows:
+    if not len(pk):
         return {}, {}
     t = now.timestamp()
-    nan = float("nan")
-    pk = np.array([r[0] for r in rows], dtype=np.int64)
-    shown = np.array([nan if r[1] is None else r[1] for r in rows])
-    positive = np.array([nan if r[2] is None else r[2] for r in rows])
     latest = np.fmax(shown, positive)  # the later of the two that exist; NaN when neither does
     with np.errstate(invalid="ignore"):
         trial = latest >= t - HITS_WINDOW.total_seconds()
         hit = ~np.isnan(positive)
         weight = np.where(trial, np.exp2(-np.maximum(t - latest, 0.0) / HALF_LIFE["long"].total_seconds()), 0.0)
         live = session_start is not None
-        in_session = trial & (latest >= session_start) if live else np.zeros(len(rows), dtype=bool)
+        in_session = trial & (latest >= session_start) if live else np.zeros(len(pk), dtype=bool)
         session_hit = in_session & (positive >= session_start) if live else in_session
-    index = np.array([catalog.index_of_pk.get(int(k), -1) for k in pk], dtype=np.int64)
+    index = catalog.indices_of_pks(pk)
     open_ = trial & (index >= 0)
 
     sums = {}  # horizon -> (hits, trials) per category code and per tag code
@@ -514,52 +511,45 @@ def user_data_load(*, user_key, catalog, now, country=""):
         elif session_start is not None and updated_at >= session_start - 1e-3:
             session[(topic_type, value)] = decayed(score, updated_at, t, session_half)
 
-    index = catalog.index_of_pk
     week_ago = now - timedelta(days=7)
     # Hidden markets, recent showings, past positives and rejections are all that caps, fatigue,
     # followup and the near-duplicate rule read; the showings of HITS_WINDOW are the trials of
-    # hits and misses (one query for both).
-    rows = values_rows(
+    # hits and misses (one query for both). As columns: None comes out as NaN.
+    pk, shown, prob, volume, positive, hidden, rejected = _columns(values_rows(
         UserMarketState.objects.filter(user_key=user_key)
         .filter(Q(hidden=True) | Q(last_shown_at__gte=now - HITS_WINDOW) | Q(last_positive_at__isnull=False)
                 | Q(last_rejected_at__isnull=False))
+        .order_by("market_id")  # the same float sums, whatever order the rows are stored in
         .values_list(
             "market_id", Epoch("last_shown_at"), "probability_at_last_shown", "volume_24h_at_last_shown",
             Epoch("last_positive_at"), "hidden", Epoch("last_rejected_at"),
         )
-    )
-    week_ago_t = week_ago.timestamp()
-    states = [
-        s for s in rows
-        if s[0] in index and (s[5] or (s[1] is not None and s[1] >= week_ago_t) or s[4] is not None
-                              or s[6] is not None)
-    ]
-    trials = sorted((r[0], r[1], r[4]) for r in rows)  # by market: the same float sums whatever the row order
-    hits_long, hits_session = topic_hits_count(trials, catalog, now=now, session_start=session_start)
-    shows = {
-        market_pk: (n24, n7, first)
-        for market_pk, n24, n7, first in values_rows(
-            Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)
-            .values("market_id")
-            .annotate(
-                n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), n7=Count("id"),
-                first=Epoch(Min("shown_at")),
-            )
-            .values_list("market_id", "n24", "n7", "first")
+    ), (np.int64, float, float, float, float, bool, float))
+    hits_long, hits_session = topic_hits_count(pk, shown, positive, catalog, now=now, session_start=session_start)
+    index = catalog.indices_of_pks(pk)
+    with np.errstate(invalid="ignore"):
+        state = (index >= 0) & (hidden | (shown >= week_ago.timestamp()) | ~np.isnan(positive) | ~np.isnan(rejected))
+    # The showings of the last 7 days, per market: how many in 24 h and in 7 days, and the first.
+    shown_pk, shows_24h, shows_7d, first_7d = _columns(values_rows(
+        Impression.objects.filter(user_key=user_key, shown_at__gte=week_ago)
+        .values("market_id")
+        .annotate(
+            n24=Count("id", filter=Q(shown_at__gte=now - timedelta(hours=24))), n7=Count("id"),
+            first=Epoch(Min("shown_at")),
         )
-    }
+        .order_by("market_id")
+        .values_list("market_id", "n24", "n7", "first")
+    ), (np.int64, np.int64, np.int64, float))
+    shows_24h, shows_7d, first_7d = _join(pk[state], shown_pk, ((shows_24h, 0), (shows_7d, 0), (first_7d, np.nan)))
     # The user's latest engagements, newest first: what reason texts cite, and the last day's
     # views and clicks are the recently viewed markets of the similarity feature.
-    engaged = [
-        (index[market_pk], event_type, at)
-        for market_pk, event_type, at in values_rows(
-            Interaction.objects.filter(user_key=user_key, event_type__in=ENGAGEMENTS,
-                                       occurred_at__gte=now - EVIDENCE_WINDOW)
-            .order_by("-occurred_at")
-            .values_list("market_id", "event_type", Epoch("occurred_at"))[:EVIDENCE_LIMIT]
-        )
-        if market_pk in index
-    ]
+    engaged_rows = values_rows(
+        Interaction.objects.filter(
+            user_key=user_key, event_type__in=ENGAGEMENTS, occurred_at__gte=now - EVIDENCE_WINDOW
+        ).order_by("-occurred_at").values_list("market_id", "event_type", Epoch("occurred_at"))[:EVIDENCE_LIMIT]
+    )
+    engaged_index = catalog.indices_of_pks([r[0] for r in engaged_rows])
+    engaged = [(i, r[1], r[2]) for i, r in zip(engaged_index.tolist(), engaged_rows, strict=True) if i >= 0]
     recent, day_ago = [], t - 24 * 3600
     for i, event_type, at in engaged:
         if at >= day_ago and event_type in RECENT_TYPES and i not in recent:
@@ -568,9 +558,6 @@ def user_data_load(*, user_key, catalog, now, country=""):
     dwell = {}
     if profile:
         dwell = {c: d["total_ms"] / d["count"] for c, d in profile.category_dwell.items() if d.get("count")}
-    nan = float("nan")
-    column = lambda k, dtype=float: np.array([nan if s[k] is None else s[k] for s in states], dtype=dtype)  # noqa: E731
-    shown = [shows.get(s[0], (0, 0, nan)) for s in states]
     return UserData(
         user_key=user_key,
         country=(country or (profile.geo_country if profile else "")).upper(),
@@ -584,17 +571,35 @@ def user_data_load(*, user_key, catalog, now, country=""):
         engaged_type=[e[1] for e in engaged],
         engaged_at=np.array([e[2] for e in engaged], dtype=float),
         dwell_mean_ms=dwell,
-        seen_index=np.array([index[s[0]] for s in states], dtype=np.int64),
-        last_shown_at=column(1),
-        prob_at_last_shown=column(2),
-        volume_at_last_shown=column(3),
-        last_positive_at=column(4),
-        hidden=np.array([s[5] for s in states], dtype=bool),
-        last_rejected_at=column(6),
-        shows_24h=np.array([x[0] for x in shown], dtype=np.int64),
-        shows_7d=np.array([x[1] for x in shown], dtype=np.int64),
-        first_shown_7d=np.array([x[2] for x in shown], dtype=float),
+        seen_index=index[state],
+        last_shown_at=shown[state],
+        prob_at_last_shown=prob[state],
+        volume_at_last_shown=volume[state],
+        last_positive_at=positive[state],
+        hidden=hidden[state],
+        last_rejected_at=rejected[state],
+        shows_24h=shows_24h,
+        shows_7d=shows_7d,
+        first_shown_7d=first_7d,
     )
+
+
+def _join(keys, table_keys, columns):
+    """For each of `keys`, the row of the sorted `table_keys` equal to it: each (column, fill) of `columns`
+    as an array over `keys`, its value at that row, or `fill` where there is none."""
+    at = np.searchsorted(table_keys, keys)
+    found = at < len(table_keys)
+    found[found] = table_keys[at[found]] == keys[found]
+    at = np.where(found, at, 0)
+    return [np.where(found, column[at], fill) if len(column) else np.full(len(keys), fill, dtype=column.dtype)
+            for column, fill in columns]
+
+
+def _columns(rows, dtypes):
+    """Rows as one array per column, of the given dtypes (None becomes NaN in a float column)."""
+    if not rows:
+        return [np.empty(0, dtype=dtype) for dtype in dtypes]
+    return [np.array(column, dtype=dtype) for column, dtype in zip(zip(*rows, strict=True), dtypes, strict=True)]
 
 
 _ingest_memo = (None, {})  # (catalog, {market_id: MarketInfo}): one MarketInfo per market per catalog

@@ -100,6 +100,20 @@ class Catalog:
     def __len__(self):
         return len(self.pk)
 
+    @functools.cached_property
+    def _pk_order(self):
+        order = np.argsort(self.pk, kind="stable")
+        return order, np.asarray(self.pk)[order]
+
+    def indices_of_pks(self, pks):
+        """The catalog index of each market pk in `pks` (an array), -1 where it is not an open market."""
+        order, sorted_pk = self._pk_order
+        pks = np.asarray(pks, dtype=np.int64)
+        if not len(sorted_pk):
+            return np.full(len(pks), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(sorted_pk, pks), len(sorted_pk) - 1)
+        return np.where(sorted_pk[at] == pks, order[at], -1).astype(np.int64)
+
     VOCABULARY = ("categories", "tag_slugs", "tag_labels")  # the codes' names: the same in a part of the catalog
 
     def take(self, rows, countries=None):
