@@ -12,7 +12,7 @@ NEWS_24H, NEWS_7D, SPORTS_BOOST = 0.8, 0.5, 0.5
 COMPONENTS = (
     "interest", "similarity", "depth", "freshness", "followup", "negative", "trending", "rising", "editorial",
     "news_boost", "sports_boost", "cooldown", "frequency", "hits_long", "hits_session",
-    "interest_long", "interest_session", "popularity",
+    "interest_long", "interest_session", "popularity", "engaged", "shows_7d",
 )
 
 
@@ -183,6 +183,17 @@ def user_state_features(catalog, user, now, params):
     return depth, followup, cooldown, frequency
 
 
+def history_features(catalog, user):
+    """(engaged, shows_7d): 1 where the user engaged with the market before; its showings in 7 days / 5, at most 1."""
+    n = len(catalog)
+    engaged, shows = np.zeros(n), np.zeros(n)
+    idx = user.seen_index
+    if len(idx):
+        engaged[idx] = (~np.isnan(user.last_positive_at)).astype(float)
+        shows[idx] = np.minimum(1.0, user.shows_7d / 5.0)
+    return engaged, shows
+
+
 def score(catalog, user, params, now, surface="home"):
     """Every feature and the personal / final scores for every market."""
     k = params.interest.prior_mass
@@ -220,6 +231,7 @@ def score(catalog, user, params, now, surface="home"):
         "interest_session": interest_session,
         "popularity": catalog.popularity,
     }
+    f["engaged"], f["shows_7d"] = history_features(catalog, user)
     w = params.weights
     personal = (
         w.interest * f["interest"] + w.similarity * f["similarity"] + w.depth * f["depth"]
