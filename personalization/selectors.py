@@ -39,7 +39,7 @@ from personalization.models import (
 )
 from personalization.ranking.affinity import HALF_LIFE, SESSION_GAP, decayed
 from personalization.ranking.config import PARAMS_BY_KEY
-from personalization.ranking.inputs import Boosts, Catalog, UserData
+from personalization.ranking.inputs import Boosts, Catalog, UserData, sorted_positions
 from personalization.ranking.learned import Model
 from personalization.ranking.params import FeedParams
 from personalization.ranking.related import (
@@ -355,7 +355,7 @@ def coengagement_compute(*, market_pk, now):
         .annotate(weight=Sum(decay, output_field=FloatField())).order_by("-weight", "market_id")
         .values_list("market_id", "weight")[:COENGAGEMENT_MARKETS]
     )
-    return [tuple(pair) for pair in pairs], len(users)
+    return pairs, len(users)
 
 
 def coengagement_heavy_markets(*, now):
@@ -433,15 +433,15 @@ def _closed_market_topics(market_pks):
 _closed_topics = {}
 
 
-def topic_hits_count(pk, shown, positive, catalog, *, now, session_start=None):
+def topic_hits_count(pk, index, shown, positive, catalog, *, now, session_start=None):
     """Per topic, the user's hits and trials: (long, session), each {(topic_type, value): (hits, trials)}.
 
-    Per market the user has a state for: `pk`, its last showing and its last positive event in epoch
-    seconds (arrays, NaN: never), sorted by pk. A trial is a market shown (or engaged with) within
-    HITS_WINDOW, a hit one the user engaged with, closed markets included. Long: each weighs
-    2^(-age / 30 days), its age from its last showing or engagement, like the affinities. Session:
-    the markets shown or engaged with since `session_start` (epoch; None: no live session), a hit
-    when engaged with since then.
+    Per market the user has a state for: `pk`, its catalog `index` (-1: not open), its last showing
+    and its last positive event in epoch seconds (arrays, NaN: never), sorted by pk. A trial is a
+    market shown (or engaged with) within HITS_WINDOW, a hit one the user engaged with, closed
+    markets included. Long: each weighs 2^(-age / 30 days), its age from its last showing or
+    engagement, like the affinities. Session: the markets shown or engaged with since
+    `session_start` (epoch; None: no live session), a hit when engaged with since then.
 
     The open markets' topics come from the catalog's arrays and are summed per topic code in one
     pass (np.bincount, in the markets' order); the few closed ones are added one by one.
@@ -457,7 +457,6 @@ def topic_hits_count(pk, shown, positive, catalog, *, now, session_start=None):
         live = session_start is not None
         in_session = trial & (latest >= session_start) if live else np.zeros(len(pk), dtype=bool)
         session_hit = in_session & (positive >= session_start) if live else in_session
-    index = catalog.indices_of_pks(pk)
     open_ = trial & (index >= 0)
 
     sums = {}  # horizon -> (hits, trials) per category code and per tag code
@@ -525,8 +524,9 @@ def user_data_load(*, user_key, catalog, now, country=""):
             Epoch("last_positive_at"), "hidden", Epoch("last_rejected_at"),
         )
     ), (np.int64, float, float, float, float, bool, float))
-    hits_long, hits_session = topic_hits_count(pk, shown, positive, catalog, now=now, session_start=session_start)
     index = catalog.indices_of_pks(pk)
+    hits_long, hits_session = topic_hits_count(pk, index, shown, positive, catalog, now=now,
+                                               session_start=session_start)
     with np.errstate(invalid="ignore"):
         state = (index >= 0) & (hidden | (shown >= week_ago.timestamp()) | ~np.isnan(positive) | ~np.isnan(rejected))
     # The showings of the last 7 days, per market: how many in 24 h and in 7 days, and the first.
@@ -587,12 +587,9 @@ def user_data_load(*, user_key, catalog, now, country=""):
 def _join(keys, table_keys, columns):
     """For each of `keys`, the row of the sorted `table_keys` equal to it: each (column, fill) of `columns`
     as an array over `keys`, its value at that row, or `fill` where there is none."""
-    at = np.searchsorted(table_keys, keys)
-    found = at < len(table_keys)
-    found[found] = table_keys[at[found]] == keys[found]
-    at = np.where(found, at, 0)
-    return [np.where(found, column[at], fill) if len(column) else np.full(len(keys), fill, dtype=column.dtype)
-            for column, fill in columns]
+    at = sorted_positions(table_keys, keys)
+    return [np.where(at >= 0, column[np.maximum(at, 0)], fill) if len(column)
+            else np.full(len(keys), fill, dtype=column.dtype) for column, fill in columns]
 
 
 def _columns(rows, dtypes):

@@ -424,7 +424,7 @@ def coengagement_refresh(*, now, on_chunk=None):
     rows = []
     for k, market_pk in enumerate(heavy):
         pairs, engagers = coengagement_compute(market_pk=market_pk, now=now)
-        rows.append((market_pk, now, engagers, [list(pair) for pair in pairs]))
+        rows.append((market_pk, now, engagers, pairs))
         if on_chunk is not None and k % 100 == 99:
             on_chunk()
     with transaction.atomic():

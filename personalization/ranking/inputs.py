@@ -108,11 +108,8 @@ class Catalog:
     def indices_of_pks(self, pks):
         """The catalog index of each market pk in `pks` (an array), -1 where it is not an open market."""
         order, sorted_pk = self._pk_order
-        pks = np.asarray(pks, dtype=np.int64)
-        if not len(sorted_pk):
-            return np.full(len(pks), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(sorted_pk, pks), len(sorted_pk) - 1)
-        return np.where(sorted_pk[at] == pks, order[at], -1).astype(np.int64)
+        at = sorted_positions(sorted_pk, np.asarray(pks, dtype=np.int64))
+        return np.where(at >= 0, order[at], -1) if len(order) else at
 
     VOCABULARY = ("categories", "tag_slugs", "tag_labels")  # the codes' names: the same in a part of the catalog
 
@@ -135,11 +132,10 @@ class Catalog:
             elif isinstance(value, dict):  # per country
                 part.__dict__[name] = {country: array[rows] for country, array in value.items()
                                        if countries is None or country in countries}
-        position = np.full(len(self), -1, dtype=np.int64)
-        position[rows] = np.arange(len(rows))
         b = self.boosts
-        kept = position[b.index] >= 0
-        part.boosts = Boosts(position[b.index[kept]], b.value[kept], b.starts_at[kept], b.ends_at[kept],
+        at = sorted_positions(rows, b.index)
+        kept = at >= 0
+        part.boosts = Boosts(at[kept], b.value[kept], b.starts_at[kept], b.ends_at[kept],
                              [s for s, k in zip(b.surfaces, kept.tolist(), strict=True) if k], b.pinned_slot[kept])
         part.index_of_pk = {int(pk): i for i, pk in enumerate(part.pk)}
         part.index_of_market_id = {market_id: i for i, market_id in enumerate(part.market_id)}
@@ -148,6 +144,14 @@ class Catalog:
         part.title_pattern, part.question_group = self.title_pattern[rows], self.question_group[rows]
         part.popularity = self.popularity[rows]
         return part
+
+
+def sorted_positions(sorted_keys, keys):
+    """The position of each of `keys` in the sorted array `sorted_keys`, -1 where it is not there."""
+    at = np.searchsorted(sorted_keys, keys)
+    found = at < len(sorted_keys)
+    found[found] = sorted_keys[at[found]] == keys[found]
+    return np.where(found, at, -1).astype(np.int64)
 
 
 def question_groups(pattern, event):

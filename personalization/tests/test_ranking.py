@@ -786,3 +786,14 @@ def test_a_newcomers_related_feed_is_mostly_the_closest_markets_not_what_trends_
         assert page not in [it.index for it in items]
         # Before: 7 of 10, as trending, exploration and the category's diversity took the newcomer's slots.
         assert sum(same) >= 8, [(it.pool, s) for it, s in zip(items, same, strict=True)]
+
+
+def test_sorted_positions_and_catalog_indices_of_pks():
+    from personalization.ranking.inputs import sorted_positions
+
+    keys = np.array([3, 7, 9])
+    assert sorted_positions(keys, np.array([9, 1, 7, 10, 3])).tolist() == [2, -1, 1, -1, 0]
+    assert sorted_positions(np.array([], dtype=np.int64), np.array([4])).tolist() == [-1]
+    catalog = mixed_catalog(2)  # pks 1..10
+    assert catalog.indices_of_pks([10, 11, 1]).tolist() == [9, -1, 0]
+    assert make_catalog([]).indices_of_pks([1]).tolist() == [-1]
